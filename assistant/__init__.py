@@ -1,0 +1,40 @@
+"""Document chat assistant: answers about your documents with checkable citations.
+
+``from assistant import Assistant`` is the public API; imports are lazy so that
+``assistant --help`` does not pay for llama-index and Chroma.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import _env  # noqa: F401  (offline switches before anything else loads)
+
+__all__ = ["Answer", "Assistant", "Citation", "Settings"]
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .answering import Answer
+    from .api import Assistant
+    from .citations import Citation
+    from .settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Assistant":
+        from .api import Assistant
+
+        return Assistant
+    if name == "Answer":
+        from .answering import Answer
+
+        return Answer
+    if name == "Citation":
+        from .citations import Citation
+
+        return Citation
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
+    raise AttributeError(name)

@@ -1,0 +1,288 @@
+"""The public Python API: :class:`Assistant` wires settings, store, retrieval and answering.
+
+The CLI and the Gradio UI use only this class, so every way in behaves the same.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path, PurePath
+from typing import Any
+
+from .answering import Answer, ExtractiveAnswerer, GenerativeAnswerer, timed
+from .errors import IndexStateError, LLMError, QuestionError, UploadError
+from .indexing import IndexReport, Progress, index_corpus
+from .language import detect_language
+from .loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes
+from .retrieval import Hit, LexicalIndex, cosine_fill, fuse
+from .settings import Settings
+from .store import ChunkStore, FileEntry
+
+_FOLLOW_UP = re.compile(
+    r"\b(er|sie|es|ihm|ihn|ihr|ihre[mnrs]?|sein[emnrs]?|dort|damals|dies[emnrs]?|dazu|davon|"
+    r"daran|darüber|dabei|he|she|it|they|him|her|his|its|their|them|there|this|that|these|"
+    r"those)\b",
+    re.I,
+)
+
+FALLBACK_NOTICE = {
+    "de": "Hinweis: {why}; diese Antwort wurde offline aus den Dokumenten zitiert.",
+    "en": "Note: {why}; this answer was quoted from the documents offline.",
+}
+
+
+def validate_question(question: Any, max_chars: int) -> str:
+    """The question, stripped; a clear error when it is empty or too long."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    text = question.strip()
+    if not text:
+        raise QuestionError("the question is empty; type a question about the documents")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"the question is too long ({len(text)} characters; at most {max_chars} allowed)"
+        )
+    return text
+
+
+def normalise_history(history: Any) -> list[dict]:
+    """Accept OpenAI/Gradio message dicts or (user, assistant) pairs."""
+    out: list[dict] = []
+    for item in history or []:
+        if isinstance(item, dict) and item.get("role") in ("user", "assistant"):
+            content = item.get("content")
+            if isinstance(content, list):  # gradio 6 content parts
+                content = " ".join(
+                    p.get("text", "") if isinstance(p, dict) else str(p) for p in content
+                )
+            if content:
+                out.append({"role": item["role"], "content": str(content)})
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            if item[0]:
+                out.append({"role": "user", "content": str(item[0])})
+            if item[1]:
+                out.append({"role": "assistant", "content": str(item[1])})
+    return out
+
+
+def safe_upload_name(name: str) -> str:
+    """A bare file name that cannot leave the corpus folder, or an :class:`UploadError`."""
+    base = PurePath(str(name).replace("\\", "/")).name
+    base = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
+    if not base or base in (".", ".."):
+        raise UploadError(f"invalid file name {name!r}")
+    if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UploadError(
+            f"{base}: unsupported file type; upload txt, md, html, pdf or docx files"
+        )
+    return base[:200]
+
+
+class Assistant:
+    """Index a folder of documents and answer questions about it with citations.
+
+    >>> bot = Assistant()            # settings from the environment and .env
+    >>> bot.index()                  # incremental
+    >>> bot.ask("Wer ist der CEO des Pakistan Crypto Council?").citations
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any):
+        if settings is None:
+            settings = Settings(**overrides)
+        elif overrides:
+            settings = settings.model_copy(update=overrides)
+        self.settings = settings
+        self._embedder = None
+        self._store: ChunkStore | None = None
+        self._lexical: LexicalIndex | None = None
+        self._manifest: dict[str, FileEntry] | None = None
+        self._index_lock = threading.RLock()
+        self._read_lock = threading.Lock()
+
+    # -- wiring --------------------------------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embedding import build_embedder
+
+            self._embedder = build_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> ChunkStore:
+        if self._store is None:
+            self._store = ChunkStore(self.settings)
+        return self._store
+
+    @property
+    def mode(self) -> str:
+        return "generative" if self.settings.generative else "extractive"
+
+    def describe_mode(self) -> str:
+        """Human-readable answering mode, for the UI and `assistant ask`."""
+        if self.settings.generative:
+            where = self.settings.openai_base_url or "OpenAI"
+            return f"generative: {self.settings.llm_model} at {where}"
+        return "offline extractive: quotes the best-matching sentences (no LLM)"
+
+    def _stem(self, words: list[str]) -> list[str]:
+        lexical = self._lexical
+        return lexical._stemmer.stemWords(words) if lexical else words
+
+    # -- indexing ------------------------------------------------------------------------
+    def index(self, progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
+        """(Re)index the corpus folder: new and changed files in, deleted files out."""
+        with self._index_lock:
+            report = index_corpus(self.settings, self.embedder, self.store, progress, rebuild)
+            self._refresh()
+            return report
+
+    def _refresh(self) -> None:
+        with self._read_lock:
+            self.store._collection = None
+            self.store._vector_store = None
+            self._manifest = None
+            self._lexical = None
+
+    def _state(self) -> tuple[dict[str, FileEntry], LexicalIndex]:
+        with self._read_lock:
+            if self._manifest is None or self._lexical is None:
+                from .embedding import embedder_id
+
+                if not self.store.exists():
+                    raise IndexStateError(
+                        "there is no index yet; run `assistant index` (or Assistant().index())"
+                    )
+                self.store.check_model(embedder_id(self.embedder))
+                manifest = self.store.manifest()
+                self._lexical = LexicalIndex(self.store.all_chunks(manifest))
+                self._manifest = manifest
+            return self._manifest, self._lexical
+
+    def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
+        """Index once if there is no index yet (first start); otherwise leave it alone."""
+        if self.store.exists() and self.store.manifest():
+            return None
+        return self.index(progress)
+
+    def documents(self) -> list[dict]:
+        """Indexed files with their chunk counts, for listings."""
+        if not self.store.exists():
+            return []
+        manifest = self.store.manifest()
+        return [
+            {"source": s, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
+            for s, e in sorted(manifest.items())
+        ]
+
+    def add_document(
+        self, name: str, data: bytes, progress: Progress | None = None
+    ) -> IndexReport:
+        """Validate an upload, write it into the corpus folder, and index it."""
+        filename = safe_upload_name(name)
+        if len(data) > self.settings.max_upload_mb * 1e6:
+            raise UploadError(
+                f"{filename}: file too large ({len(data) / 1e6:.1f} MB; at most "
+                f"{self.settings.max_upload_mb:g} MB)"
+            )
+        try:
+            load_bytes(filename, data)  # reject unreadable files before touching the corpus
+        except LoadError as exc:
+            raise UploadError(f"{filename}: {exc}") from exc
+        corpus = Path(self.settings.corpus_dir).resolve()
+        corpus.mkdir(parents=True, exist_ok=True)
+        target = (corpus / filename).resolve()
+        if target.parent != corpus:
+            raise UploadError(f"invalid file name {name!r}")
+        fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return self.index(progress)
+
+    # -- asking --------------------------------------------------------------------------
+    def retrieve(self, question: str, lang: str | None = None, k: int | None = None):
+        """Hybrid retrieval; returns (hits best first, question embedding)."""
+        manifest, lexical = self._state()
+        lang = lang or detect_language(question)
+        q_vec = self.embedder.get_query_embedding(question)
+        n = self.settings.candidates
+        dense = [
+            (c, s)
+            for c, s in self.store.query(q_vec, n)
+            if (e := manifest.get(c.source)) is not None and e.version == c.version
+        ]
+        hits = fuse(
+            dense,
+            lexical.search(question, n),
+            lang,
+            self.settings.lexical_weight_same_language,
+            self.settings.lexical_weight_cross_language,
+        )[: k or self.settings.top_k]
+        missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
+        if missing:
+            cosine_fill(hits, q_vec, self.store.embeddings(missing))
+        return hits, q_vec
+
+    def _search_text(self, question: str, history: list[dict]) -> str:
+        """Extractive follow-ups: a question that leans on "he"/"it" borrows the last one."""
+        previous = [m["content"] for m in history if m["role"] == "user"]
+        if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
+            return f"{previous[-1]} {question}"
+        return question
+
+    def ask(self, question: str, history: Any = None) -> Answer:
+        """Answer a question; the final result of :meth:`stream`."""
+        answer = None
+        for piece in self.stream(question, history):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Any = None) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as produced, then the :class:`Answer`."""
+        began = time.perf_counter()
+        q = validate_question(question, self.settings.max_question_chars)
+        lang = detect_language(q)
+        turns = normalise_history(history)
+        if self.settings.generative:
+            generative = GenerativeAnswerer(self.settings, stem=self._stem)
+            streamed = False
+            try:
+                search = generative.rewrite(q, turns) if turns else q
+                hits, _ = self.retrieve(search, lang)
+                for piece in generative.stream(q, lang, hits):
+                    if isinstance(piece, Answer):
+                        piece.retrieved = hits
+                        yield timed(piece, began)
+                        return
+                    streamed = True
+                    yield piece
+                return
+            except LLMError as exc:
+                if not self.settings.llm_fallback:
+                    raise
+                notice = FALLBACK_NOTICE[lang].format(why=str(exc))
+                if streamed:
+                    notice = "\n\n" + notice
+        else:
+            notice = ""
+        hits, q_vec = self.retrieve(self._search_text(q, turns), lang)
+        extractive = ExtractiveAnswerer(self.settings, self.embedder, stem=self._stem)
+        answer = extractive.answer(q, lang, hits, q_vec)
+        if notice:
+            answer.notice = notice
+            answer.text = f"{notice}\n\n{answer.text}"
+        for word in re.findall(r"\S+\s*", answer.text):
+            yield word
+        yield timed(answer, began)

@@ -1,0 +1,219 @@
+"""`assistant` console script: index, ask, chat, serve, eval.
+
+User errors (bad question, missing corpus, locked index, unreachable LLM) print one
+readable line on stderr and exit 2; nothing else prints a traceback unless --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import _env  # noqa: F401
+from .errors import AssistantError
+
+
+def _make(args: argparse.Namespace) -> Any:
+    from .api import Assistant
+    from .settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = Path(args.corpus)
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    if getattr(args, "mode", None):
+        overrides["answer_mode"] = args.mode
+    return Assistant(Settings().model_copy(update=overrides))
+
+
+class ProgressBar:
+    """A tqdm bar per stage on stderr (stdout stays clean for --json)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = None
+            self.stage = stage
+            if stage in ("scanning", "loading", "embedding") and total:
+                unit = "chunk" if stage == "embedding" else "file"
+                self.bar = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, leave=False)
+        if self.bar is not None:
+            self.bar.n = done
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _index(bot: Any, rebuild: bool = False, quiet: bool = False) -> Any:
+    bar = ProgressBar(quiet)
+    try:
+        report = bot.index(progress=bar, rebuild=rebuild)
+    finally:
+        bar.close()
+    print(report.summary(), file=sys.stderr)
+    for skipped in report.skipped:
+        print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    return report
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    _index(_make(args), rebuild=args.rebuild)
+    return 0
+
+
+def _print_answer(answer: Any) -> None:
+    print(answer.text)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page else ""
+            print(f"[{c.n}] {c.source}{page}, characters {c.start}-{c.end} (score {c.score:.3f})")
+            print(f"    „{' '.join(c.quote.split())}“")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    bot = _make(args)
+    from .api import validate_question
+
+    validate_question(args.question, bot.settings.max_question_chars)  # fail before indexing
+    if bot.ensure_index(ProgressBar(quiet=args.json)) is not None and not args.json:
+        print("(indexed the corpus first)", file=sys.stderr)
+    answer = bot.ask(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .answering import Answer
+
+    bot = _make(args)
+    bot.ensure_index(ProgressBar())
+    print(f"Answering mode: {bot.describe_mode()}. Empty line or Ctrl-D ends the chat.")
+    history: list[dict] = []
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = None
+            for piece in bot.stream(question, history):
+                if isinstance(piece, Answer):
+                    answer = piece
+                else:
+                    print(piece, end="", flush=True)
+            print()
+            if answer and answer.citations:
+                for c in answer.citations:
+                    page = f", page {c.page}" if c.page else ""
+                    print(f"  [{c.n}] {c.source}{page} {c.start}-{c.end}")
+            history += [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer.text if answer else ""},
+            ]
+        except AssistantError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    bot = _make(args)
+    if not args.no_index:
+        _index(bot)
+    from ui.app import serve
+
+    serve(bot, host=args.host or bot.settings.host, port=args.port or bot.settings.port)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import run_eval
+
+    bot = _make(args)
+    run_eval(bot, Path(args.qa_file), Path(args.out), limit=args.limit, reindex=not args.no_index)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="Ask your documents; every answer cites its sources."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", help="documents folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
+        p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+
+    p = sub.add_parser("index", help="index the corpus (incremental)")
+    common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything into a fresh index")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question")
+    common(p)
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--mode", choices=["auto", "extractive", "generative"])
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="chat in the terminal, with follow-up questions")
+    common(p)
+    p.add_argument("--mode", choices=["auto", "extractive", "generative"])
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("serve", help="index if needed, then serve the browser chat")
+    common(p)
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--no-index", action="store_true", help="do not update the index first")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
+    common(p)
+    p.add_argument("qa_file", help="XQuAD-style or own JSON-lines QA file")
+    p.add_argument("--mode", choices=["extractive", "generative"])
+    p.add_argument("--out", default="eval-out", help="folder for report.json/.md/.png")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--no-index", action="store_true", help="use the index as it is")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AssistantError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

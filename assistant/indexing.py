@@ -1,0 +1,193 @@
+"""Ingest: corpus folder -> loaded text -> sentence-aligned chunks -> embeddings -> Chroma.
+
+Incremental by file content: unchanged files cost a stat() call, changed files are
+re-embedded, deleted files lose their chunks. See ``store`` for why a crash half way
+never leaves a half-written index behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llama_index.core.schema import TextNode
+
+from .chunking import chunk_text
+from .embedding import embedder_id, token_counter
+from .errors import CorpusError
+from .language import detect_language
+from .loaders import LoadedDocument, LoadError, Skipped, file_sha256, list_corpus, load_file
+from .settings import Settings
+from .store import ChunkStore, FileEntry, chunk_id, write_lock
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did, for the CLI, the UI and the tests."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_added: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+            f"{self.chunks_added} chunks embedded in {self.seconds:.1f}s",
+        ]
+        text = "indexed: " + ", ".join(parts)
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)}: " + "; ".join(
+                f"{s.source} ({s.reason})" for s in self.skipped
+            )
+        return text
+
+
+def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[TextNode]:
+    lang = detect_language(doc.text[:20000])
+    nodes = []
+    for i, span in enumerate(chunk_text(doc.text, settings.chunk_tokens, count_tokens)):
+        page = doc.page_at(span.start)
+        nodes.append(
+            TextNode(
+                id_=chunk_id(doc.source, doc.sha256, i),
+                text=span.text,
+                start_char_idx=span.start,
+                end_char_idx=span.end,
+                metadata={
+                    "source": doc.source,
+                    "version": doc.sha256,
+                    "ordinal": i,
+                    "start": span.start,
+                    "end": span.end,
+                    "page": page if page is not None else -1,
+                    "lang": lang,
+                },
+            )
+        )
+    return nodes
+
+
+def index_corpus(
+    settings: Settings,
+    embedder,
+    store: ChunkStore,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+) -> IndexReport:
+    """Bring the index in line with ``settings.corpus_dir``; returns what changed."""
+    began = time.perf_counter()
+    corpus = Path(settings.corpus_dir)
+    if not corpus.is_dir():
+        raise CorpusError(f"corpus folder {corpus} does not exist; create it and add documents")
+    files, skipped = list_corpus(corpus)
+    if not files:
+        raise CorpusError(
+            f"corpus folder {corpus} has no documents to index (supported: txt, md, html, pdf, docx)"
+        )
+    report = IndexReport(skipped=skipped)
+    embed_id = embedder_id(embedder)
+    progress = progress or (lambda stage, done, total: None)
+    max_bytes = int(settings.max_file_mb * 1e6)
+
+    with write_lock(settings):
+        target = store
+        if rebuild:
+            target = store.start_rebuild(embed_id)
+            old: dict[str, FileEntry] = {}
+        else:
+            store.check_model(embed_id)
+            old = store.manifest()
+        new = dict(old)
+
+        # 1. what changed: stat first, hash only when size or mtime moved
+        todo: list[tuple[str, Path, FileEntry | None]] = []
+        for i, (source, path) in enumerate(files.items()):
+            progress("scanning", i, len(files))
+            try:
+                st = path.stat()
+            except OSError as exc:
+                report.skipped.append(Skipped(source, f"cannot read file ({exc})"))
+                continue
+            entry = old.get(source)
+            if entry and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
+                report.unchanged.append(source)
+                continue
+            try:
+                sha = file_sha256(path)
+            except OSError as exc:
+                report.skipped.append(Skipped(source, f"cannot read file ({exc})"))
+                continue
+            if entry and entry.version == sha:
+                new[source] = FileEntry(sha, st.st_size, st.st_mtime_ns, entry.chunks, entry.lang)
+                report.unchanged.append(source)
+                continue
+            todo.append((source, path, entry))
+
+        # 2. load and chunk what changed; a file that fails keeps its old chunks
+        count_tokens = token_counter(embedder)
+        pending: list[tuple[str, list[TextNode], FileEntry, bool]] = []
+        for i, (source, path, entry) in enumerate(todo):
+            progress("loading", i, len(todo))
+            try:
+                doc = load_file(path, source, max_bytes)
+            except LoadError as exc:
+                report.skipped.append(Skipped(source, str(exc)))
+                continue
+            nodes = _nodes_for(doc, settings, count_tokens)
+            st = path.stat()
+            lang = nodes[0].metadata["lang"] if nodes else "de"
+            pending.append(
+                (source, nodes, FileEntry(doc.sha256, st.st_size, st.st_mtime_ns, len(nodes), lang),
+                 entry is None)
+            )
+
+        # 3. embed everything before writing anything
+        all_nodes = [n for _, nodes, _, _ in pending for n in nodes]
+        batch = max(1, settings.embed_batch_size)
+        for i in range(0, len(all_nodes), batch):
+            progress("embedding", i, len(all_nodes))
+            part = all_nodes[i : i + batch]
+            vectors = embedder.get_text_embedding_batch([n.text for n in part])
+            for node, vec in zip(part, vectors):
+                node.embedding = vec
+        progress("embedding", len(all_nodes), len(all_nodes))
+        report.tokens_embedded = sum(count_tokens(n.text) for n in all_nodes) if all_nodes else 0
+
+        # 4. write chunks (invisible until the manifest names their version), then commit
+        target.collection(create=True, embed_id=embed_id)
+        for source, nodes, entry, is_new in pending:
+            target.delete_where({"$and": [{"source": source}, {"version": entry.version}]})
+            target.add(nodes)
+            new[source] = entry
+            (report.added if is_new else report.updated).append(source)
+            report.chunks_added += len(nodes)
+        for source in sorted(set(old) - set(files)):
+            new.pop(source, None)
+            report.removed.append(source)
+
+        if rebuild or report.changed or new != old or target.collection() is None:
+            progress("committing", 0, 1)
+            target.commit(new, embed_id)
+            if rebuild:
+                store.finish_rebuild(target)
+            elif report.changed:
+                store.garbage_collect(new)
+    report.seconds = time.perf_counter() - began
+    progress("done", 1, 1)
+    return report

