@@ -27,10 +27,6 @@ DECLINE = {
 }
 LANG_NAME = {"de": "German", "en": "English"}
 
-# Calibrated on XQuAD (docs of half the articles indexed, questions of both halves):
-# below this the best sentence is more likely off-topic than an answer. See README.
-DEFAULT_MIN_RELEVANCE = 0.50
-
 
 @dataclass
 class Answer:
@@ -73,7 +69,8 @@ def _citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
 
 _NUMBER_Q = re.compile(
     r"\b(wie viele|wieviele|wie viel|wieviel|how many|how much|welche[rsm]? (?:anzahl|zahl)|"
-    r"what (?:number|percentage|amount)|wie hoch|wie groß|wie lang|wie alt|how (?:long|old|large|big|high|far))\b",
+    r"what (?:number|percentage|amount)|wie hoch|wie groß|wie lang|wie alt|"
+    r"how (?:long|old|large|big|high|far))\b",
     re.I,
 )
 _TIME_Q = re.compile(
@@ -100,8 +97,23 @@ class Candidate:
     start: int
     end: int
     text: str
+    sentence_vec: list[float] | None = None
+    window_vec: list[float] | None = None
+    prev_text: str = ""  # the sentence before, for embedding the window when not stored
     score: float = 0.0
-    cos: float = 0.0
+
+
+# Score weights and decline thresholds, fitted on XQuAD (see README, "Quality"):
+# sentence and window similarity carry the score; the chunk's own similarity, shared
+# stemmed terms and a matching answer type (a number for "how many") break ties.
+W_CHUNK, W_OVERLAP, W_TYPE = 0.5, 0.08, 0.02
+# Cross-language similarities run ~0.1 lower for e5-small, hence two thresholds.
+THRESHOLD_SAME_LANGUAGE = 2.06
+THRESHOLD_CROSS_LANGUAGE = 1.955
+
+
+def _cos(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-9)
 
 
 class ExtractiveAnswerer:
@@ -109,66 +121,85 @@ class ExtractiveAnswerer:
 
     mode = "extractive"
 
-    def __init__(self, settings: Settings, embedder, stem=None):
+    def __init__(self, settings: Settings, embedder, stem=None, sentence_vectors=None):
         self.settings = settings
         self.embedder = embedder
         self.stem = stem or (lambda words: words)
-        self.min_relevance = settings.min_relevance or DEFAULT_MIN_RELEVANCE
+        self.sentence_vectors = sentence_vectors or (lambda ids: {})
+        self.offset = settings.min_relevance  # user shift of both thresholds
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
-        out = []
+        """Sentences of the hits with their stored vectors (embedded now if missing)."""
+        stored = self.sentence_vectors([h.chunk.id for h in hits])
+        out: list[Candidate] = []
+        missing: list[Candidate] = []
         for hit in hits:
             c = hit.chunk
-            for s in split_sentences(c.text):
-                if len(s.text.split()) >= 3:
-                    out.append(Candidate(hit, c.start + s.start, c.start + s.end, s.text))
+            vecs = {(v.start, v.end, v.kind): v.vector for v in stored.get(c.id, [])}
+            spans = split_sentences(c.text)
+            for j, s in enumerate(spans):
+                if len(s.text.split()) < 3:
+                    continue
+                start, end = c.start + s.start, c.start + s.end
+                cand = Candidate(hit, start, end, s.text, prev_text=spans[j - 1].text if j else "")
+                cand.sentence_vec = vecs.get((start, end, "s"))
+                cand.window_vec = vecs.get((start, end, "w"), cand.sentence_vec if j == 0 else None)
+                if cand.sentence_vec is None or cand.window_vec is None:
+                    cand.window_vec = None
+                    missing.append(cand)
+                out.append(cand)
+        if missing:  # an index from before sentence vectors, or a store without them
+            texts = [m.text for m in missing] + [f"{m.prev_text} {m.text}".strip() for m in missing]
+            vecs = self.embedder.get_text_embedding_batch(texts)
+            for i, m in enumerate(missing):
+                m.sentence_vec, m.window_vec = vecs[i], vecs[len(missing) + i]
         return out
 
     def score(self, question: str, q_vec: list[float], cands: list[Candidate]) -> None:
-        """Sentence score: its own similarity, its chunk's, shared terms, question type."""
+        """Sentence score: its own and its window's similarity, plus tie-breakers."""
         if not cands:
             return
-        vecs = np.asarray(self.embedder.get_text_embedding_batch([c.text for c in cands]))
-        q = np.asarray(q_vec)
-        cos = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-9)
+        q = np.asarray(q_vec, dtype=np.float32)
+        s_cos = _cos(np.asarray([c.sentence_vec for c in cands], dtype=np.float32), q)
+        w_cos = _cos(np.asarray([c.window_vec for c in cands], dtype=np.float32), q)
         q_terms = set(self.stem(tokenize(question)))
         wants_number = bool(_NUMBER_Q.search(question))
         wants_time = bool(_TIME_Q.search(question))
-        for cand, sim in zip(cands, cos):
+        for cand, sc, wc in zip(cands, s_cos, w_cos):
             s_terms = set(self.stem(tokenize(cand.text)))
             overlap = len(q_terms & s_terms) / len(q_terms) if q_terms else 0.0
-            bonus = 0.0
+            kind = 0.0
             if wants_number and _HAS_NUMBER.search(cand.text):
-                bonus += 0.02
+                kind += 1
             if wants_time and _HAS_TIME.search(cand.text):
-                bonus += 0.02
-            cand.cos = float(sim)
-            cand.score = float(sim) + 0.5 * cand.hit.dense + 0.08 * overlap + bonus
+                kind += 1
+            cand.score = (
+                float(sc + wc) + W_CHUNK * cand.hit.dense + W_OVERLAP * overlap + W_TYPE * kind
+            )
 
-    def select(self, cands: list[Candidate]) -> list[Candidate]:
+    def threshold(self, lang: str, cand: Candidate) -> float:
+        same = cand.hit.chunk.lang == lang
+        base = THRESHOLD_SAME_LANGUAGE if same else THRESHOLD_CROSS_LANGUAGE
+        return base + self.offset
+
+    def select(self, lang: str, cands: list[Candidate]) -> list[Candidate]:
+        """The best sentence, plus the runner-up if it also clears the threshold."""
         ranked = sorted(cands, key=lambda c: c.score, reverse=True)
-        if not ranked:
-            return []
-        chosen = [ranked[0]]
-        for cand in ranked[1 : self.settings.max_cited_sentences]:
-            chosen.append(cand)
+        chosen = [
+            c
+            for c in ranked[: self.settings.max_cited_sentences]
+            if c.score >= self.threshold(lang, c)
+        ]
         return chosen
-
-    def relevance(self, chosen: list[Candidate]) -> float:
-        return chosen[0].cos if chosen else 0.0
 
     def answer(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]) -> Answer:
         cands = self.candidates(hits)
         self.score(question, q_vec, cands)
-        chosen = self.select(cands)
-        if not chosen or self.relevance(chosen) < self.min_relevance:
+        chosen = self.select(lang, cands)
+        if not chosen:
             return Answer(DECLINE[lang], [], lang, self.mode, declined=True, retrieved=hits)
-        citations = [
-            _citation(i + 1, c.hit, c.start, c.end, c.score) for i, c in enumerate(chosen)
-        ]
-        return Answer(
-            self.frame(lang, chosen), citations, lang, self.mode, retrieved=hits
-        )
+        citations = [_citation(i + 1, c.hit, c.start, c.end, c.score) for i, c in enumerate(chosen)]
+        return Answer(self.frame(lang, chosen), citations, lang, self.mode, retrieved=hits)
 
     @staticmethod
     def frame(lang: str, chosen: list[Candidate]) -> str:
@@ -320,9 +351,7 @@ class GenerativeAnswerer:
     def finish(self, raw: str, lang: str, hits: list[Hit]) -> Answer:
         text = strip_invalid_markers(raw.strip(), set(range(1, len(hits) + 1)))
         numbers = cited_numbers(text)
-        declined = not numbers and (
-            DECLINE[lang][:25].lower() in text.lower() or not text
-        )
+        declined = not numbers and (DECLINE[lang][:25].lower() in text.lower() or not text)
         citations = []
         for n in numbers:
             hit = hits[n - 1]

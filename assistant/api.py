@@ -19,7 +19,7 @@ from .errors import IndexStateError, LLMError, QuestionError, UploadError
 from .indexing import IndexReport, Progress, index_corpus
 from .language import detect_language
 from .loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes
-from .retrieval import Hit, LexicalIndex, cosine_fill, fuse
+from .retrieval import LexicalIndex, cosine_fill, fuse
 from .settings import Settings
 from .store import ChunkStore, FileEntry
 
@@ -77,9 +77,7 @@ def safe_upload_name(name: str) -> str:
     if not base or base in (".", ".."):
         raise UploadError(f"invalid file name {name!r}")
     if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UploadError(
-            f"{base}: unsupported file type; upload txt, md, html, pdf or docx files"
-        )
+        raise UploadError(f"{base}: unsupported file type; upload txt, md, html, pdf or docx files")
     return base[:200]
 
 
@@ -180,9 +178,7 @@ class Assistant:
             for s, e in sorted(manifest.items())
         ]
 
-    def add_document(
-        self, name: str, data: bytes, progress: Progress | None = None
-    ) -> IndexReport:
+    def add_document(self, name: str, data: bytes, progress: Progress | None = None) -> IndexReport:
         """Validate an upload, write it into the corpus folder, and index it."""
         filename = safe_upload_name(name)
         if len(data) > self.settings.max_upload_mb * 1e6:
@@ -278,11 +274,15 @@ class Assistant:
         else:
             notice = ""
         hits, q_vec = self.retrieve(self._search_text(q, turns), lang)
-        extractive = ExtractiveAnswerer(self.settings, self.embedder, stem=self._stem)
+        extractive = ExtractiveAnswerer(
+            self.settings,
+            self.embedder,
+            stem=self._stem,
+            sentence_vectors=self.store.sentence_vectors,
+        )
         answer = extractive.answer(q, lang, hits, q_vec)
         if notice:
             answer.notice = notice
             answer.text = f"{notice}\n\n{answer.text}"
-        for word in re.findall(r"\S+\s*", answer.text):
-            yield word
+        yield from re.findall(r"\S+\s*", answer.text)
         yield timed(answer, began)

@@ -21,10 +21,21 @@ ABBREVIATIONS = frozenset(
     jan feb febr mär apr jun jul aug sep sept okt oct nov dez dec u.s u.k e.g i.e a.m p.m
     """.split()
 )
-_MONTHS = (
-    "januar februar märz april mai juni juli august september oktober november dezember "
-    "jänner"
-).split()
+_MONTHS = [
+    "januar",
+    "februar",
+    "märz",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "dezember",
+    "jänner",
+]
 
 _BOUNDARY = re.compile(r"([.!?…]+[\"'»«“”‘’)\]]*)(\s+)")
 _PARA = re.compile(r"\n\s*\n")

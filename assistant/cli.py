@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _env  # noqa: F401
 from .errors import AssistantError
+from .progress import ProgressBar
 
 
 def _make(args: argparse.Namespace) -> Any:
@@ -28,36 +29,6 @@ def _make(args: argparse.Namespace) -> Any:
     if getattr(args, "mode", None):
         overrides["answer_mode"] = args.mode
     return Assistant(Settings().model_copy(update=overrides))
-
-
-class ProgressBar:
-    """A tqdm bar per stage on stderr (stdout stays clean for --json)."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.bar = None
-        self.stage = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        if stage != self.stage:
-            if self.bar is not None:
-                self.bar.close()
-            self.bar = None
-            self.stage = stage
-            if stage in ("scanning", "loading", "embedding") and total:
-                unit = "chunk" if stage == "embedding" else "file"
-                self.bar = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, leave=False)
-        if self.bar is not None:
-            self.bar.n = done
-            self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _index(bot: Any, rebuild: bool = False, quiet: bool = False) -> Any:
@@ -163,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--corpus", help="documents folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
+        p.add_argument(
+            "--corpus", help="documents folder (default: ASSISTANT_CORPUS_DIR or corpus/)"
+        )
         p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
 
     p = sub.add_parser("index", help="index the corpus (incremental)")

@@ -89,9 +89,29 @@ class _HTMLText(HTMLParser):
     """Visible text of an HTML page; block elements become line breaks."""
 
     BLOCKS = {
-        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-        "tr", "table", "section", "article", "header", "footer", "blockquote", "pre",
-        "title", "dd", "dt",
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "title",
+        "dd",
+        "dt",
     }
     HIDDEN = {"script", "style", "noscript", "template", "head"}
 
@@ -220,5 +240,7 @@ def list_corpus(corpus_dir: Path) -> tuple[dict[str, Path], list[Skipped]]:
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
             found[rel.as_posix()] = path
         else:
-            skipped.append(Skipped(rel.as_posix(), f"unsupported file type {path.suffix or '(none)'}"))
+            skipped.append(
+                Skipped(rel.as_posix(), f"unsupported file type {path.suffix or '(none)'}")
+            )
     return found, skipped

@@ -74,9 +74,7 @@ class LexicalIndex:
             return []
         k = min(k, len(self.chunks))
         docs, scores = self._retriever.retrieve([terms], k=k, show_progress=False)
-        return [
-            (self.chunks[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if float(s) > 0
-        ]
+        return [(self.chunks[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if float(s) > 0]
 
 
 def fuse(

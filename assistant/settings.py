@@ -39,20 +39,20 @@ class Settings(BaseSettings):
     embed_batch_size: int = 16
 
     # chunking: e5-small reads 512 tokens at most; stay well below it
-    chunk_tokens: int = 160
+    chunk_tokens: int = 250
     max_file_mb: float = 50.0
 
     # retrieval
     top_k: int = 5
     candidates: int = 20
-    lexical_weight_same_language: float = 1.0
-    lexical_weight_cross_language: float = 0.5
+    lexical_weight_same_language: float = 1.5
+    lexical_weight_cross_language: float = 0.0
 
     # answering
     answer_mode: Literal["auto", "extractive", "generative"] = "auto"
     max_question_chars: int = 2000
     max_cited_sentences: int = 2
-    min_relevance: float = 0.0  # <=0: use the calibrated default in answering.py
+    min_relevance: float = 0.0  # shifts the calibrated decline thresholds (+: declines more)
 
     # generative path (any OpenAI-compatible server)
     openai_api_key: str | None = Field(

@@ -51,6 +51,30 @@ class StoredChunk:
     ordinal: int
 
 
+@dataclass
+class SentenceVector:
+    """One sentence ("s") or sentence-with-its-predecessor ("w") vector of a chunk."""
+
+    id: str
+    chunk: str
+    source: str
+    version: str
+    start: int
+    end: int
+    kind: str
+    vector: list[float]
+
+    def metadata(self) -> dict:
+        return {
+            "chunk": self.chunk,
+            "source": self.source,
+            "version": self.version,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.kind,
+        }
+
+
 def chunk_id(source: str, version: str, ordinal: int) -> str:
     import hashlib
 
@@ -102,6 +126,7 @@ class ChunkStore:
                 "corrupt, run `assistant index --rebuild`."
             ) from exc
         self._collection: Any = None
+        self._sentences: Any = None
         self._vector_store: Any = None
 
     # -- collection and manifest -------------------------------------------------------
@@ -116,24 +141,36 @@ class ChunkStore:
     def exists(self) -> bool:
         return self.collection(create=False) is not None
 
+    def _create(self, name: str, metadata: dict) -> Any:
+        return self.client.create_collection(
+            name,
+            embedding_function=None,  # never let Chroma's downloading default run
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=metadata,
+        )
+
     def collection(self, create: bool = False, embed_id: str = "") -> Any | None:
+        """The chunk collection (None if there is none and ``create`` is false)."""
         if self._collection is None:
             name = self.settings.collection
             col = self._get(name)
             if col is None:
                 staged = self._get(name + "-rebuild")
                 if staged is not None and (staged.metadata or {}).get("complete") == "1":
-                    staged.modify(name=name)  # finish a rebuild that died after building
+                    self._swap_in(name + "-rebuild")  # finish a rebuild that died after building
                     col = self._get(name)
             if col is None and create:
-                col = self.client.create_collection(
-                    name,
-                    embedding_function=None,  # never let Chroma's downloading default run
-                    configuration={"hnsw": {"space": "cosine"}},
-                    metadata=self._metadata({}, embed_id),
-                )
+                col = self._create(name, self._metadata({}, embed_id))
             self._collection = col
         return self._collection
+
+    def sentences(self) -> Any:
+        """Sentence and sentence-window vectors; the extractive answerer's evidence."""
+        if self._sentences is None:
+            name = self.settings.collection + "-sentences"
+            col = self._get(name)
+            self._sentences = col if col is not None else self._create(name, {"schema": SCHEMA})
+        return self._sentences
 
     @staticmethod
     def _metadata(manifest: dict[str, FileEntry], embed_id: str, complete: bool = True) -> dict:
@@ -185,31 +222,41 @@ class ChunkStore:
             self._vector_store = ChromaVectorStore(chroma_collection=self.collection())
         return self._vector_store
 
-    def add(self, nodes: list[Any]) -> None:
-        """Add llama-index TextNodes carrying their embeddings."""
+    def add(self, nodes: list[Any], sentences: list[SentenceVector] = ()) -> None:
+        """Add llama-index TextNodes carrying their embeddings, and their sentence vectors."""
         if nodes:
             self.vector_store.add(nodes)
+        for i in range(0, len(sentences), 1000):
+            part = sentences[i : i + 1000]
+            self.sentences().add(
+                ids=[v.id for v in part],
+                embeddings=[v.vector for v in part],
+                metadatas=[v.metadata() for v in part],
+            )
 
     def delete_where(self, where: dict) -> None:
         col = self.collection()
         if col is not None:
             col.delete(where=where)
+            self.sentences().delete(where=where)
 
     def garbage_collect(self, manifest: dict[str, FileEntry]) -> int:
         """Delete every chunk whose (source, version) the manifest does not name."""
-        col = self.collection()
-        if col is None:
+        if self.collection() is None:
             return 0
-        got = col.get(include=["metadatas"])
-        stale = [
-            cid
-            for cid, meta in zip(got["ids"], got["metadatas"])
-            if (entry := manifest.get(str(meta.get("source")))) is None
-            or entry.version != meta.get("version")
-        ]
-        for i in range(0, len(stale), 5000):
-            col.delete(ids=stale[i : i + 5000])
-        return len(stale)
+        removed = 0
+        for col in (self.collection(), self.sentences()):
+            got = col.get(include=["metadatas"])
+            stale = [
+                cid
+                for cid, meta in zip(got["ids"], got["metadatas"])
+                if (entry := manifest.get(str(meta.get("source")))) is None
+                or entry.version != meta.get("version")
+            ]
+            for i in range(0, len(stale), 5000):
+                col.delete(ids=stale[i : i + 5000])
+            removed += len(stale)
+        return removed
 
     def all_chunks(self, manifest: dict[str, FileEntry]) -> list[StoredChunk]:
         """All committed chunks (for the lexical index and the document list)."""
@@ -238,13 +285,38 @@ class ChunkStore:
             return []
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
-        res = self.vector_store.query(VectorStoreQuery(query_embedding=embedding, similarity_top_k=k))
+        res = self.vector_store.query(
+            VectorStoreQuery(query_embedding=embedding, similarity_top_k=k)
+        )
         out = []
         for node, sim in zip(res.nodes, res.similarities or []):
             meta = dict(node.metadata)
             # ChromaVectorStore reports exp(-distance); cosine distance = 1 - cos.
             cos = 1.0 + math.log(max(sim, 1e-12))
             out.append((_meta_to_chunk(node.node_id, node.get_content(), meta), cos))
+        return out
+
+    def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
+        """Stored sentence and window vectors of the given chunks, by chunk id."""
+        if not chunk_ids:
+            return {}
+        got = self.sentences().get(
+            where={"chunk": {"$in": list(chunk_ids)}}, include=["embeddings", "metadatas"]
+        )
+        out: dict[str, list[SentenceVector]] = {}
+        for sid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"]):
+            out.setdefault(str(meta["chunk"]), []).append(
+                SentenceVector(
+                    sid,
+                    str(meta["chunk"]),
+                    str(meta["source"]),
+                    str(meta["version"]),
+                    int(meta["start"]),
+                    int(meta["end"]),
+                    str(meta["kind"]),
+                    list(vec),
+                )
+            )
         return out
 
     def embeddings(self, ids: list[str]) -> dict[str, list[float]]:
@@ -260,25 +332,34 @@ class ChunkStore:
         staged_name = self.settings.collection + "-rebuild"
         if self._get(staged_name) is not None:
             self.client.delete_collection(staged_name)
+        for name in (staged_name, staged_name + "-sentences"):
+            if self._get(name) is not None:
+                self.client.delete_collection(name)
         staged = ChunkStore.__new__(ChunkStore)
         staged.settings = self.settings.model_copy(update={"collection": staged_name})
         staged.where, staged.client = self.where, self.client
-        staged._vector_store = None
-        staged._collection = self.client.create_collection(
-            staged_name,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata=self._metadata({}, embed_id, complete=False),
-        )
+        staged._vector_store = staged._sentences = None
+        staged._collection = self._create(staged_name, self._metadata({}, embed_id, complete=False))
         return staged
 
     def finish_rebuild(self, staged: ChunkStore) -> None:
+        self._swap_in(staged.settings.collection)
+        self._collection = self._sentences = self._vector_store = None
+
+    def _swap_in(self, staged_name: str) -> None:
+        """Replace the live collections by the staged ones; the chunks last, as the commit.
+
+        Safe to repeat after a crash at any step: each step checks what is still staged.
+        """
         name = self.settings.collection
+        staged_sentences = self._get(staged_name + "-sentences")
+        if staged_sentences is not None:
+            if self._get(name + "-sentences") is not None:
+                self.client.delete_collection(name + "-sentences")
+            staged_sentences.modify(name=name + "-sentences")
         if self._get(name) is not None:
             self.client.delete_collection(name)
-        staged.collection().modify(name=name)
-        self._collection = None
-        self._vector_store = None
+        self._get(staged_name).modify(name=name)
 
 
 @contextlib.contextmanager
@@ -286,8 +367,7 @@ def write_lock(settings: Settings) -> Iterator[None]:
     """One writer at a time; a second indexing run gets a clear error, not a corrupt index."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     path = Path(settings.index_dir) / ".write.lock"
-    fh = open(path, "a+")
-    try:
+    with open(path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -297,12 +377,11 @@ def write_lock(settings: Settings) -> Iterator[None]:
                 f"the index in {settings.index_dir} is locked by {holder}, which is indexing "
                 "right now; wait for it to finish"
             ) from exc
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        yield
-    finally:
-        with contextlib.suppress(OSError):
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()

@@ -1,0 +1,277 @@
+"""`assistant eval`: retrieval, answer and citation quality per question language.
+
+Metrics follow ALCE (Gao et al. 2023) in spirit: an answer is correct when it contains a
+gold answer; a citation supports it when its quote contains a gold answer. Questions
+whose gold document is not in the corpus count as unanswerable: the assistant should
+decline them.
+
+Two input formats, one JSON object per line:
+- XQuAD (``../shared/bench/xquad/questions.jsonl``): ``q_de``/``q_en``, ``answer_de``/
+  ``answer_en``, ``doc``, ``paragraph_start``/``paragraph_end``; each line asks twice.
+- own: ``{"question", "answers": [...], "answerable": bool}`` plus optional ``language``
+  and ``source`` (file the answer must come from).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .language import detect_language
+
+
+@dataclass
+class QAItem:
+    id: str
+    question: str
+    language: str
+    answers: list[str]  # the strings that count as correct in the answer and the quote
+    answerable: bool = True
+    source: str | None = None
+    span: tuple[int, int] | None = None
+    alt_answers: list[str] = field(default_factory=list)  # generative may translate
+
+
+def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
+    """Read either format; XQuAD questions on documents outside the corpus are unanswerable."""
+    items: list[QAItem] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if "q_de" in row:
+            present = corpus_files is None or row["doc"] in corpus_files
+            span = (row["paragraph_start"], row["paragraph_end"])
+            for lang in ("de", "en"):
+                items.append(
+                    QAItem(
+                        id=f"{row['id']}-{lang}",
+                        question=row[f"q_{lang}"],
+                        language=lang,
+                        answers=[row["answer_de"]],
+                        answerable=present,
+                        source=row["doc"],
+                        span=span,
+                        alt_answers=[row["answer_en"]],
+                    )
+                )
+        else:
+            items.append(
+                QAItem(
+                    id=str(row.get("id", n)),
+                    question=row["question"],
+                    language=row.get("language") or detect_language(row["question"]),
+                    answers=list(row.get("answers", [])),
+                    answerable=bool(row.get("answerable", True)),
+                    source=row.get("source"),
+                )
+            )
+    return items
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def contains_any(text: str, answers: list[str]) -> bool:
+    t = _norm(text)
+    return any(_norm(a) in t for a in answers if a.strip())
+
+
+def retrieval_rank(item: QAItem, hits: list[Any]) -> int | None:
+    """1-based rank of the first chunk that holds the answer (in the gold paragraph)."""
+    for rank, hit in enumerate(hits, 1):
+        c = hit.chunk
+        if item.source and c.source != item.source:
+            continue
+        if item.span and not (c.start < item.span[1] and c.end > item.span[0]):
+            continue
+        if contains_any(c.text, item.answers):
+            return rank
+    return None
+
+
+@dataclass
+class Outcome:
+    id: str
+    language: str
+    answerable: bool
+    declined: bool
+    correct: bool
+    citations: int
+    supporting: int
+    rank: int | None
+    seconds: float
+    answer: str
+
+
+def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outcome]:
+    from .progress import ProgressBar
+
+    bar = ProgressBar(quiet=not progress)
+    generative = bot.mode == "generative"
+    out = []
+    for i, item in enumerate(items):
+        bar("eval", i, len(items))
+        began = time.perf_counter()
+        ans = bot.ask(item.question)
+        seconds = time.perf_counter() - began
+        golds = item.answers + (item.alt_answers if generative else [])
+        support = sum(contains_any(c.quote, item.answers) for c in ans.citations)
+        out.append(
+            Outcome(
+                id=item.id,
+                language=item.language,
+                answerable=item.answerable,
+                declined=ans.declined,
+                correct=not ans.declined and contains_any(ans.text, golds),
+                citations=len(ans.citations),
+                supporting=support,
+                rank=retrieval_rank(item, ans.retrieved) if item.answerable else None,
+                seconds=seconds,
+                answer=ans.text,
+            )
+        )
+    bar("eval", len(items), len(items))
+    bar.close()
+    return out
+
+
+def _share(num: int, den: int) -> float | None:
+    return round(num / den, 3) if den else None
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def summarise(outcomes: list[Outcome]) -> dict[str, dict]:
+    """Metrics per question language and overall."""
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(o.language, []).append(o)
+    groups["all"] = list(outcomes)
+    table = {}
+    for lang, rows in groups.items():
+        ans = [o for o in rows if o.answerable]
+        unans = [o for o in rows if not o.answerable]
+        answered = [o for o in ans if not o.declined]
+        n_cit = sum(o.citations for o in answered)
+        secs = [o.seconds for o in rows]
+        table[lang] = {
+            "questions": len(rows),
+            "answerable": len(ans),
+            "hit@1": _share(sum(o.rank == 1 for o in ans), len(ans)),
+            "hit@5": _share(sum(o.rank is not None and o.rank <= 5 for o in ans), len(ans)),
+            "mrr": round(sum(1 / o.rank for o in ans if o.rank) / len(ans), 3) if ans else None,
+            "answer_contains_gold": _share(sum(o.correct for o in ans), len(ans)),
+            "citation_precision": _share(sum(o.supporting for o in answered), n_cit),
+            "citation_recall": _share(sum(o.supporting > 0 for o in answered), len(answered)),
+            "cited_contains_gold": _share(sum(o.supporting > 0 for o in ans), len(ans)),
+            "false_decline_rate": _share(sum(o.declined for o in ans), len(ans)),
+            "unanswerable": len(unans),
+            "decline_rate": _share(sum(o.declined for o in unans), len(unans)),
+            "latency_p50_s": round(statistics.median(secs), 3) if secs else None,
+            "latency_p95_s": round(_pct(secs, 0.95), 3) if secs else None,
+        }
+    return table
+
+
+METRICS = [
+    "hit@1",
+    "hit@5",
+    "mrr",
+    "answer_contains_gold",
+    "cited_contains_gold",
+    "citation_precision",
+    "citation_recall",
+    "false_decline_rate",
+    "decline_rate",
+    "latency_p50_s",
+    "latency_p95_s",
+]
+
+
+def to_markdown(table: dict[str, dict], title: str) -> str:
+    langs = [k for k in ("de", "en", "all") if k in table] + [
+        k for k in table if k not in ("de", "en", "all")
+    ]
+    lines = [
+        f"# {title}",
+        "",
+        "| metric | " + " | ".join(langs) + " |",
+        "|---" * (len(langs) + 1) + "|",
+    ]
+    for key in ["questions", "answerable", "unanswerable", *METRICS]:
+        cells = [
+            str(table[lang].get(key)) if table[lang].get(key) is not None else "–" for lang in langs
+        ]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(table: dict[str, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [
+        "hit@1",
+        "hit@5",
+        "mrr",
+        "answer_contains_gold",
+        "citation_precision",
+        "citation_recall",
+        "decline_rate",
+    ]
+    langs = [k for k in ("de", "en") if k in table] or ["all"]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(langs)
+    for i, lang in enumerate(langs):
+        vals = [table[lang].get(k) or 0 for k in keys]
+        ax.bar([x + i * width for x in range(len(keys))], vals, width, label=lang)
+    ax.set_xticks([x + width * (len(langs) - 1) / 2 for x in range(len(keys))])
+    ax.set_xticklabels(keys, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.set_title("answer and citation quality per question language")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_eval(
+    bot: Any, qa_file: Path, out_dir: Path, limit: int | None = None, reindex: bool = True
+) -> dict:
+    """Index (incrementally), ask every question, write report.json/.md/.png, print a table."""
+    from .cli import _index
+
+    if reindex:
+        _index(bot)
+    files = {d["source"] for d in bot.documents()}
+    items = load_qa(qa_file, files)[:limit] if limit else load_qa(qa_file, files)
+    outcomes = evaluate(bot, items)
+    table = summarise(outcomes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {
+        "qa_file": str(qa_file),
+        "corpus": str(bot.settings.corpus_dir),
+        "mode": bot.mode,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "metrics": table,
+        "questions": [asdict(o) for o in outcomes],
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    md = to_markdown(table, f"assistant eval: {qa_file.name} ({bot.mode})")
+    (out_dir / "report.md").write_text(md)
+    chart(table, out_dir / "report.png")
+    print(md)
+    return report
