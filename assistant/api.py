@@ -273,7 +273,14 @@ class Assistant:
                     notice = "\n\n" + notice
         else:
             notice = ""
-        hits, q_vec = self.retrieve(self._search_text(q, turns), lang)
+        hits, q_vec = self.retrieve(q, lang)
+        search = self._search_text(q, turns)
+        if search != q:
+            # A follow-up: the conversation finds the right passages, while the sentences
+            # are still scored against what is asked now.
+            context_hits, _ = self.retrieve(search, lang)
+            known = {h.chunk.id for h in context_hits}
+            hits = context_hits + [h for h in hits if h.chunk.id not in known]
         extractive = ExtractiveAnswerer(
             self.settings,
             self.embedder,

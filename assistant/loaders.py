@@ -8,7 +8,6 @@ Files that cannot be read are reported as :class:`Skipped`, never silently dropp
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -86,22 +85,19 @@ def _normalise(text: str) -> str:
 
 
 class _HTMLText(HTMLParser):
-    """Visible text of an HTML page; block elements become line breaks."""
+    """Visible text of an HTML page, with whitespace collapsed as a browser would."""
 
-    BLOCKS = {
+    PARAGRAPHS = {
         "p",
         "div",
-        "br",
-        "li",
-        "ul",
-        "ol",
         "h1",
         "h2",
         "h3",
         "h4",
         "h5",
         "h6",
-        "tr",
+        "ul",
+        "ol",
         "table",
         "section",
         "article",
@@ -110,44 +106,55 @@ class _HTMLText(HTMLParser):
         "blockquote",
         "pre",
         "title",
-        "dd",
-        "dt",
+        "main",
+        "aside",
+        "dl",
     }
-    HIDDEN = {"script", "style", "noscript", "template", "head"}
+    LINES = {"br", "li", "tr", "dt", "dd"}
+    HIDDEN = {"script", "style", "noscript", "template"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._hidden = 0
-        self._in_title = False
+        self._pre = 0
+        self._head = False
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self.HIDDEN:
+        if tag in self.HIDDEN:
             self._hidden += 1
-        if tag in self.BLOCKS:
+        elif tag == "head":
+            self._head = True
+        elif tag == "pre":
+            self._pre += 1
+        if tag in self.PARAGRAPHS:
+            self.parts.append("\n\n")
+        elif tag in self.LINES:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-            self.parts.append("\n\n")
-        elif tag in self.HIDDEN and self._hidden:
+        if tag in self.HIDDEN and self._hidden:
             self._hidden -= 1
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
+        elif tag == "head":
+            self._head = False
+        elif tag == "pre" and self._pre:
+            self._pre -= 1
+        if tag in self.PARAGRAPHS:
+            self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
-        if self._in_title or not self._hidden:
-            self.parts.append(data)
+        in_title = self._head and self.lasttag == "title"
+        if self._hidden or (self._head and not in_title):
+            return
+        data = data.replace("\xa0", " ")
+        self.parts.append(data if self._pre else re.sub(r"\s+", " ", data))
 
 
 def html_to_text(markup: str) -> str:
     parser = _HTMLText()
     parser.feed(markup)
     parser.close()
-    text = html.unescape("".join(parser.parts))
+    text = "".join(parser.parts)
     text = re.sub(r"[ \t\f\v]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -1,0 +1,145 @@
+"""A small scripted HTTP server that speaks the OpenAI chat-completions protocol.
+
+No model runs here, so the server "answers" by quoting the first sentence of the source
+that shares the most words with the question, cited as [n], plus one marker that points
+at no source ([99]) which the assistant must strip. It streams as server-sent events
+exactly like the real API. ``failures`` scripts HTTP errors or stalls for the next
+requests; every request is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SOURCE = re.compile(r'<source n="(\d+)" file="[^"]*">\n(.*?)\n</source>', re.S)
+
+
+def scripted_reply(messages: list[dict]) -> str:
+    system = messages[0]["content"] if messages else ""
+    last = messages[-1]["content"]
+    if system.startswith("Rewrite the last user question"):
+        previous = [m["content"] for m in messages[1:-1] if m["role"] == "user"]
+        return f"{previous[-1]} {last}" if previous else last
+    match = re.search(r"Question: (.*)$", last, re.S)
+    question = match.group(1) if match else last
+    q_words = set(re.findall(r"\w{4,}", question.lower()))
+    best, best_n, best_overlap = None, 0, 0
+    for n, text in SOURCE.findall(last):
+        overlap = len(q_words & set(re.findall(r"\w{4,}", text.lower())))
+        if overlap > best_overlap:
+            best, best_n, best_overlap = text, int(n), overlap
+    if best is None:
+        decline = re.search(r"reply with exactly this sentence and nothing else: (.*)", system)
+        return decline.group(1).strip() if decline else "I do not know."
+    first = re.split(r"(?<=[.!?])\s+", best.strip())[0]
+    return f"{first} [{best_n}] [99]"
+
+
+class ScriptedOpenAI:
+    """Start with ``with ScriptedOpenAI() as server: server.base_url``."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.failures: list[int | str] = []  # e.g. [500, 429, "stall"]
+        self.stall_seconds = 5.0
+        self.chunk_chars = 7
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                outer.requests.append({"path": self.path, "body": body})
+                if not self.path.endswith("/chat/completions"):
+                    return self._json(404, {"error": {"message": "not found"}})
+                if outer.failures:
+                    failure = outer.failures.pop(0)
+                    if failure == "stall":
+                        time.sleep(outer.stall_seconds)
+                        return self._json(200, {"error": "too late"})
+                    return self._json(
+                        int(failure), {"error": {"message": f"scripted {failure}", "type": "x"}}
+                    )
+                reply = scripted_reply(body["messages"])
+                if body.get("stream"):
+                    return self._stream(body, reply)
+                return self._json(
+                    200,
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "scripted"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": reply},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
+
+            def _json(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body: dict, reply: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                step = outer.chunk_chars
+                pieces = [reply[i : i + step] for i in range(0, len(reply), step)]
+                for i, piece in enumerate(pieces + [None]):
+                    chunk = {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": body.get("model", "scripted"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": ({"role": "assistant"} if i == 0 else {})
+                                | ({"content": piece} if piece is not None else {}),
+                                "finish_reason": None if piece is not None else "stop",
+                            }
+                        ],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ScriptedOpenAI:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

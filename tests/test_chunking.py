@@ -1,0 +1,108 @@
+"""Sentence splitting and chunking: German edge cases and exact offsets."""
+
+import random
+
+import pytest
+
+from assistant.chunking import approx_tokens, chunk_sentences, chunk_text, split_sentences
+
+
+def texts(spans):
+    return [s.text for s in spans]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "Am 1. Januar 2020 traf Dr. Müller den CEO. Danach ging er.",
+            ["Am 1. Januar 2020 traf Dr. Müller den CEO.", "Danach ging er."],
+        ),
+        (
+            "Im 19. Jahrhundert wuchs die Stadt. Sie ist groß.",
+            ["Im 19. Jahrhundert wuchs die Stadt.", "Sie ist groß."],
+        ),
+        ("Er sagte z. B. nichts. Sie auch nicht!", ["Er sagte z. B. nichts.", "Sie auch nicht!"]),
+        (
+            "Das kostet ca. 5 Euro usw. und mehr. Ende.",
+            ["Das kostet ca. 5 Euro usw. und mehr.", "Ende."],
+        ),
+        ("J. R. R. Tolkien schrieb Bücher. Viele.", ["J. R. R. Tolkien schrieb Bücher.", "Viele."]),
+        ("Die U.S. Army kam 1944. Was dann?", ["Die U.S. Army kam 1944.", "Was dann?"]),
+        ("Es waren 308 Punkte. Danach nichts.", ["Es waren 308 Punkte.", "Danach nichts."]),
+        ("Er rief: „Halt!“ Dann lief er.", ["Er rief: „Halt!“", "Dann lief er."]),
+        (
+            "Mr. Smith went to Washington. He stayed.",
+            ["Mr. Smith went to Washington.", "He stayed."],
+        ),
+        (
+            "Erster Absatz ohne Punkt\n\nZweiter Absatz.",
+            ["Erster Absatz ohne Punkt", "Zweiter Absatz."],
+        ),
+    ],
+)
+def test_german_and_english_sentence_boundaries(text, expected):
+    assert texts(split_sentences(text)) == expected
+
+
+def test_every_span_is_an_exact_slice(article_text):
+    spans = split_sentences(article_text)
+    assert len(spans) > 20
+    for span in spans:
+        assert article_text[span.start : span.end] == span.text
+        assert span.text == span.text.strip()
+
+
+def test_chunks_are_exact_slices_of_whole_sentences(article_text):
+    sentences = split_sentences(article_text)
+    starts = {s.start for s in sentences}
+    ends = {s.end for s in sentences}
+    chunks = chunk_text(article_text, 120)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert article_text[chunk.start : chunk.end] == chunk.text
+        assert chunk.start in starts and chunk.end in ends
+        assert approx_tokens(chunk.text) <= 120
+    # nothing lost: every sentence lies inside exactly one chunk
+    for s in sentences:
+        assert sum(c.start <= s.start and s.end <= c.end for c in chunks) == 1
+
+
+def test_overlong_sentence_is_cut_at_words_not_lost():
+    text = " ".join(f"wort{i}" for i in range(400)) + "."
+    chunks = chunk_text(text, 50)
+    assert len(chunks) > 5
+    assert all(approx_tokens(c.text) <= 50 for c in chunks)
+    assert " ".join(c.text for c in chunks) == text
+
+
+def test_chunks_prefer_paragraph_breaks():
+    para = "Ein Satz mit einigen Wörtern darin. " * 6
+    text = para.strip() + "\n\n" + para.strip()
+    assert len(chunk_text(text, 400)) == 1  # both paragraphs fit: one chunk, half full or not
+    chunks = chunk_text(text, 120)  # each paragraph (~72 tokens) is over half the budget
+    assert len(chunks) == 2
+    assert "\n\n" not in chunks[0].text
+
+
+def test_random_documents_keep_offsets():
+    rng = random.Random(7)
+    words = [
+        "Dr.",
+        "Haus",
+        "1.",
+        "Januar",
+        "ist",
+        "z.",
+        "B.",
+        "groß",
+        "ENDE.",
+        "Frage?",
+        "\n\n",
+        "Nr.",
+        "3",
+    ]
+    for _ in range(200):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 80)))
+        for span in chunk_sentences(text, split_sentences(text), rng.randint(5, 60)):
+            assert text[span.start : span.end] == span.text
