@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat test lint bench eval clean
+.PHONY: install run chat browser test lint bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/assistant index
-	$(VENV)/bin/assistant chat
+	$(VENV)/bin/assistant serve
 
 chat: install
 	$(VENV)/bin/assistant chat
@@ -26,7 +25,14 @@ lint: install
 	$(PY) -m ruff check assistant ui tests bench
 	$(PY) -m ruff format --check assistant ui tests bench
 
-test: install
+# Debian's Chromium for the end-to-end browser test (nothing downloads a browser build).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "WARNING: cannot install chromium (not root, no sudo): the browser test will be skipped"; fi; }
+
+test: install browser
 	$(PY) -m ruff check assistant ui tests
 	$(PY) -m pytest -q -ra
 

@@ -178,8 +178,45 @@ class Assistant:
             for s, e in sorted(manifest.items())
         ]
 
+    def add_documents(
+        self, files: list[tuple[str, bytes]], progress: Progress | None = None
+    ) -> tuple[IndexReport | None, list[tuple[str, str]]]:
+        """Validate uploads, write the good ones into the corpus folder, index once.
+
+        Returns the index report (None if nothing was accepted) and the rejected files
+        with their reasons. A rejected file never touches the corpus folder.
+        """
+        corpus = Path(self.settings.corpus_dir).resolve()
+        accepted: list[tuple[Path, bytes]] = []
+        rejected: list[tuple[str, str]] = []
+        for name, data in files:
+            try:
+                accepted.append((self._check_upload(corpus, name, data), data))
+            except UploadError as exc:
+                rejected.append((str(name), str(exc)))
+        if not accepted:
+            return None, rejected
+        corpus.mkdir(parents=True, exist_ok=True)
+        for target, data in accepted:
+            fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)  # readers never see half a file
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return self.index(progress), rejected
+
     def add_document(self, name: str, data: bytes, progress: Progress | None = None) -> IndexReport:
-        """Validate an upload, write it into the corpus folder, and index it."""
+        """One upload; raises :class:`UploadError` if it is rejected."""
+        report, rejected = self.add_documents([(name, data)], progress)
+        if rejected:
+            raise UploadError(rejected[0][1])
+        assert report is not None
+        return report
+
+    def _check_upload(self, corpus: Path, name: str, data: bytes) -> Path:
         filename = safe_upload_name(name)
         if len(data) > self.settings.max_upload_mb * 1e6:
             raise UploadError(
@@ -187,23 +224,13 @@ class Assistant:
                 f"{self.settings.max_upload_mb:g} MB)"
             )
         try:
-            load_bytes(filename, data)  # reject unreadable files before touching the corpus
+            load_bytes(filename, data)  # unreadable files are refused before they land
         except LoadError as exc:
             raise UploadError(f"{filename}: {exc}") from exc
-        corpus = Path(self.settings.corpus_dir).resolve()
-        corpus.mkdir(parents=True, exist_ok=True)
         target = (corpus / filename).resolve()
         if target.parent != corpus:
             raise UploadError(f"invalid file name {name!r}")
-        fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return self.index(progress)
+        return target
 
     # -- asking --------------------------------------------------------------------------
     def retrieve(self, question: str, lang: str | None = None, k: int | None = None):
