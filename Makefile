@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat browser test lint bench eval clean
+.PHONY: install run chat browser test lint bench eval clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,6 @@ test: install browser
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*/ .pytest_cache
+
+screenshots: install browser
+	$(PY) docs/make_screenshots.py

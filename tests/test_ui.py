@@ -12,7 +12,7 @@ from gradio_client import Client, handle_file
 from assistant import Assistant
 from conftest import ARTICLE, SHIPPED_CORPUS, free_port, make_settings
 from helpers.pdf import make_pdf
-from ui.app import build_app
+from ui.app import build_app, launch_options
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 QUOTE = re.compile(r"\[(\d+)\][^„“]*[„“]([^“”]+)[“”]")
@@ -31,8 +31,8 @@ def server(tmp_path_factory):
         server_name="127.0.0.1",
         server_port=port,
         prevent_thread_lock=True,
-        ssr_mode=False,
         quiet=True,
+        **launch_options(bot),
     )
     yield {"url": f"http://127.0.0.1:{port}/", "bot": bot, "corpus": tmp / "corpus", "demo": demo}
     demo.close()

@@ -237,26 +237,29 @@ def build_app(bot: Assistant) -> gr.Blocks:
     return demo
 
 
+def launch_options(bot: Assistant) -> dict[str, Any]:
+    """Look and limits of the served app (system fonts: no request to a font CDN)."""
+    theme = gr.themes.Soft(
+        font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
+    )
+    return {
+        "theme": theme,
+        "css": CSS,
+        "ssr_mode": False,
+        "show_error": True,
+        # a hard stop well above our own limit, so users normally see our clear message
+        "max_file_size": f"{int(bot.settings.max_upload_mb * 2) + 1}mb",
+        "footer_links": ["api"],
+    }
+
+
 def serve(bot: Assistant, host: str = "127.0.0.1", port: int = 7860, **kwargs: Any) -> None:
     """Serve the chat; binds to loopback unless told otherwise."""
     demo = build_app(bot)
     demo.queue(default_concurrency_limit=4)
-    theme = gr.themes.Soft(  # system fonts: no request to a font CDN
-        font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
-        font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
-    )
     print(f"Open http://{host}:{port} in your browser ({bot.describe_mode()}).", flush=True)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        theme=theme,
-        css=CSS,
-        ssr_mode=False,
-        show_error=True,
-        max_file_size=f"{int(bot.settings.max_upload_mb)}mb",
-        footer_links=["api"],
-        **kwargs,
-    )
+    demo.launch(server_name=host, server_port=port, **(launch_options(bot) | kwargs))
 
 
 def main() -> None:
