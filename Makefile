@@ -41,3 +41,10 @@ clean:
 
 screenshots: install browser
 	$(PY) docs/make_screenshots.py
+
+bench: install
+	$(PY) bench/run.py
+
+eval: install
+	ASSISTANT_CORPUS_DIR=../shared/bench/xquad/docs ASSISTANT_INDEX_DIR=$${TMPDIR:-/tmp}/xquad-index \
+	  $(VENV)/bin/assistant eval ../shared/bench/xquad/questions.jsonl --out eval-out
