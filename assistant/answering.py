@@ -26,6 +26,10 @@ DECLINE = {
     "en": "The documents do not say, so I cannot answer that question.",
 }
 LANG_NAME = {"de": "German", "en": "English"}
+UNCITED_NOTICE = {
+    "de": "Hinweis: Das Modell hat keine Quelle angegeben; diese Antwort ist nicht belegt.",
+    "en": "Note: the model cited no source; this answer is not backed by the documents.",
+}
 
 
 @dataclass
@@ -357,7 +361,11 @@ class GenerativeAnswerer:
             hit = hits[n - 1]
             start, end = narrow_quote(text, n, hit, self.stem)
             citations.append(_citation(n, hit, start, end, hit.dense))
-        return Answer(text or DECLINE[lang], citations, lang, self.mode, declined=declined)
+        answer = Answer(text or DECLINE[lang], citations, lang, self.mode, declined=declined)
+        if not declined and not citations:  # an answer nobody can check says so
+            answer.notice = UNCITED_NOTICE[lang]
+            answer.text = f"{answer.text}\n\n{UNCITED_NOTICE[lang]}"
+        return answer
 
 
 def timed(answer: Answer, began: float) -> Answer:

@@ -278,13 +278,13 @@ class Assistant:
         q = validate_question(question, self.settings.max_question_chars)
         lang = detect_language(q)
         turns = normalise_history(history)
+        streamed = False
         if self.settings.generative:
             generative = GenerativeAnswerer(self.settings, stem=self._stem)
-            streamed = False
             try:
                 search = generative.rewrite(q, turns) if turns else q
                 hits, _ = self.retrieve(search, lang)
-                for piece in generative.stream(q, lang, hits):
+                for piece in generative.stream(search, lang, hits):
                     if isinstance(piece, Answer):
                         piece.retrieved = hits
                         yield timed(piece, began)
@@ -297,7 +297,7 @@ class Assistant:
                     raise
                 notice = FALLBACK_NOTICE[lang].format(why=str(exc))
                 if streamed:
-                    notice = "\n\n" + notice
+                    yield "\n\n"  # set the fallback apart from what the model had sent
         else:
             notice = ""
         hits, q_vec = self.retrieve(q, lang)

@@ -108,6 +108,17 @@ def _meta_to_chunk(cid: str, text: str, meta: dict) -> StoredChunk:
     )
 
 
+PAGE = 5000  # Chroma's embedded SQLite refuses a get() of ~100k ids at once
+
+
+def _scan(col: Any, include: list[str]) -> Iterator[tuple[str, Any, dict]]:
+    """(id, document or None, metadata) of every record, a page at a time."""
+    for offset in range(0, col.count(), PAGE):
+        got = col.get(include=include, limit=PAGE, offset=offset)
+        docs = got.get("documents") or [None] * len(got["ids"])
+        yield from zip(got["ids"], docs, got["metadatas"])
+
+
 class ChunkStore:
     """The chunk collection plus its manifest; the only module that talks to Chroma."""
 
@@ -246,10 +257,9 @@ class ChunkStore:
             return 0
         removed = 0
         for col in (self.collection(), self.sentences()):
-            got = col.get(include=["metadatas"])
             stale = [
                 cid
-                for cid, meta in zip(got["ids"], got["metadatas"])
+                for cid, _, meta in _scan(col, ["metadatas"])
                 if (entry := manifest.get(str(meta.get("source")))) is None
                 or entry.version != meta.get("version")
             ]
@@ -264,14 +274,11 @@ class ChunkStore:
         if col is None:
             return []
         out: list[StoredChunk] = []
-        total = col.count()
-        for offset in range(0, total, 5000):
-            got = col.get(include=["documents", "metadatas"], limit=5000, offset=offset)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                chunk = _meta_to_chunk(cid, text, meta)
-                entry = manifest.get(chunk.source)
-                if entry is not None and entry.version == chunk.version:
-                    out.append(chunk)
+        for cid, text, meta in _scan(col, ["documents", "metadatas"]):
+            chunk = _meta_to_chunk(cid, text, meta)
+            entry = manifest.get(chunk.source)
+            if entry is not None and entry.version == chunk.version:
+                out.append(chunk)
         out.sort(key=lambda c: (c.source, c.ordinal))
         return out
 

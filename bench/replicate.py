@@ -63,7 +63,11 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
                 s_metas.append(smeta)
                 s_rows.append(j)
             entry = manifest[chunks["metadatas"][i]["source"]]
-            new_manifest[src] = FileEntry(entry.version, entry.size, entry.mtime_ns, 0, entry.lang)
+            if src not in new_manifest:
+                new_manifest[src] = FileEntry(
+                    entry.version, entry.size, entry.mtime_ns, 0, entry.lang
+                )
+            new_manifest[src].chunks += 1
         vecs = _perturb(chunk_vecs[:take], rng)
         for a in range(0, len(ids), 2000):
             target.collection().add(
@@ -80,7 +84,5 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
                 embeddings=svecs[a : a + 2000],
             )
         written += take
-    for meta in (m for m in target.collection().get(include=["metadatas"])["metadatas"]):
-        new_manifest[meta["source"]].chunks += 1
     target.commit(new_manifest, embed_id)
     return written

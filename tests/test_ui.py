@@ -15,6 +15,7 @@ from helpers.pdf import make_pdf
 from ui.app import build_app, launch_options
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TRAP = "http://127.0.0.1:9"  # nothing listens there; a request to it means markdown leaked
 QUOTE = re.compile(r"\[(\d+)\][^„“]*[„“]([^“”]+)[“”]")
 
 
@@ -22,6 +23,21 @@ QUOTE = re.compile(r"\[(\d+)\][^„“]*[„“]([^“”]+)[“”]")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     shutil.copytree(SHIPPED_CORPUS, tmp / "corpus")
+    (tmp / "corpus" / "curie.txt").write_text(
+        "Marie Curie wurde 1867 in Warschau geboren. Sie erhielt zwei Nobelpreise für ihre "
+        "Forschung zur Radioaktivität.",
+        encoding="utf-8",
+    )
+    (tmp / "corpus" / "einstein.txt").write_text(
+        "Albert Einstein wurde 1879 in Ulm geboren. Er entwickelte die Relativitätstheorie "
+        "und erhielt 1921 den Nobelpreis für Physik.",
+        encoding="utf-8",
+    )
+    (tmp / "corpus" / "logo.md").write_text(
+        "Das Logo der Firma Quarzwerk zeigt einen blauen Kristall. "
+        f'![logo]({TRAP}/logo.png) <img src="{TRAP}/pixel.png"> [klick]({TRAP}/x)',
+        encoding="utf-8",
+    )
     bot = Assistant(make_settings(tmp, max_upload_mb=1.0))
     bot.index()
     demo = build_app(bot)
@@ -65,19 +81,16 @@ def test_english_question_answered_with_real_citations(client):
     assert "Natalie Baker" in quotes(answer)[1]
 
 
-def test_follow_up_in_the_same_session_and_sessions_are_separate(server):
+def test_follow_ups_use_each_sessions_own_conversation(server):
     alice, bob = Client(server["url"], verbose=False), Client(server["url"], verbose=False)
-    first = alice.predict(
-        "Who developed the partnership with World Liberty Financial?", api_name="/chat"
-    )
-    assert "Bilal bin Saqib" in first
+    assert "Einstein" in alice.predict("Wer wurde in Ulm geboren?", api_name="/chat")
+    assert "Curie" in bob.predict("Wer wurde in Warschau geboren?", api_name="/chat")
     jobs = [
-        alice.submit("Mit welcher US-Botschafterin sprach er?", api_name="/chat"),
-        bob.submit("Wie hoch ist der Eiffelturm?", api_name="/chat"),
+        alice.submit("Wann wurde er geboren?", api_name="/chat"),
+        bob.submit("Wann wurde sie geboren?", api_name="/chat"),
     ]
-    follow, other = (job.result(timeout=60) for job in jobs)
-    assert "Natalie Baker" in follow
-    assert other.startswith("Dazu steht nichts")  # bob has no conversation about the CEO
+    alice_answer, bob_answer = (job.result(timeout=60) for job in jobs)
+    assert "1879" in quotes(alice_answer)[1] and "1867" in quotes(bob_answer)[1]
 
 
 def test_upload_becomes_answerable_at_once(server, client, tmp_path):
@@ -174,6 +187,14 @@ def test_browser_question_streams_and_sources_open(server, tmp_path):
         mark.wait_for(timeout=10_000)
         quoted = mark.inner_text()
         assert quoted in " ".join(article.split()) and len(quoted) > 40
+        # a document with markdown images and HTML is shown literally, never fetched
+        page.locator("#question textarea").fill("Was zeigt das Logo der Firma Quarzwerk?")
+        page.locator("#send").click()
+        page.get_by_text("Quellen / Sources").nth(1).wait_for(timeout=30_000)
+        page.get_by_text("Quellen / Sources").nth(1).click()
+        page.wait_for_timeout(500)
+        assert "![logo]" in page.locator("#chat").inner_text()
+        assert page.locator("#chat img[src*='127.0.0.1:9']").count() == 0
         shot = tmp_path / "chat.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ CSS = """
 
 
 CONTEXT_CHARS = 280
+_MD_ACTIVE = re.compile(r"([\\`*_\[\]()!<>|#])")
+
+
+def md_escape(text: str) -> str:
+    """Render document text literally: no links, images or HTML from untrusted files."""
+    return _MD_ACTIVE.sub(r"\\\1", text)
 
 
 def _trim(before: str, after: str) -> tuple[str, str]:
@@ -55,14 +62,14 @@ def sources_markdown(answer: Answer) -> str:
     for c in answer.citations:
         before, quote, after = c.quote_in_context
         before, after = _trim(before, after)
-        where = f"**[{c.n}] {html.escape(c.source)}**"
+        where = f"**[{c.n}] {md_escape(c.source)}**"
         if c.page:
             where += f" · Seite/page {c.page}"
         where += f" · Zeichen/characters {c.start}–{c.end} · score {c.score:.3f}"
         context = (
-            html.escape(before)
-            + f" <mark>{html.escape(' '.join(quote.split()))}</mark> "
-            + html.escape(after)
+            md_escape(html.escape(before))
+            + f" <mark>{md_escape(html.escape(' '.join(quote.split())))}</mark> "
+            + md_escape(html.escape(after))
         )
         parts.append(f'{where}\n\n<blockquote class="sources">{context.strip()}</blockquote>')
     return "\n\n".join(parts)
@@ -95,7 +102,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
         try:
             for piece in bot.stream(message, history):
                 if isinstance(piece, Answer):
-                    messages[-1]["content"] = piece.text
+                    messages[-1]["content"] = md_escape(piece.text)
                     if piece.citations:
                         messages.append(
                             {
@@ -108,10 +115,10 @@ def build_app(bot: Assistant) -> gr.Blocks:
                             }
                         )
                 else:
-                    messages[-1]["content"] += piece
+                    messages[-1]["content"] += md_escape(piece)
                 yield messages, ""
         except AssistantError as exc:
-            messages[-1]["content"] = f"⚠️ {exc}"
+            messages[-1]["content"] = f"⚠️ {md_escape(str(exc))}"
             yield messages, ""
 
     def chat_api(message: str, conversation: list[dict]):

@@ -1,7 +1,7 @@
 """A small scripted HTTP server that speaks the OpenAI chat-completions protocol.
 
-No model runs here, so the server "answers" by quoting the first sentence of the source
-that shares the most words with the question, cited as [n], plus one marker that points
+No model runs here, so the server "answers" by quoting the source sentence that shares
+the most words with the question, cited as [n], plus one marker that points
 at no source ([99]) which the assistant must strip. It streams as server-sent events
 exactly like the real API. ``failures`` scripts HTTP errors or stalls for the next
 requests; every request is recorded for assertions.
@@ -18,25 +18,47 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 SOURCE = re.compile(r'<source n="(\d+)" file="[^"]*">\n(.*?)\n</source>', re.S)
 
 
+def hashed_embedding(text: str, dim: int = 64) -> list[float]:
+    """A deterministic bag-of-words vector: enough to retrieve by shared words."""
+    import hashlib
+
+    vec = [0.0] * dim
+    for word in re.findall(r"\w{3,}", text.lower()):
+        vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % dim] += 1.0
+    norm = sum(v * v for v in vec) ** 0.5 or 1.0
+    return [v / norm for v in vec]
+
+
 def scripted_reply(messages: list[dict]) -> str:
     system = messages[0]["content"] if messages else ""
     last = messages[-1]["content"]
     if system.startswith("Rewrite the last user question"):
+        # like a model would: put the person named in the last answer in place of "er"/"he"
+        answers = [m["content"] for m in messages[1:-1] if m["role"] == "assistant"]
+        name = (
+            re.search(r"[A-Z][a-z]+ (?:bin |von |van )?[A-Z][a-z]+", answers[-1])
+            if answers
+            else None
+        )
+        if name:
+            return re.sub(r"\b(er|sie|he|she)\b", name.group(0), last)
         previous = [m["content"] for m in messages[1:-1] if m["role"] == "user"]
         return f"{previous[-1]} {last}" if previous else last
     match = re.search(r"Question: (.*)$", last, re.S)
     question = match.group(1) if match else last
+    if "without sources" in question:  # a model that answers but cites nothing
+        return "An answer that cites nothing."
     q_words = set(re.findall(r"\w{4,}", question.lower()))
     best, best_n, best_overlap = None, 0, 0
     for n, text in SOURCE.findall(last):
-        overlap = len(q_words & set(re.findall(r"\w{4,}", text.lower())))
-        if overlap > best_overlap:
-            best, best_n, best_overlap = text, int(n), overlap
+        for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+            overlap = len(q_words & set(re.findall(r"\w{4,}", sentence.lower())))
+            if overlap > best_overlap:
+                best, best_n, best_overlap = sentence, int(n), overlap
     if best is None:
         decline = re.search(r"reply with exactly this sentence and nothing else: (.*)", system)
         return decline.group(1).strip() if decline else "I do not know."
-    first = re.split(r"(?<=[.!?])\s+", best.strip())[0]
-    return f"{first} [{best_n}] [99]"
+    return f"{best} [{best_n}] [99]"
 
 
 class ScriptedOpenAI:
@@ -59,6 +81,24 @@ class ScriptedOpenAI:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests.append({"path": self.path, "body": body})
+                if self.path.endswith("/embeddings"):
+                    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    return self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "model": body.get("model", "scripted"),
+                            "data": [
+                                {
+                                    "object": "embedding",
+                                    "index": i,
+                                    "embedding": hashed_embedding(t),
+                                }
+                                for i, t in enumerate(texts)
+                            ],
+                            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                        },
+                    )
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": "not found"}})
                 if outer.failures:
@@ -128,7 +168,11 @@ class ScriptedOpenAI:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                pass  # clients that give up (the timeout test) are expected here
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
