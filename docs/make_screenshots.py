@@ -28,21 +28,38 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp())
     shutil.copytree(ROOT / "corpus", tmp / "corpus")
-    bot = Assistant(Settings(_env_file=None, corpus_dir=tmp / "corpus", index_dir=tmp / "index",
-                             answer_mode="extractive"))
+    bot = Assistant(
+        Settings(
+            _env_file=None,
+            corpus_dir=tmp / "corpus",
+            index_dir=tmp / "index",
+            answer_mode="extractive",
+        )
+    )
     bot.index()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = build_app(bot)
     demo.queue()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                quiet=True, **launch_options(bot))
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(bot),
+    )
     url = f"http://127.0.0.1:{port}/"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                                          "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+            ],
+        )
         for name, question in QUESTIONS.items():
             page = browser.new_page(viewport={"width": 1200, "height": 1000})
             page.goto(url)

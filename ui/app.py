@@ -43,7 +43,7 @@ _MD_ACTIVE = re.compile(r"([\\`*_\[\]()!<>|#])")
 
 def md_escape(text: str) -> str:
     """Render document text literally: no links, images or HTML from untrusted files."""
-    return _MD_ACTIVE.sub(r"\\\1", text)
+    return _MD_ACTIVE.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks either
 
 
 def _trim(before: str, after: str) -> tuple[str, str]:
@@ -66,10 +66,11 @@ def sources_markdown(answer: Answer) -> str:
         if c.page:
             where += f" · Seite/page {c.page}"
         where += f" · Zeichen/characters {c.start}–{c.end} · score {c.score:.3f}"
+        # inside an HTML block markdown is not parsed: HTML-escaping alone keeps it literal
         context = (
-            md_escape(html.escape(before))
-            + f" <mark>{md_escape(html.escape(' '.join(quote.split())))}</mark> "
-            + md_escape(html.escape(after))
+            html.escape(before)
+            + f" <mark>{html.escape(' '.join(quote.split()))}</mark> "
+            + html.escape(after)
         )
         parts.append(f'{where}\n\n<blockquote class="sources">{context.strip()}</blockquote>')
     return "\n\n".join(parts)
