@@ -1,0 +1,31 @@
+"""One settings object: environment variables and a .env file."""
+
+from pathlib import Path
+
+from assistant import Assistant
+from assistant.settings import Settings
+
+
+def test_environment_names_the_folders_and_servers(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "docs"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "ix"))
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("CHROMA_HOST", "chroma.local")
+    bot = Assistant()
+    assert bot.settings.corpus_dir == tmp_path / "docs"
+    assert bot.settings.index_dir == tmp_path / "ix"
+    assert bot.settings.chroma_host == "chroma.local" and bot.settings.chroma_port == 8000
+    assert bot.mode == "generative" and "127.0.0.1:11434" in bot.describe_mode()
+
+
+def test_dotenv_file_and_defaults(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert Settings().corpus_dir == Path("corpus") and Settings().index_dir == Path("index")
+    assert Settings().host == "127.0.0.1"  # the web UI binds to loopback unless told otherwise
+    assert Settings().generative is False  # offline by default
+    (tmp_path / ".env").write_text(
+        "ASSISTANT_TOP_K=3\nOPENAI_API_KEY=sk-test\nASSISTANT_ANSWER_MODE=extractive\n"
+    )
+    settings = Settings()
+    assert settings.top_k == 3 and settings.openai_api_key == "sk-test"
+    assert settings.generative is False  # forced off even with a key
