@@ -337,8 +337,6 @@ class ChunkStore:
     def start_rebuild(self, embed_id: str) -> ChunkStore:
         """A sibling store writing to ``<name>-rebuild``; swapped in by finish_rebuild."""
         staged_name = self.settings.collection + "-rebuild"
-        if self._get(staged_name) is not None:
-            self.client.delete_collection(staged_name)
         for name in (staged_name, staged_name + "-sentences"):
             if self._get(name) is not None:
                 self.client.delete_collection(name)
