@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunking import split_sentences
+from .chunking import answer_sentences, split_sentences
 from .citations import Citation, MarkerStreamFilter, cited_numbers, strip_invalid_markers
 from .errors import LLMError
 from .retrieval import Hit, tokenize
@@ -103,7 +103,7 @@ class Candidate:
     text: str
     sentence_vec: list[float] | None = None
     window_vec: list[float] | None = None
-    prev_text: str = ""  # the sentence before, for embedding the window when not stored
+    window: str = ""  # the text whose vector is the window vector
     score: float = 0.0
 
 
@@ -140,20 +140,17 @@ class ExtractiveAnswerer:
         for hit in hits:
             c = hit.chunk
             vecs = {(v.start, v.end, v.kind): v.vector for v in stored.get(c.id, [])}
-            spans = split_sentences(c.text)
-            for j, s in enumerate(spans):
-                if len(s.text.split()) < 3:
-                    continue
+            for _, s, window in answer_sentences(c.text):
                 start, end = c.start + s.start, c.start + s.end
-                cand = Candidate(hit, start, end, s.text, prev_text=spans[j - 1].text if j else "")
+                cand = Candidate(hit, start, end, s.text, window=window or s.text)
                 cand.sentence_vec = vecs.get((start, end, "s"))
-                cand.window_vec = vecs.get((start, end, "w"), cand.sentence_vec if j == 0 else None)
+                # the first sentence has no window of its own: its sentence vector serves
+                cand.window_vec = vecs.get((start, end, "w") if window else (start, end, "s"))
                 if cand.sentence_vec is None or cand.window_vec is None:
-                    cand.window_vec = None
                     missing.append(cand)
                 out.append(cand)
         if missing:  # an index from before sentence vectors, or a store without them
-            texts = [m.text for m in missing] + [f"{m.prev_text} {m.text}".strip() for m in missing]
+            texts = [m.text for m in missing] + [m.window for m in missing]
             vecs = self.embedder.get_text_embedding_batch(texts)
             for i, m in enumerate(missing):
                 m.sentence_vec, m.window_vec = vecs[i], vecs[len(missing) + i]

@@ -116,6 +116,24 @@ def _emit(text: str, start: int, end: int, out: list[Span]) -> None:
         out.append(Span(start, end, text[start:end]))
 
 
+MIN_SENTENCE_WORDS = 3  # shorter "sentences" are headings or list debris, never answers
+
+
+def answer_sentences(text: str) -> list[tuple[int, Span, str]]:
+    """Sentences of a chunk that can answer: (ordinal, span, window text).
+
+    The window is the sentence with the one before it, which gives a pronoun its
+    referent ("Er wurde 1856 geboren."); the first sentence's window is "" (none).
+    Indexing embeds exactly these texts and the answerer scores exactly these spans.
+    """
+    spans = split_sentences(text)
+    return [
+        (j, span, f"{spans[j - 1].text} {span.text}" if j else "")
+        for j, span in enumerate(spans)
+        if len(span.text.split()) >= MIN_SENTENCE_WORDS
+    ]
+
+
 def approx_tokens(text: str) -> int:
     """Cheap upper estimate of e5 tokens (German averages ~4.5 chars per token)."""
     return max(1, len(text) // 3)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from llama_index.core.schema import TextNode
 
-from .chunking import chunk_text, split_sentences
+from .chunking import answer_sentences, chunk_text
 from .embedding import embedder_id, token_counter
 from .errors import CorpusError
 from .language import detect_language
@@ -83,26 +83,16 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
     return nodes
 
 
-MIN_SENTENCE_WORDS = 3  # shorter "sentences" are headings or list debris, never answers
-
-
 def sentence_records(node: TextNode) -> list[tuple[SentenceVector, str]]:
-    """Vectors-to-be for each sentence and for each sentence with its predecessor.
+    """Vectors-to-be for each answer sentence of a chunk and for its window.
 
-    The window gives the answerer the context a pronoun refers to ("Er wurde 1856
-    geboren."): on XQuAD it lifts answer accuracy by 1.5 (de) to 2 (en) points.
+    On XQuAD the window lifts answer accuracy by 1.5 (de) to 2 (en) points.
     """
     meta = node.metadata
-    spans = split_sentences(node.text)
     out = []
-    for j, span in enumerate(spans):
-        if len(span.text.split()) < MIN_SENTENCE_WORDS:
-            continue
+    for j, span, window in answer_sentences(node.text):
         start, end = meta["start"] + span.start, meta["start"] + span.end
-        for kind, text in (
-            ("s", span.text),
-            ("w", f"{spans[j - 1].text} {span.text}" if j else ""),
-        ):
+        for kind, text in (("s", span.text), ("w", window)):
             if text:
                 rec = SentenceVector(
                     f"{node.node_id}:{j}{kind}",

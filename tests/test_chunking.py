@@ -106,3 +106,15 @@ def test_random_documents_keep_offsets():
         text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 80)))
         for span in chunk_sentences(text, split_sentences(text), rng.randint(5, 60)):
             assert text[span.start : span.end] == span.text
+
+
+def test_answer_sentences_skip_fragments_and_carry_their_window():
+    from assistant.chunking import answer_sentences
+
+    text = "Kapitel 3\n\nNikola Tesla kam nach Amerika. Er wurde 1856 geboren."
+    found = [(j, s.text, w) for j, s, w in answer_sentences(text)]
+    assert found == [
+        (1, "Nikola Tesla kam nach Amerika.", "Kapitel 3 Nikola Tesla kam nach Amerika."),
+        (2, "Er wurde 1856 geboren.", "Nikola Tesla kam nach Amerika. Er wurde 1856 geboren."),
+    ]
+    assert answer_sentences("Erster Satz hier.")[0][2] == ""  # the first has no window
