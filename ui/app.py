@@ -144,10 +144,8 @@ def build_app(bot: Assistant) -> gr.Blocks:
     def upload(files: list[str] | None, progress=gr.Progress()):  # noqa: B008
         if not files:
             return "Keine Datei gewählt / no file chosen.", _documents_table(bot)
-        items = []
-        for path in files:
-            path = Path(path)
-            items.append((path.name, path.read_bytes()))
+        items = [(Path(p).name, Path(p).read_bytes()) for p in files]
+        uploaded = {name for name, _ in items}
 
         def report(stage: str, done: int, total: int) -> None:
             if total:
@@ -162,7 +160,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
             for name in result.added + result.updated:
                 lines.append(f"✅ indexed {name}")
             for name in result.unchanged:
-                if name in {Path(p).name for p in files}:
+                if name in uploaded:
                     lines.append(f"✅ {name} is already indexed (unchanged)")
             for skipped in result.skipped:
                 lines.append(f"⚠️ skipped {skipped.source}: {skipped.reason}")
