@@ -40,16 +40,28 @@ class Answer:
     citations: list[Citation]
     language: str
     mode: str  # "extractive" | "generative"
-    declined: bool = False
+    declined: bool = False  # true for a hedge and for a plain decline
     notice: str = ""  # e.g. why the generative path fell back to extractive
     seconds: float = 0.0
     retrieved: list[Hit] = field(default_factory=list, repr=False)
+    confidence: float = 0.0  # 0-1: how sure the answerer is that the citations answer
+    # "answered": the citations answer the question; "hedged": not answered directly, the
+    # closest passage is shown as a hint; "declined": nothing relevant was found
+    outcome: str = "answered"
+
+    def __post_init__(self) -> None:
+        if self.declined and self.outcome == "answered":
+            self.outcome = "declined"
 
     def to_dict(self) -> dict:
         return {
             "answer": self.text,
             "language": self.language,
             "mode": self.mode,
+            "outcome": self.outcome,
+            "declined": self.declined,
+            "confidence": round(float(self.confidence), 3),
+            "notice": self.notice,
             "citations": [c.to_dict() for c in self.citations],
         }
 
