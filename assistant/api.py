@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
-from .answering import Answer, ExtractiveAnswerer, GenerativeAnswerer, timed
+from .answering import Answer, timed
 from .errors import IndexStateError, LLMError, QuestionError, UploadError
+from .extractive import ExtractiveAnswerer
+from .generative import GenerativeAnswerer
 from .indexing import IndexReport, Progress, index_corpus
 from .language import detect_language
 from .loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes

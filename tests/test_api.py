@@ -62,7 +62,16 @@ def test_declines_when_the_documents_do_not_say(shipped_bot, question, lang):
 
 def test_to_dict_is_the_json_contract(shipped_bot):
     data = shipped_bot.ask("Who is the CEO of the Pakistan Crypto Council?").to_dict()
-    assert set(data) == {"answer", "language", "mode", "outcome", "declined", "confidence", "notice", "citations"}
+    assert set(data) == {
+        "answer",
+        "language",
+        "mode",
+        "outcome",
+        "declined",
+        "confidence",
+        "notice",
+        "citations",
+    }
     assert set(data["citations"][0]) == {"n", "source", "start", "end", "quote", "score", "page"}
 
 

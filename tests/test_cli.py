@@ -40,7 +40,16 @@ def test_ask_json_is_one_object_with_checkable_citations(workdir):
     out = run("ask", "Wer ist der CEO des Pakistan Crypto Council?", "--json", cwd=workdir)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)  # exactly one JSON document on stdout
-    assert set(data) == {"answer", "language", "mode", "outcome", "declined", "confidence", "notice", "citations"}
+    assert set(data) == {
+        "answer",
+        "language",
+        "mode",
+        "outcome",
+        "declined",
+        "confidence",
+        "notice",
+        "citations",
+    }
     assert data["language"] == "de" and data["mode"] == "extractive"
     text = ARTICLE.read_text(encoding="utf-8")
     assert data["citations"]
