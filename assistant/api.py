@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from .answering import Answer, timed
-from .errors import IndexStateError, LLMError, QuestionError, UploadError
+from .errors import CorpusError, IndexStateError, LLMError, QuestionError, UploadError
 from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer
 from .indexing import IndexReport, Progress, index_corpus
@@ -233,6 +233,32 @@ class Assistant:
         if target.parent != corpus:
             raise UploadError(f"invalid file name {name!r}")
         return target
+
+    def remove_document(self, source: str) -> None:
+        """Take one indexed document out of the corpus folder and the index, in one step.
+
+        ``source`` is a name as :meth:`documents` lists it. Unknown names and names that
+        would point outside the corpus folder raise :class:`CorpusError`; nothing changes.
+        """
+        from .embedding import embedder_id
+        from .store import write_lock
+
+        corpus = Path(self.settings.corpus_dir).resolve()
+        name = str(source).replace("\\", "/").strip()
+        with self._index_lock, write_lock(self.settings):
+            manifest = self.store.manifest() if self.store.exists() else {}
+            path = (corpus / name).resolve()
+            if name not in manifest or not path.is_relative_to(corpus) or path == corpus:
+                known = ", ".join(sorted(manifest)[:10]) or "none"
+                raise CorpusError(
+                    f"{name!r} is not an indexed document in {corpus} (indexed: {known})"
+                )
+            remaining = {s: e for s, e in manifest.items() if s != name}
+            # the index first: from this commit on no answer can cite the file any more
+            self.store.commit(remaining, embedder_id(self.embedder))
+            self.store.garbage_collect(remaining)
+            path.unlink(missing_ok=True)
+        self._refresh()
 
     # -- asking --------------------------------------------------------------------------
     def retrieve(self, question: str, lang: str | None = None, k: int | None = None):
