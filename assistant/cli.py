@@ -37,7 +37,7 @@ def _index(bot: Any, rebuild: bool = False, quiet: bool = False) -> Any:
         report = bot.index(progress=bar, rebuild=rebuild)
     finally:
         bar.close()
-    print(report.summary(), file=sys.stderr)
+    print(report.summary(skipped_reasons=False), file=sys.stderr)
     for skipped in report.skipped:
         print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
     return report
@@ -58,11 +58,19 @@ def _print_answer(answer: Any) -> None:
             print(f"    „{' '.join(c.quote.split())}“")
 
 
+def _require_corpus(bot: Any) -> None:
+    """Answering from an index whose corpus folder is gone would hide a typo in --corpus."""
+    from .indexing import require_corpus
+
+    require_corpus(bot.settings)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     bot = _make(args)
     from .api import validate_question
 
     validate_question(args.question, bot.settings.max_question_chars)  # fail before indexing
+    _require_corpus(bot)
     if bot.ensure_index(ProgressBar(quiet=args.json)) is not None and not args.json:
         print("(indexed the corpus first)", file=sys.stderr)
     answer = bot.ask(args.question)
@@ -77,6 +85,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from .answering import Answer
 
     bot = _make(args)
+    _require_corpus(bot)
     bot.ensure_index(ProgressBar())
     print(f"Answering mode: {bot.describe_mode()}. Empty line or Ctrl-D ends the chat.")
     history: list[dict] = []
@@ -108,8 +117,29 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    bot = _make(args)
+    for name in args.files:
+        source = _source_name(bot, name)
+        bot.remove_document(source)
+        print(
+            f"removed {source} from {bot.settings.corpus_dir} and from the index", file=sys.stderr
+        )
+    return 0
+
+
+def _source_name(bot: Any, name: str) -> str:
+    """`corpus/x.txt` (a path to the file) or `x.txt` (the name `documents()` lists)."""
+    corpus = Path(bot.settings.corpus_dir).resolve()
+    path = Path(name).resolve()
+    if Path(name).exists() and path.is_relative_to(corpus) and path != corpus:
+        return path.relative_to(corpus).as_posix()
+    return name
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     bot = _make(args)
+    _require_corpus(bot)
     if not args.no_index:
         _index(bot)
     from ui.app import serve
@@ -124,6 +154,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     bot = _make(args)
     run_eval(bot, Path(args.qa_file), Path(args.out), limit=args.limit, reindex=not args.no_index)
     return 0
+
+
+MODES = ["auto", "extractive", "generative"]
+MODE_HELP = (
+    "how answers are made: extractive quotes the documents offline, generative asks the "
+    "configured LLM, auto (default, ASSISTANT_ANSWER_MODE) uses the LLM when one is set"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,15 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer one question")
     common(p)
-    p.add_argument("question")
+    p.add_argument("question", help="the question, in German or English (quote it)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--mode", choices=["auto", "extractive", "generative"])
+    p.add_argument("--mode", choices=MODES, help=MODE_HELP)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="chat in the terminal, with follow-up questions")
     common(p)
-    p.add_argument("--mode", choices=["auto", "extractive", "generative"])
+    p.add_argument("--mode", choices=MODES, help=MODE_HELP)
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("remove", help="remove documents from the corpus folder and the index")
+    common(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="a file name as indexed, or its path")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("serve", help="index if needed, then serve the browser chat")
     common(p)

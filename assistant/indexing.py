@@ -35,6 +35,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks_added: int = 0
+    texts_embedded: int = 0  # chunks plus their sentences and sentence windows
     tokens_embedded: int = 0  # chunks, sentences and sentence windows
     seconds: float = 0.0
 
@@ -42,19 +43,24 @@ class IndexReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
-    def summary(self) -> str:
+    def summary(self, skipped_reasons: bool = True) -> str:
+        """One line; ``skipped_reasons=False`` when the caller lists the skipped files."""
         parts = [
             f"{len(self.added)} added",
             f"{len(self.updated)} updated",
             f"{len(self.removed)} removed",
             f"{len(self.unchanged)} unchanged",
-            f"{self.chunks_added} chunks embedded in {self.seconds:.1f}s",
+            # the progress line counts texts, so say what a text is
+            f"{self.chunks_added} chunks embedded ({self.texts_embedded} texts: chunks, "
+            f"their sentences and sentence windows) in {self.seconds:.1f}s",
         ]
         text = "indexed: " + ", ".join(parts)
-        if self.skipped:
+        if self.skipped and skipped_reasons:
             text += f"; skipped {len(self.skipped)}: " + "; ".join(
                 f"{s.source} ({s.reason})" for s in self.skipped
             )
+        elif self.skipped:
+            text += f"; skipped {len(self.skipped)} (below)"
         return text
 
 
@@ -108,6 +114,17 @@ def sentence_records(node: TextNode) -> list[tuple[SentenceVector, str]]:
     return out
 
 
+def require_corpus(settings: Settings) -> Path:
+    """The corpus folder, or an error naming its absolute path and the setting behind it."""
+    corpus = Path(settings.corpus_dir)
+    if not corpus.is_dir():
+        raise CorpusError(
+            f"corpus folder {corpus.resolve()} does not exist; create it and add documents, "
+            "or point ASSISTANT_CORPUS_DIR (or --corpus) at your documents folder"
+        )
+    return corpus
+
+
 def index_corpus(
     settings: Settings,
     embedder,
@@ -117,9 +134,7 @@ def index_corpus(
 ) -> IndexReport:
     """Bring the index in line with ``settings.corpus_dir``; returns what changed."""
     began = time.perf_counter()
-    corpus = Path(settings.corpus_dir)
-    if not corpus.is_dir():
-        raise CorpusError(f"corpus folder {corpus} does not exist; create it and add documents")
+    corpus = require_corpus(settings)
     files, skipped = list_corpus(corpus)
     if not files:
         raise CorpusError(
@@ -186,6 +201,7 @@ def index_corpus(
                     entry is None,
                 )
             )
+        progress("loading", len(todo), len(todo))  # a piped log sees the stage end
 
         # 3. embed everything (chunks, sentences, windows) before writing anything
         all_nodes = [n for _, nodes, _, _ in pending for n in nodes]
@@ -203,6 +219,7 @@ def index_corpus(
                 else:
                     owner.vector = vec
         progress("embedding", len(jobs), len(jobs))
+        report.texts_embedded = len(jobs)
         report.tokens_embedded = sum(count_tokens(text) for _, text in jobs)
 
         # 4. write chunks (invisible until the manifest names their version), then commit

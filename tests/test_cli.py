@@ -66,6 +66,8 @@ def test_ask_english_and_decline(workdir):
     out = run("ask", "What is the boiling point of water?", "--json", cwd=workdir)
     data = json.loads(out.stdout)
     assert data["citations"] == [] and data["answer"].startswith("The documents do not say")
+    assert data["declined"] is True and data["outcome"] == "declined"
+    assert 0 <= data["confidence"] < 0.5 and data["notice"] == ""
 
 
 def test_reindex_with_nothing_changed(workdir):
@@ -91,10 +93,73 @@ def test_missing_corpus_is_one_readable_line(tmp_path):
         "index", "--corpus", str(tmp_path / "fehlt"), "--index", str(tmp_path / "ix"), cwd=tmp_path
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert (
-        out.stderr.strip()
-        == f"error: corpus folder {tmp_path / 'fehlt'} does not exist; create it and add documents"
+    assert out.stderr.strip() == (
+        f"error: corpus folder {(tmp_path / 'fehlt').resolve()} does not exist; create it and "
+        "add documents, or point ASSISTANT_CORPUS_DIR (or --corpus) at your documents folder"
     )
+
+
+def test_relative_corpus_error_names_the_absolute_folder_and_the_setting(tmp_path):
+    elsewhere = tmp_path / "woanders"
+    elsewhere.mkdir()
+    out = run("index", cwd=elsewhere)
+    assert out.returncode == 2
+    assert str(elsewhere / "corpus") in out.stderr and "ASSISTANT_CORPUS_DIR" in out.stderr
+
+
+def test_ask_with_a_missing_corpus_is_an_error_not_an_old_answer(workdir, tmp_path):
+    out = run(
+        "ask",
+        "Wer ist der CEO des Pakistan Crypto Council?",
+        "--corpus",
+        str(tmp_path / "x"),
+        cwd=workdir,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"error: corpus folder {tmp_path / 'x'} does not exist")
+
+
+def test_index_progress_completes_and_says_each_thing_once(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("Der Schlüssel liegt unter der Fußmatte.")
+    (tmp_path / "corpus" / "kaputt.pdf").write_bytes(b"%PDF-1.4 broken")
+    for args in (["index"], ["index", "--rebuild"]):
+        out = run(*args, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        lines = out.stderr.splitlines()
+        assert "loading: 2/2 files" in lines  # the stage ends also when piped
+        (summary,) = [line for line in lines if line.startswith("indexed:")]
+        assert "chunks embedded (" in summary and "texts: chunks" in summary
+        assert "texts" in next(line for line in lines if line.startswith("embedding:"))
+        assert out.stderr.count("kaputt.pdf") == 1  # one warning, not summary and warning
+
+
+def test_ask_help_explains_the_question_and_the_mode():
+    out = run("ask", "--help", cwd=".")
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())
+    assert "the question, in German or English" in text
+    assert "extractive quotes the documents offline" in text
+
+
+def test_remove_takes_a_document_out_of_folder_and_answers(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "curie.txt").write_text("Marie Curie wurde 1867 in Warschau geboren.")
+    (corpus / "einstein.txt").write_text("Albert Einstein wurde 1879 in Ulm geboren.")
+    (tmp_path / ".env").write_text("ASSISTANT_ANSWER_MODE=extractive\n")
+    assert run("index", cwd=tmp_path).returncode == 0
+    out = run("remove", "corpus/curie.txt", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "removed curie.txt" in out.stderr and not (corpus / "curie.txt").exists()
+    data = json.loads(run("ask", "Wo wurde Marie Curie geboren?", "--json", cwd=tmp_path).stdout)
+    assert all(c["source"] != "curie.txt" for c in data["citations"])
+    for bad in ("curie.txt", "../.env", "/etc/passwd"):
+        out = run("remove", bad, cwd=tmp_path)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is not an indexed document" in lines[0]
+    assert (tmp_path / ".env").exists() and (corpus / "einstein.txt").exists()
 
 
 def test_explicit_folders_and_first_ask_indexes(tmp_path):
