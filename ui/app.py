@@ -1,26 +1,42 @@
 """Browser chat on top of the public ``assistant`` API only.
 
-Every answer streams into the chat with its [n] markers; under it, a collapsible
-"Sources" message shows each cited passage highlighted inside its surrounding text, with
-file, page and score. The documents tab lists what is indexed and takes uploads.
+Answers stream into the chat; every [n] in an answer is a link to that passage in the
+Sources panel beside it (highlighted inside its surrounding text, with a link that opens
+the document, for PDFs at the cited page). Conversations live in the browser's local
+storage, so they survive a reload and a server restart. The Documents tab lists what is
+indexed, deletes (after a confirmation) and takes uploads. The UI speaks German or
+English, picked from the browser and switchable; answers follow the question's language.
 
 Endpoints for ``gradio_client``: ``/chat`` (message in, answer text out; the
-conversation is kept per client session) and ``/upload`` (files in, status out).
+conversation is kept per client session), ``/ask`` (the same, returning the Answer's
+``to_dict()``: outcome, declined, confidence, citations), ``/upload`` (files in, status
+and table out) and ``/remove`` (a file name in, status out). ``GET /document/NAME``
+serves an indexed document read-only.
 """
 
 # ruff: noqa: I001  (assistant is imported before gradio: it switches analytics off first)
 from __future__ import annotations
 
 import html
+import mimetypes
 import os
 import re
+import time
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as url_quote
 
 from assistant import Answer, Assistant  # sets the offline switches before gradio loads
-from assistant.errors import AssistantError
+from assistant.api import validate_question
+from assistant.errors import AssistantError, QuestionError
 
 import gradio as gr
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ui.text import pick_language, t
 
 EXAMPLES = [
     "Wer ist der CEO des Pakistan Crypto Council?",
@@ -28,22 +44,120 @@ EXAMPLES = [
     "Who is the CEO of the Pakistan Crypto Council?",
     "Why is India watching the partnership with mixed feelings?",
 ]
-TYPES = ".txt .md .html .pdf .docx"
+TYPES = "txt, md, html, pdf, docx"
+CONTEXT_CHARS = 280
+MAX_SAVED = 50  # conversations kept in a browser; the oldest go first
+# The conversations stay in the user's own browser; a fixed key (not a random one per
+# server start) is what lets them survive a server restart.
+STORAGE_SECRET = "dokumenten-assistent-conversations"
 
 CSS = """
-.sources mark { background: #fde68a; padding: 0 2px; border-radius: 3px; }
-.sources blockquote { margin: 4px 0 12px 0; }
+#sources .answer-sources > h4 { margin: 0 0 6px 0; font-size: 0.95em; }
+#sources details.source { border: 1px solid var(--border-color-primary); border-radius: 6px;
+  padding: 6px 10px; margin: 0 0 8px 0; scroll-margin-top: 12px; }
+#sources details.source.flash { outline: 3px solid #f59e0b; }
+#sources summary { cursor: pointer; font-weight: 600; }
+#sources .title { font-weight: 600; }
+#sources .file { font-weight: 400; color: var(--body-text-color-subdued); }
+#sources blockquote { margin: 6px 0; padding-left: 8px; border-left: 3px solid #d1d5db; }
+#sources mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 3px; }
+#sources .dev { display: none; color: var(--body-text-color-subdued); font-size: 0.9em; }
+#sources.show-details .dev { display: inline; }
+#sources .none { color: var(--body-text-color-subdued); }
+.outcome { display: inline-block; font-size: 0.85em; font-weight: 600; padding: 1px 8px;
+  border-radius: 10px; background: #fef3c7; color: #92400e; border: 1px solid #f59e0b; }
+#chat a.cite { font-weight: 600; text-decoration: none; }
 #mode { font-size: 0.95em; }
+#header { align-items: center; }
+#lang { max-width: 260px; }
+#docs { overflow-x: auto; }
+@media (max-width: 700px) {
+  #chat { height: 60vh !important; }
+  #docs table { font-size: 0.85em; }
+}
 """
 
+# A click on [n] (a link to #src-K-N) shows answer K's sources, opens passage N and
+# scrolls to it; the link never navigates. Installed once through <head>.
+HEAD = """
+<script>
+(() => {
+  function showSource(k, n) {
+    const panel = document.getElementById("sources");
+    if (!panel) return;
+    panel.querySelectorAll("section[data-turn]").forEach((s) => {
+      s.hidden = s.dataset.turn !== String(k);
+    });
+    const item = document.getElementById(`src-${k}-${n}`);
+    if (!item) return;
+    item.open = true;
+    panel.querySelectorAll(".flash").forEach((el) => el.classList.remove("flash"));
+    item.classList.add("flash");
+    item.scrollIntoView({ behavior: "instant", block: "start" });
+  }
+  window.assistantShowSource = showSource;
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href*='#src-']");
+    if (!link) return;
+    const m = link.getAttribute("href").match(/#src-(\\d+)-(\\d+)$/);
+    if (!m) return;
+    event.preventDefault();
+    event.stopPropagation();
+    showSource(m[1], m[2]);
+  }, true);
+})();
+</script>
+"""
 
-CONTEXT_CHARS = 280
-_MD_ACTIVE = re.compile(r"([\\`*_\[\]()!<>|#])")
+# The UI language on load: the switch's last choice, else the browser's languages.
+DETECT_LANGUAGE_JS = """
+(lang, saved) => {
+  let pick = localStorage.getItem("assistant-ui-lang");
+  if (!pick) {
+    const prefs = navigator.languages || [navigator.language || "en"];
+    const known = prefs.find((l) => /^(de|en)\\b/i.test(l));
+    pick = known && known.toLowerCase().startsWith("de") ? "de" : "en";
+  }
+  document.documentElement.lang = pick;
+  return [pick, saved];
+}
+"""
+SWITCH_LANGUAGE_JS = """
+(lang) => {
+  localStorage.setItem("assistant-ui-lang", lang);
+  document.documentElement.lang = lang;
+  return lang;
+}
+"""
+DETAILS_JS = """
+(on) => {
+  const panel = document.getElementById("sources");
+  if (panel) panel.classList.toggle("show-details", !!on);
+  return on;
+}
+"""
+
+_MD_ACTIVE = re.compile(r"([\\`*_\[\]()!<>|#~])")
+_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def md_escape(text: str) -> str:
     """Render document text literally: no links, images or HTML from untrusted files."""
     return _MD_ACTIVE.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks either
+
+
+def linked_answer(text: str, turn: int, cited: set[int]) -> str:
+    """The answer as markdown whose [n] markers link to passage n of answer ``turn``."""
+    out, pos = [], 0
+    for m in _MARKER.finditer(text):
+        n = int(m.group(1))
+        if n not in cited:
+            continue
+        out.append(md_escape(text[pos : m.start()]))
+        out.append(f"[\\[{n}\\]](#src-{turn}-{n})")
+        pos = m.end()
+    out.append(md_escape(text[pos:]))
+    return "".join(out)
 
 
 def _trim(before: str, after: str) -> tuple[str, str]:
@@ -56,72 +170,402 @@ def _trim(before: str, after: str) -> tuple[str, str]:
     return before, after
 
 
-def sources_markdown(answer: Answer) -> str:
-    """The cited passages, each highlighted inside its chunk; document text is escaped."""
-    parts = []
+def document_url(source: str, page: int | None = None) -> str:
+    """Where the app serves an indexed document; PDF viewers jump to ``#page=N``."""
+    url = "document/" + url_quote(source)
+    return f"{url}#page={page}" if page else url
+
+
+def make_turn(question: str, answer: Answer, titles: dict[str, str]) -> dict:
+    """What the browser stores for one question and answer (JSON, no server state)."""
+    citations = []
     for c in answer.citations:
         before, quote, after = c.quote_in_context
         before, after = _trim(before, after)
-        where = f"**[{c.n}] {md_escape(c.source)}**"
-        if c.page:
-            where += f" · Seite/page {c.page}"
-        where += f" · Zeichen/characters {c.start}–{c.end} · score {c.score:.3f}"
-        # inside an HTML block markdown is not parsed: HTML-escaping alone keeps it literal
-        context = (
-            html.escape(before)
-            + f" <mark>{html.escape(' '.join(quote.split()))}</mark> "
-            + html.escape(after)
+        citations.append(
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": titles.get(c.source) or "",
+                "page": c.page,
+                "start": c.start,
+                "end": c.end,
+                "score": round(float(c.score), 3),
+                "before": before,
+                "quote": " ".join(quote.split()),
+                "after": after,
+            }
         )
-        parts.append(f'{where}\n\n<blockquote class="sources">{context.strip()}</blockquote>')
-    return "\n\n".join(parts)
+    return {
+        "q": question,
+        "answer": answer.text,
+        "outcome": answer.outcome,
+        "confidence": round(float(answer.confidence), 3),
+        "citations": citations,
+    }
 
 
-def _history(messages: list[dict]) -> list[dict]:
-    """The conversation for follow-ups: user and answer turns, not the sources notes."""
-    return [
-        {"role": m["role"], "content": m["content"]}
-        for m in messages or []
-        if isinstance(m, dict) and not (m.get("metadata") or {}).get("title")
-    ]
+def _outcome_label(outcome: str, lang: str) -> str:
+    if outcome in ("hedged", "declined"):
+        return f'<span class="outcome">{html.escape(t(lang, outcome))}</span>\n\n'
+    return ""
 
 
-def _documents_table(bot: Assistant) -> list[list[Any]]:
+def chat_messages(turns: list[dict], lang: str, pending: tuple[str, str] | None = None) -> list:
+    """The chat as Gradio messages: questions, and answers with linked [n] markers."""
+    messages: list[dict] = []
+    for k, turn in enumerate(turns, 1):
+        cited = {c["n"] for c in turn["citations"]}
+        messages.append({"role": "user", "content": md_escape(turn["q"])})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": _outcome_label(turn["outcome"], lang)
+                + linked_answer(turn["answer"], k, cited),
+            }
+        )
+    if pending is not None:
+        messages.append({"role": "user", "content": md_escape(pending[0])})
+        messages.append({"role": "assistant", "content": md_escape(pending[1]) or "…"})
+    return messages
+
+
+def sources_html(turns: list[dict], lang: str) -> str:
+    """The Sources panel: every answer's passages; the latest answer's are shown.
+
+    Document text is HTML-escaped; the first passage of each answer starts open.
+    """
+    if not turns:
+        return f'<p class="none">{html.escape(t(lang, "sources_empty"))}</p>'
+    sections = []
+    for k, turn in enumerate(turns, 1):
+        hidden = "" if k == len(turns) else " hidden"
+        question = turn["q"] if len(turn["q"]) <= 80 else turn["q"][:79] + "…"
+        parts = [
+            f'<section class="answer-sources" data-turn="{k}"{hidden}>',
+            f"<h4>{html.escape(t(lang, 'sources_of', k=k, q=question))}</h4>",
+        ]
+        confidence = t(lang, "confidence", c=f"{turn.get('confidence', 0):.2f}")
+        parts.append(f'<p class="dev">{html.escape(confidence)}</p>')
+        if not turn["citations"]:
+            parts.append(f'<p class="none">{html.escape(t(lang, "no_sources"))}</p>')
+        for i, c in enumerate(turn["citations"]):
+            name = html.escape(c["source"])
+            title = html.escape(c.get("title") or "")
+            label = f'<span class="title">{title}</span> <span class="file">· {name}</span>'
+            if not title:
+                label = f'<span class="title">{name}</span>'
+            where = [t(lang, "page", p=c["page"])] if c.get("page") else []
+            dev = [t(lang, "chars", s=c["start"], e=c["end"]), t(lang, "score", x=c["score"])]
+            is_pdf = c["source"].lower().endswith(".pdf")
+            link_text = t(lang, "open_page", p=c["page"]) if c.get("page") else t(lang, "open")
+            href = document_url(c["source"], c.get("page") if is_pdf else None)
+            parts.append(
+                f'<details class="source" id="src-{k}-{c["n"]}"{" open" if i == 0 else ""}>'
+                f"<summary>[{c['n']}] {label}"
+                + (f" · {html.escape(', '.join(where))}" if where else "")
+                + "</summary>"
+                f"<blockquote>{html.escape(c['before'])} <mark>{html.escape(c['quote'])}</mark>"
+                f" {html.escape(c['after'])}</blockquote>"
+                f'<a class="open" href="{html.escape(href)}" target="_blank" rel="noopener">'
+                f"{html.escape(link_text)}</a> "
+                f'<span class="dev">· {html.escape(" · ".join(dev))}</span>'
+                "</details>"
+            )
+        parts.append("</section>")
+        sections.append("".join(parts))
+    return "".join(sections)
+
+
+def follow_up_history(turns: list[dict]) -> list[dict]:
+    """The conversation for follow-ups: plain questions and answers, no markup."""
+    history: list[dict] = []
+    for turn in turns:
+        history += [
+            {"role": "user", "content": turn["q"]},
+            {"role": "assistant", "content": turn["answer"]},
+        ]
+    return history
+
+
+def new_conversation() -> dict:
+    return {"id": uuid.uuid4().hex[:12], "title": "", "turns": [], "updated": 0.0}
+
+
+def save_conversation(saved: list[dict] | None, conv: dict) -> list[dict]:
+    """``saved`` with ``conv`` first (most recent first), at most MAX_SAVED."""
+    others = [c for c in saved or [] if isinstance(c, dict) and c.get("id") != conv["id"]]
+    return ([conv] + others)[:MAX_SAVED] if conv["turns"] else others
+
+
+def conversation_choices(saved: list[dict] | None) -> list[tuple[str, str]]:
+    return [(c.get("title") or "…", c["id"]) for c in saved or [] if isinstance(c, dict)]
+
+
+def mode_line(bot: Assistant, lang: str) -> str:
+    s = bot.settings
+    if bot.mode == "generative":
+        return t(lang, "mode_generative", model=s.llm_model, where=s.openai_base_url or "OpenAI")
+    return t(lang, "mode_extractive")
+
+
+def document_label(doc: dict) -> str:
+    """The readable title next to the file name; the file name alone when there is none."""
+    title = " ".join(str(doc.get("title") or "").split())
+    return f"{title} · {doc['source']}" if title and title != doc["source"] else doc["source"]
+
+
+def documents_rows(bot: Assistant, lang: str) -> list[list[Any]]:
+    """Document (title and file), chunks, language, and the delete action (4 columns fit
+    a phone)."""
     try:
-        return [[d["source"], d["chunks"], d["language"]] for d in bot.documents()]
+        docs = bot.documents()
     except AssistantError:
         return []
+    return [[document_label(d), d["chunks"], d["language"], t(lang, "delete")] for d in docs]
+
+
+def document_titles(bot: Assistant) -> dict[str, str]:
+    try:
+        return {d["source"]: d.get("title") or "" for d in bot.documents()}
+    except AssistantError:
+        return {}
+
+
+def document_route(bot: Assistant) -> Route:
+    """``GET /document/NAME``: an indexed document, read-only; nothing outside the corpus.
+
+    Only names the index lists are served. HTML and markdown come back as plain text with
+    a sandboxing policy, so a hostile document cannot run script on the app's origin.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        name = request.path_params["source"]
+        indexed = set(document_titles(bot))
+        corpus = Path(bot.settings.corpus_dir).resolve()
+        path = (corpus / name).resolve()
+        if name not in indexed or not path.is_relative_to(corpus) or not path.is_file():
+            return PlainTextResponse("not an indexed document", status_code=404)
+        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+        suffix = path.suffix.lower()
+        if suffix == ".pdf":
+            media = "application/pdf"
+        elif suffix in (".txt", ".md", ".html", ".htm"):
+            media = "text/plain; charset=utf-8"
+            headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        else:
+            media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        inline = suffix != ".docx"
+        return FileResponse(
+            path,
+            media_type=media,
+            headers=headers,
+            filename=path.name,
+            content_disposition_type="inline" if inline else "attachment",
+        )
+
+    return Route("/document/{source:path}", endpoint, methods=["GET", "HEAD"])
 
 
 def build_app(bot: Assistant) -> gr.Blocks:
     """The Gradio Blocks app; it talks to ``bot`` only."""
+    max_chars = bot.settings.max_question_chars
 
-    def respond(message: str, messages: list[dict]):
-        messages = list(messages or [])
-        history = _history(messages)
-        messages += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        yield messages, ""
+    # -- chat ------------------------------------------------------------------------
+    def respond(message: str, conv: dict, saved: list, lang: str):
+        """Answer ``message``; on any refusal the question goes back into the box."""
+        skip = gr.skip()
+        conv = conv or new_conversation()
+        text = (message or "").strip()
+        if not text:  # an empty submit is ignored
+            yield skip, skip, skip, skip, skip, skip
+            return
         try:
-            for piece in bot.stream(message, history):
+            validate_question(text, max_chars)
+        except QuestionError:
+            gr.Warning(t(lang, "too_long", n=len(text), max=max_chars))
+            yield skip, skip, skip, skip, skip, skip
+            return
+        turns = list(conv["turns"])
+        partial = ""
+        yield chat_messages(turns, lang, (text, "")), "", skip, skip, skip, skip
+        try:
+            answer = None
+            for piece in bot.stream(text, follow_up_history(turns)):
                 if isinstance(piece, Answer):
-                    messages[-1]["content"] = md_escape(piece.text)
-                    if piece.citations:
-                        messages.append(
-                            {
-                                "role": "assistant",
-                                "content": sources_markdown(piece),
-                                "metadata": {
-                                    "title": f"Quellen / Sources ({len(piece.citations)})",
-                                    "status": "done",
-                                },
-                            }
-                        )
+                    answer = piece
                 else:
-                    messages[-1]["content"] += md_escape(piece)
-                yield messages, ""
+                    partial += piece
+                    yield chat_messages(turns, lang, (text, partial)), skip, skip, skip, skip, skip
         except AssistantError as exc:
-            messages[-1]["content"] = f"⚠️ {md_escape(str(exc))}"
-            yield messages, ""
+            gr.Warning(t(lang, "refused", why=str(exc)))
+            yield chat_messages(turns, lang), message, skip, skip, skip, skip
+            return
+        assert answer is not None
+        turns.append(make_turn(text, answer, document_titles(bot)))
+        conv = {
+            **conv,
+            "turns": turns,
+            "title": conv["title"] or (text if len(text) <= 60 else text[:59] + "…"),
+            "updated": time.time(),
+        }
+        saved = save_conversation(saved, conv)
+        yield (
+            chat_messages(turns, lang),
+            skip,
+            sources_html(turns, lang),
+            conv,
+            saved,
+            conversations_update(saved, conv, lang),
+        )
 
+    def retry(conv: dict, saved: list, lang: str):
+        """Ask the last question again (the last answer is replaced)."""
+        conv = conv or new_conversation()
+        if not conv["turns"]:
+            yield (gr.skip(),) * 6
+            return
+        last = conv["turns"][-1]
+        trimmed = {**conv, "turns": conv["turns"][:-1]}
+        yield from respond(last["q"], trimmed, saved, lang)
+
+    def conversations_update(saved: list, conv: dict, lang: str):
+        choices = conversation_choices(saved)
+        current = conv["id"] if any(v == conv["id"] for _, v in choices) else None
+        return gr.Radio(
+            choices=choices,
+            value=current,
+            label=t(lang, "conversations", n=len(choices)),
+            info=None if choices else t(lang, "no_conversations"),
+        )
+
+    def show(conv: dict, saved: list, lang: str):
+        """Chat, sources, state and list for ``conv``."""
+        return (
+            chat_messages(conv["turns"], lang),
+            sources_html(conv["turns"], lang),
+            conv,
+            conversations_update(saved, conv, lang),
+        )
+
+    def open_conversation(conv_id: str, saved: list, lang: str):
+        for c in saved or []:
+            if isinstance(c, dict) and c.get("id") == conv_id:
+                return show(c, saved, lang)
+        return show(new_conversation(), saved, lang)
+
+    def start_new(saved: list, lang: str):
+        return (*show(new_conversation(), saved, lang), "")
+
+    def delete_conversation(conv: dict, saved: list, lang: str):
+        saved = [c for c in saved or [] if isinstance(c, dict) and c.get("id") != conv["id"]]
+        return (*show(new_conversation(), saved, lang), saved)
+
+    # -- language --------------------------------------------------------------------
+    def labels(lang: str, conv: dict, saved: list) -> tuple:
+        """Every app-owned string of the page in ``lang`` (outputs of ``labelled``)."""
+        lang = pick_language(lang)
+        conv = conv or new_conversation()
+        return (
+            lang,
+            gr.Radio(value=lang, label=t(lang, "language")),
+            f"{t(lang, 'title')}\n{t(lang, 'intro')}",
+            mode_line(bot, lang),
+            gr.Tab(label=t(lang, "tab_chat")),
+            gr.Tab(label=t(lang, "tab_docs")),
+            gr.Chatbot(
+                value=chat_messages(conv["turns"], lang), placeholder=t(lang, "chat_placeholder")
+            ),
+            gr.Textbox(placeholder=t(lang, "box_placeholder")),
+            gr.Button(value=t(lang, "send")),
+            gr.Button(value=t(lang, "new")),
+            gr.Dataset(label=t(lang, "examples")),
+            gr.Button(value=t(lang, "delete_conversation")),
+            t(lang, "sources"),
+            gr.Checkbox(label=t(lang, "details")),
+            docs_update(lang),
+            gr.UploadButton(
+                label=t(lang, "upload", types=TYPES, mb=f"{bot.settings.max_upload_mb:g}")
+            ),
+            gr.Checkbox(label=t(lang, "replace")),
+            gr.Button(value=t(lang, "yes_delete")),
+            gr.Button(value=t(lang, "cancel")),
+            sources_html(conv["turns"], lang),
+            conv,
+            conversations_update(saved, conv, lang),
+        )
+
+    def docs_update(lang: str):
+        return gr.Dataframe(
+            value=documents_rows(bot, lang),
+            headers=[
+                t(lang, "col_document"),
+                t(lang, "col_chunks"),
+                t(lang, "col_lang"),
+                t(lang, "col_action"),
+            ],
+            label=t(lang, "docs_label"),
+        )
+
+    def on_load(lang: str, saved: list):
+        saved = [c for c in saved or [] if isinstance(c, dict) and c.get("id")]
+        conv = saved[0] if saved else new_conversation()  # reopen the latest conversation
+        return labels(lang, conv, saved)
+
+    # -- documents -------------------------------------------------------------------
+    def index_uploads(files: list[str] | None, replace: bool, lang: str, progress=gr.Progress()):  # noqa: B008
+        if not files:
+            return t(lang, "no_file")
+        items = [(Path(p).name, Path(p).read_bytes()) for p in files]
+        uploaded = {name for name, _ in items}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if total:
+                key = f"stage_{stage}" if stage in ("loading", "embedding") else "stage_other"
+                progress(done / total, desc=t(lang, key, done=done, total=total))
+
+        try:
+            # replace=True only when asked: add_documents(files, progress, replace=False)
+            extra = {"replace": True} if replace else {}
+            result, rejected = bot.add_documents(items, progress=report, **extra)
+        except AssistantError as exc:
+            return t(lang, "error", why=md_escape(str(exc)))
+        lines = []
+        if result is not None:
+            for name in result.added + result.updated:
+                lines.append(t(lang, "indexed", name=md_escape(name)))
+            for name in result.unchanged:
+                if name in uploaded:
+                    lines.append(t(lang, "unchanged", name=md_escape(name)))
+            for skipped in result.skipped:
+                why = md_escape(skipped.reason)
+                lines.append(t(lang, "skipped", name=md_escape(skipped.source), why=why))
+        for name, reason in rejected:
+            lines.append(t(lang, "rejected", name=md_escape(name), why=md_escape(reason)))
+        return "\n\n".join(lines)
+
+    def ask_delete(lang: str, evt: gr.SelectData):
+        row = evt.row_value or []
+        if not row or evt.index[1] != 3:  # only the "Delete" cell asks
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            by_label = {document_label(d): d["source"] for d in bot.documents()}
+        except AssistantError:
+            by_label = {}
+        if str(row[0]) not in by_label:
+            return gr.skip(), gr.skip(), gr.skip()
+        name = by_label[str(row[0])]
+        return gr.Row(visible=True), t(lang, "confirm_delete", name=md_escape(name)), name
+
+    def delete_document(name: str, lang: str):
+        try:
+            bot.remove_document(name)
+            status = t(lang, "deleted", name=md_escape(name))
+        except AssistantError as exc:
+            status = t(lang, "error", why=md_escape(str(exc)))
+        return gr.Row(visible=False), status, docs_update(lang)
+
+    # -- programs --------------------------------------------------------------------
     def chat_api(message: str, conversation: list[dict]):
         """`/chat` for programs: the answer text with [n] markers, streamed."""
         conversation = list(conversation or [])
@@ -141,110 +585,261 @@ def build_app(bot: Assistant) -> gr.Blocks:
         ]
         yield text, conversation
 
-    def upload(files: list[str] | None, progress=gr.Progress()):  # noqa: B008
-        if not files:
-            return "Keine Datei gewählt / no file chosen.", _documents_table(bot)
-        items = [(Path(p).name, Path(p).read_bytes()) for p in files]
-        uploaded = {name for name, _ in items}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if total:
-                progress(done / total, desc=f"{stage} {done}/{total}")
-
-        lines = []
+    def ask_api(message: str, conversation: list[dict]):
+        """`/ask` for programs: the Answer's to_dict() (outcome, declined, confidence)."""
+        conversation = list(conversation or [])
         try:
-            result, rejected = bot.add_documents(items, progress=report)
+            answer = bot.ask(message, conversation)
         except AssistantError as exc:
-            return f"❌ {exc}", _documents_table(bot)
-        if result is not None:
-            for name in result.added + result.updated:
-                lines.append(f"✅ indexed {name}")
-            for name in result.unchanged:
-                if name in uploaded:
-                    lines.append(f"✅ {name} is already indexed (unchanged)")
-            for skipped in result.skipped:
-                lines.append(f"⚠️ skipped {skipped.source}: {skipped.reason}")
-        for name, reason in rejected:
-            lines.append(f"❌ rejected {name}: {reason}")
-        return "\n\n".join(lines), _documents_table(bot)
+            raise gr.Error(str(exc)) from exc
+        conversation += [
+            {"role": "user", "content": message},
+            {"role": "assistant", "content": answer.text},
+        ]
+        return answer.to_dict(), conversation
 
+    def upload_api(files: list[str] | None, replace: bool):
+        status = index_uploads(files, bool(replace), "en").replace("**", "")
+        rows = [
+            [d["source"], d["chunks"], d["language"], d.get("title") or ""] for d in docs_or_none()
+        ]
+        return status, rows
+
+    def docs_or_none() -> list[dict]:
+        try:
+            return bot.documents()
+        except AssistantError:
+            return []
+
+    def remove_api(name: str):
+        try:
+            bot.remove_document(name)
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from exc
+        return f"removed {name}"
+
+    # -- layout ----------------------------------------------------------------------
     with gr.Blocks(title="Dokumenten-Assistent", analytics_enabled=False) as demo:
-        gr.Markdown(
-            "## Dokumenten-Assistent · Document assistant\n"
-            "Fragen auf Deutsch oder Englisch; jede Antwort nennt ihre Quellen [n]. "
-            "Ask in German or English; every answer cites its sources [n]."
-        )
-        gr.Markdown(f"**Mode:** {bot.describe_mode()}", elem_id="mode")
-        with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(
-                label="Chat",
-                height=620,
-                elem_id="chat",
-                buttons=["copy"],
-                placeholder="Frag deine Dokumente · Ask your documents",
+        lang = gr.State("en")
+        conv = gr.State(new_conversation())
+        saved = gr.BrowserState([], storage_key="assistant-conversations", secret=STORAGE_SECRET)
+        with gr.Row(elem_id="header"):
+            with gr.Column(scale=3, min_width=260):
+                title = gr.Markdown(f"{t('en', 'title')}\n{t('en', 'intro')}")
+            switch = gr.Radio(
+                [("Deutsch", "de"), ("English", "en")],
+                value="en",
+                label=t("en", "language"),
+                elem_id="lang",
+                scale=0,
+                min_width=220,
             )
-            with gr.Row():
-                box = gr.Textbox(
-                    placeholder="Frage eingeben · Type a question",
-                    show_label=False,
-                    scale=5,
-                    autofocus=True,
-                    elem_id="question",
-                    max_lines=4,
-                )
-                send = gr.Button("Senden / Send", variant="primary", scale=1, elem_id="send")
-            new_chat = gr.Button("Neues Gespräch / New conversation", size="sm", elem_id="new")
-            gr.Examples(EXAMPLES, inputs=box, label="Beispiele / Examples")
-        with gr.Tab("Dokumente / Documents"):
-            docs = gr.Dataframe(
-                headers=["file", "chunks", "language"],
-                value=_documents_table(bot),
-                interactive=False,
-                label="Indexed documents",
-                elem_id="docs",
-            )
-            files = gr.File(
-                file_count="multiple",
-                label=f"Upload ({TYPES}, at most {bot.settings.max_upload_mb:g} MB each)",
-                elem_id="upload",
-            )
-            status = gr.Markdown(elem_id="upload-status")
-        # programmatic chat: hidden parts, conversation kept per client session
+        mode = gr.Markdown(mode_line(bot, "en"), elem_id="mode")
+        with gr.Tabs():
+            with (
+                gr.Tab(t("en", "tab_chat"), id="chat-tab") as chat_tab,
+                gr.Row(equal_height=False),
+            ):
+                with gr.Column(scale=3, min_width=340):
+                    chatbot = gr.Chatbot(
+                        show_label=False,
+                        height=560,
+                        elem_id="chat",
+                        buttons=["copy"],
+                        placeholder=t("en", "chat_placeholder"),
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder=t("en", "box_placeholder"),
+                            show_label=False,
+                            scale=5,
+                            autofocus=True,
+                            elem_id="question",
+                            max_lines=4,
+                        )
+                        send = gr.Button(
+                            t("en", "send"), variant="primary", scale=1, elem_id="send"
+                        )
+                    examples = gr.Dataset(
+                        components=[gr.Textbox(visible=False)],
+                        samples=[[q] for q in EXAMPLES],
+                        label=t("en", "examples"),
+                        elem_id="examples",
+                    )
+                    with gr.Row():
+                        new_chat = gr.Button(t("en", "new"), size="sm", elem_id="new")
+                    conv_list = gr.Radio(
+                        [],
+                        label=t("en", "conversations", n=0),
+                        info=t("en", "no_conversations"),
+                        elem_id="conversations",
+                    )
+                    delete_conv = gr.Button(
+                        t("en", "delete_conversation"),
+                        size="sm",
+                        variant="stop",
+                        elem_id="delete-conversation",
+                    )
+                with gr.Column(scale=2, min_width=300):
+                    sources_head = gr.Markdown(t("en", "sources"))
+                    details = gr.Checkbox(label=t("en", "details"), value=False, elem_id="details")
+                    sources = gr.HTML(sources_html([], "en"), elem_id="sources")
+            with (
+                gr.Tab(t("en", "tab_docs"), id="docs-tab") as docs_tab,
+                gr.Row(equal_height=False),
+            ):
+                with gr.Column(scale=3, min_width=320):
+                    docs = gr.Dataframe(
+                        headers=["Document", "Chunks", "Language", "Action"],
+                        value=documents_rows(bot, "en"),
+                        interactive=False,
+                        wrap=True,
+                        column_widths=["52%", "16%", "14%", "18%"],
+                        label=t("en", "docs_label"),
+                        elem_id="docs",
+                    )
+                    with gr.Row(visible=False, elem_id="confirm") as confirm_row:
+                        confirm_text = gr.Markdown()
+                        yes = gr.Button(t("en", "yes_delete"), variant="stop", elem_id="yes")
+                        no = gr.Button(t("en", "cancel"), elem_id="cancel")
+                    pending_delete = gr.State("")
+                with gr.Column(scale=2, min_width=280):
+                    upload_btn = gr.UploadButton(
+                        t("en", "upload", types=TYPES, mb=f"{bot.settings.max_upload_mb:g}"),
+                        file_count="multiple",
+                        elem_id="upload",
+                        variant="primary",
+                    )
+                    replace = gr.Checkbox(label=t("en", "replace"), value=False, elem_id="replace")
+                    status = gr.Markdown(elem_id="upload-status")
+        # programmatic access: hidden parts, conversation kept per client session
         api_in = gr.Textbox(visible=False)
         api_out = gr.Textbox(visible=False)
-        conversation = gr.State([])
-        api_go = gr.Button(visible=False)
+        api_json = gr.JSON(visible=False)
+        api_files = gr.File(file_count="multiple", visible=False)
+        api_replace = gr.Checkbox(visible=False)
+        api_table = gr.Dataframe(headers=["file", "chunks", "language", "title"], visible=False)
+        api_conversation = gr.State([])
+        api_chat = gr.Button(visible=False)
+        api_ask = gr.Button(visible=False)
+        api_upload = gr.Button(visible=False)
+        api_remove = gr.Button(visible=False)
 
+        labelled = [
+            lang,
+            switch,
+            title,
+            mode,
+            chat_tab,
+            docs_tab,
+            chatbot,
+            box,
+            send,
+            new_chat,
+            examples,
+            delete_conv,
+            sources_head,
+            details,
+            docs,
+            upload_btn,
+            replace,
+            yes,
+            no,
+            sources,
+            conv,
+            conv_list,
+        ]
+        answer_outputs = [chatbot, box, sources, conv, saved, conv_list]
+        private = {"api_visibility": "private"}
+
+        demo.load(on_load, [switch, saved], labelled, js=DETECT_LANGUAGE_JS, **private)
+        switch.input(None, [switch], None, js=SWITCH_LANGUAGE_JS, **private)
+        switch.input(labels, [switch, conv, saved], labelled, **private)
         for trigger in (box.submit, send.click):
             trigger(
                 respond,
-                [box, chatbot],
-                [chatbot, box],
-                api_visibility="private",
+                [box, conv, saved, lang],
+                answer_outputs,
                 concurrency_limit=None,
+                **private,
             )
-        new_chat.click(lambda: ([], ""), None, [chatbot, box], api_visibility="private")
-        api_go.click(
+        examples.click(lambda sample: sample[0], [examples], [box], queue=False, **private).then(
+            respond, [box, conv, saved, lang], answer_outputs, **private
+        )
+        chatbot.retry(retry, [conv, saved, lang], answer_outputs, **private)
+        new_chat.click(
+            start_new, [saved, lang], [chatbot, sources, conv, conv_list, box], **private
+        )
+        conv_list.input(
+            open_conversation,
+            [conv_list, saved, lang],
+            [chatbot, sources, conv, conv_list],
+            **private,
+        )
+        delete_conv.click(
+            delete_conversation,
+            [conv, saved, lang],
+            [chatbot, sources, conv, conv_list, saved],
+            **private,
+        )
+        details.change(None, [details], [details], js=DETAILS_JS, **private)
+
+        upload_btn.upload(
+            index_uploads,
+            [upload_btn, replace, lang],
+            [status],
+            concurrency_limit=1,
+            concurrency_id="index",
+            **private,
+        ).then(docs_update, [lang], [docs], **private).then(
+            lambda: gr.UploadButton(value=None), None, [upload_btn], **private
+        )
+        docs.select(ask_delete, [lang], [confirm_row, confirm_text, pending_delete], **private)
+        yes.click(
+            delete_document,
+            [pending_delete, lang],
+            [confirm_row, status, docs],
+            concurrency_limit=1,
+            concurrency_id="index",
+            **private,
+        )
+        no.click(lambda: gr.Row(visible=False), None, [confirm_row], **private)
+
+        api_chat.click(
             chat_api,
-            [api_in, conversation],
-            [api_out, conversation],
+            [api_in, api_conversation],
+            [api_out, api_conversation],
             api_name="chat",
             concurrency_limit=None,
         )
-        files.upload(
-            upload,
-            [files],
-            [status, docs],
+        api_ask.click(
+            ask_api,
+            [api_in, api_conversation],
+            [api_json, api_conversation],
+            api_name="ask",
+            concurrency_limit=None,
+        )
+        api_upload.click(
+            upload_api,
+            [api_files, api_replace],
+            [api_out, api_table],
             api_name="upload",
             concurrency_limit=1,
             concurrency_id="index",
         )
-        demo.load(lambda: _documents_table(bot), None, docs, api_visibility="private")
+        api_remove.click(
+            remove_api,
+            [api_in],
+            [api_out],
+            api_name="remove",
+            concurrency_limit=1,
+            concurrency_id="index",
+        )
     return demo
 
 
 def launch_options(bot: Assistant) -> dict[str, Any]:
-    """Look and limits of the served app (system fonts: no request to a font CDN)."""
+    """Look, limits and routes of the served app (system fonts: no font CDN)."""
     theme = gr.themes.Soft(
         font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
@@ -252,11 +847,14 @@ def launch_options(bot: Assistant) -> dict[str, Any]:
     return {
         "theme": theme,
         "css": CSS,
+        "head": HEAD,
         "ssr_mode": False,
         "show_error": True,
         # a hard stop well above our own limit, so users normally see our clear message
         "max_file_size": f"{int(bot.settings.max_upload_mb * 2) + 1}mb",
         "footer_links": ["api"],
+        # read-only documents for the "open document" links, registered before Gradio's
+        "app_kwargs": {"routes": [document_route(bot)]},
     }
 
 
@@ -265,7 +863,9 @@ def serve(bot: Assistant, host: str = "127.0.0.1", port: int = 7860, **kwargs: A
     demo = build_app(bot)
     demo.queue(default_concurrency_limit=4)
     print(f"Open http://{host}:{port} in your browser ({bot.describe_mode()}).", flush=True)
-    demo.launch(server_name=host, server_port=port, **(launch_options(bot) | kwargs))
+    # quiet: Gradio's own banner tells people to call launch(share=True), which they don't
+    options = launch_options(bot) | {"quiet": True} | kwargs
+    demo.launch(server_name=host, server_port=port, **options)
 
 
 def main() -> None:

@@ -1,0 +1,141 @@
+"""Every string the browser app shows, in German and English (one language at a time).
+
+The UI language comes from the browser (``navigator.languages``) and a switch; answers
+keep following the question's language, whatever the UI language is.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("de", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "## Dokumenten-Assistent",
+        "intro": "Fragen auf Deutsch oder Englisch; jede Antwort nennt ihre Quellen [n]. "
+        "Ein Klick auf [n] zeigt die Stelle.",
+        "mode_extractive": "**Modus:** offline, zitiert die passendsten Sätze der Dokumente "
+        "(kein Sprachmodell)",
+        "mode_generative": "**Modus:** Sprachmodell {model} bei {where}, mit geprüften Zitaten",
+        "language": "Sprache",
+        "tab_chat": "Chat",
+        "tab_docs": "Dokumente",
+        "chat_placeholder": "Frag deine Dokumente",
+        "box_placeholder": "Frage eingeben (Deutsch oder Englisch), Enter sendet",
+        "send": "Senden",
+        "new": "Neues Gespräch",
+        "examples": "Beispiele (ein Klick sendet die Frage)",
+        "conversations": "Gespräche in diesem Browser ({n})",
+        "conversation_list": "Öffnen",
+        "delete_conversation": "Dieses Gespräch löschen",
+        "no_conversations": "Noch keine gespeicherten Gespräche.",
+        "sources": "### Quellen",
+        "details": "Details (Zeichenpositionen, Scores)",
+        "sources_empty": "Noch keine Quellen. Nach einer Antwort stehen hier die zitierten "
+        "Stellen; ein Klick auf [n] in der Antwort springt zur Stelle.",
+        "sources_of": "Zu Antwort {k}: „{q}“",
+        "no_sources": "Keine Quelle: die Dokumente sagen dazu nichts.",
+        "page": "Seite {p}",
+        "chars": "Zeichen {s}–{e}",
+        "score": "Score {x}",
+        "confidence": "Sicherheit {c}",
+        "open": "Dokument öffnen",
+        "open_page": "Dokument öffnen (Seite {p})",
+        "hedged": "nicht direkt beantwortet",
+        "declined": "nicht beantwortet",
+        "too_long": "Die Frage ist zu lang ({n} Zeichen; höchstens {max} erlaubt). Sie bleibt "
+        "im Eingabefeld, damit du sie kürzen kannst.",
+        "refused": "Frage nicht beantwortet: {why}",
+        "docs_label": "Indexierte Dokumente (zum Löschen auf „Löschen“ klicken)",
+        "col_document": "Dokument",
+        "col_chunks": "Abschnitte",
+        "col_lang": "Sprache",
+        "col_action": "Aktion",
+        "delete": "Löschen",
+        "confirm_delete": "**{name}** löschen? Die Datei wird aus dem Dokumentenordner und "
+        "aus dem Index entfernt; Antworten zitieren sie danach nicht mehr.",
+        "yes_delete": "Ja, löschen",
+        "cancel": "Abbrechen",
+        "deleted": "**Gelöscht:** {name}",
+        "upload": "Dateien hochladen ({types}; je höchstens {mb} MB)",
+        "replace": "Vorhandene Dateien gleichen Namens ersetzen",
+        "no_file": "Keine Datei gewählt.",
+        "indexed": "**Indexiert:** {name}",
+        "unchanged": "**Schon indexiert (unverändert):** {name}",
+        "skipped": "**Übersprungen:** {name}: {why}",
+        "rejected": "**Abgelehnt:** {name}: {why}",
+        "error": "**Fehler:** {why}",
+        "stage_loading": "Dateien lesen {done}/{total}",
+        "stage_embedding": "Texte einbetten {done}/{total}",
+        "stage_other": "Index aktualisieren",
+    },
+    "en": {
+        "title": "## Document assistant",
+        "intro": "Ask in German or English; every answer cites its sources [n]. "
+        "Click [n] to see the passage.",
+        "mode_extractive": "**Mode:** offline, quotes the best-matching sentences of the "
+        "documents (no language model)",
+        "mode_generative": "**Mode:** language model {model} at {where}, with checked citations",
+        "language": "Language",
+        "tab_chat": "Chat",
+        "tab_docs": "Documents",
+        "chat_placeholder": "Ask your documents",
+        "box_placeholder": "Type a question (German or English), Enter sends",
+        "send": "Send",
+        "new": "New conversation",
+        "examples": "Examples (a click sends the question)",
+        "conversations": "Conversations in this browser ({n})",
+        "conversation_list": "Open",
+        "delete_conversation": "Delete this conversation",
+        "no_conversations": "No saved conversations yet.",
+        "sources": "### Sources",
+        "details": "Details (character offsets, scores)",
+        "sources_empty": "No sources yet. After an answer its cited passages appear here; "
+        "click [n] in the answer to jump to the passage.",
+        "sources_of": "For answer {k}: “{q}”",
+        "no_sources": "No source: the documents do not say.",
+        "page": "page {p}",
+        "chars": "characters {s}–{e}",
+        "score": "score {x}",
+        "confidence": "confidence {c}",
+        "open": "Open document",
+        "open_page": "Open document (page {p})",
+        "hedged": "not answered directly",
+        "declined": "not answered",
+        "too_long": "The question is too long ({n} characters; at most {max} allowed). It stays "
+        "in the box so you can shorten it.",
+        "refused": "Question not answered: {why}",
+        "docs_label": "Indexed documents (click “Delete” to remove one)",
+        "col_document": "Document",
+        "col_chunks": "Chunks",
+        "col_lang": "Language",
+        "col_action": "Action",
+        "delete": "Delete",
+        "confirm_delete": "Delete **{name}**? The file leaves the documents folder and the "
+        "index; answers will no longer cite it.",
+        "yes_delete": "Yes, delete",
+        "cancel": "Cancel",
+        "deleted": "**Deleted:** {name}",
+        "upload": "Upload files ({types}; at most {mb} MB each)",
+        "replace": "Replace existing files with the same name",
+        "no_file": "No file chosen.",
+        "indexed": "**Indexed:** {name}",
+        "unchanged": "**Already indexed (unchanged):** {name}",
+        "skipped": "**Skipped:** {name}: {why}",
+        "rejected": "**Rejected:** {name}: {why}",
+        "error": "**Error:** {why}",
+        "stage_loading": "Reading files {done}/{total}",
+        "stage_embedding": "Embedding texts {done}/{total}",
+        "stage_other": "Updating the index",
+    },
+}
+
+
+def pick_language(value: str | None) -> str:
+    """``de`` for any German locale (de-AT, de_CH, ...), otherwise ``en``."""
+    return "de" if str(value or "").lower().startswith("de") else "en"
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """The string ``key`` in ``lang`` with ``values`` filled in."""
+    text = TEXT[pick_language(lang)][key]
+    return text.format(**values) if values else text
