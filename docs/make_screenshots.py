@@ -1,7 +1,8 @@
 """Regenerate the README screenshots: `make screenshots` (needs Debian's chromium).
 
-Starts the app on the shipped corpus in a temporary folder, asks one German and one
-English question in headless Chromium, opens the sources and saves full-page PNGs.
+Starts the app on the shipped corpus in a temporary folder and, in headless Chromium,
+asks a question with a German and with an English browser, on a desktop and on a
+390 px phone screen; the first source opens by itself. Saves full-page PNGs.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from assistant.settings import Settings
 from ui.app import build_app, launch_options
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = {
-    "chat-de.png": "Wer ist der CEO des Pakistan Crypto Council?",
-    "chat-en.png": "Who is the US ambassador mentioned in the article?",
-}
+# (file, UI language, viewport, question): desktop and phone, German and English UI
+SHOTS = [
+    ("chat-de.png", "de-DE", (1280, 900), "Wer ist der CEO des Pakistan Crypto Council?"),
+    ("chat-en.png", "en-US", (1280, 900), "Who is the US ambassador mentioned in the article?"),
+    ("phone-de.png", "de-DE", (390, 844), "Mit welcher US-Botschafterin sprach er?"),
+    ("phone-en.png", "en-US", (390, 844), "Why is India watching the partnership?"),
+]
 
 
 def main() -> int:
@@ -60,18 +64,22 @@ def main() -> int:
                 "--disable-background-networking",
             ],
         )
-        for name, question in QUESTIONS.items():
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        for name, locale, (width, height), question in SHOTS:
+            page = browser.new_context(
+                locale=locale, viewport={"width": width, "height": height}
+            ).new_page()
             page.goto(url)
+            page.locator("#send").wait_for()
+            page.wait_for_timeout(1000)
             page.locator("#question textarea").fill(question)
             page.locator("#send").click()
-            sources = page.get_by_text("Quellen / Sources").first
-            sources.wait_for(timeout=30_000)
-            sources.click()
-            page.locator("#chat mark").first.wait_for()
+            page.locator("#sources details[open] mark").first.wait_for(timeout=30_000)
             page.wait_for_timeout(500)
+            if width < 600:  # phone: the answer, then the opened source below it
+                page.locator("#chat").scroll_into_view_if_needed()
             page.screenshot(path=str(ROOT / "docs" / name), full_page=True)
             print("wrote", ROOT / "docs" / name)
+            page.context.close()
         browser.close()
     demo.close()
     shutil.rmtree(tmp, ignore_errors=True)
