@@ -198,3 +198,36 @@ def test_chat_in_the_terminal_with_a_follow_up(workdir):
     assert proc.returncode == 0, proc.stderr
     assert "Bilal bin Saqib" in proc.stdout and "Natalie Baker" in proc.stdout
     assert "offline extractive" in proc.stdout
+
+
+def test_serve_prints_its_address_not_gradios_share_hint(workdir):
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--no-index", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                time.sleep(1)
+        time.sleep(2)  # Gradio prints its banner right after it starts listening
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert f"Open http://127.0.0.1:{port} in your browser" in output
+    assert "share=True" not in output
