@@ -419,3 +419,16 @@ def test_browser_phone_sources_open_and_documents_fit(server, browser, tmp_path)
         box = cells.nth(i).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 391, i
     page.context.close()
+
+
+def test_refused_question_leaves_the_conversation_and_returns_to_the_box(tmp_path):
+    """No index yet: the question is refused, the chat stays as it was, the box keeps it."""
+    (tmp_path / "corpus").mkdir()
+    demo = build_app(Assistant(make_settings(tmp_path)))
+    (respond,) = [f.fn for f in demo.fns.values() if f.name == "respond"][:1]
+    conversation = {"id": "c1", "title": "", "turns": [], "updated": 0}
+    with pytest.warns(UserWarning, match="Frage nicht beantwortet: there is no index yet"):
+        yields = list(respond("Wer ist der CEO?", conversation, [], "de"))
+    chat, box, *rest = yields[-1]
+    assert chat == [] and box == "Wer ist der CEO?"
+    assert all(not isinstance(x, dict) or "turns" not in x for x in rest)  # nothing saved

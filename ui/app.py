@@ -666,24 +666,25 @@ def build_app(bot: Assistant) -> gr.Blocks:
                         label=t("en", "examples"),
                         elem_id="examples",
                     )
-                    with gr.Row():
-                        new_chat = gr.Button(t("en", "new"), size="sm", elem_id="new")
-                    conv_list = gr.Radio(
-                        [],
-                        label=t("en", "conversations", n=0),
-                        info=t("en", "no_conversations"),
-                        elem_id="conversations",
-                    )
-                    delete_conv = gr.Button(
-                        t("en", "delete_conversation"),
-                        size="sm",
-                        variant="stop",
-                        elem_id="delete-conversation",
-                    )
+                    new_chat = gr.Button(t("en", "new"), size="sm", elem_id="new")
                 with gr.Column(scale=2, min_width=300):
                     sources_head = gr.Markdown(t("en", "sources"))
                     details = gr.Checkbox(label=t("en", "details"), value=False, elem_id="details")
                     sources = gr.HTML(sources_html([], "en"), elem_id="sources")
+            # below chat and sources (on a phone too): the conversations of this browser
+            with chat_tab:
+                conv_list = gr.Radio(
+                    [],
+                    label=t("en", "conversations", n=0),
+                    info=t("en", "no_conversations"),
+                    elem_id="conversations",
+                )
+                delete_conv = gr.Button(
+                    t("en", "delete_conversation"),
+                    size="sm",
+                    variant="stop",
+                    elem_id="delete-conversation",
+                )
             with (
                 gr.Tab(t("en", "tab_docs"), id="docs-tab") as docs_tab,
                 gr.Row(equal_height=False),
