@@ -4,6 +4,8 @@ driven by gradio_client and by headless Chromium."""
 import os
 import re
 import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -105,9 +107,6 @@ def test_ask_endpoint_exposes_outcome_and_confidence(client):
 
 
 def test_documents_are_served_read_only_and_only_when_indexed(server):
-    import urllib.error
-    import urllib.request
-
     url = server["url"] + "document/"
     with urllib.request.urlopen(url + ARTICLE.name) as r:
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
@@ -149,6 +148,9 @@ def test_upload_becomes_answerable_at_once(server, client, tmp_path):
     answer = client.predict("Wo findet das nächste Treffen statt?", api_name="/chat")
     assert "Lahore" in quotes(answer)[1]
     assert (server["corpus"] / "protokoll.pdf").exists()
+    with urllib.request.urlopen(server["url"] + "document/protokoll.pdf") as r:  # the PDF opens
+        assert r.headers["Content-Type"] == "application/pdf"
+        assert r.read() == pdf.read_bytes()
 
 
 @pytest.mark.parametrize(
