@@ -122,7 +122,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
     bot = _make(args)
-    run_eval(bot, Path(args.qa_file), Path(args.out), limit=args.limit, reindex=not args.no_index)
+    run_eval(
+        bot,
+        [Path(q) for q in args.qa_file],
+        Path(args.out),
+        limit=args.limit,
+        reindex=not args.no_index,
+        split=args.split,
+    )
     return 0
 
 
@@ -165,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)
-    p.add_argument("qa_file", help="XQuAD-style or own JSON-lines QA file")
+    p.add_argument("qa_file", nargs="+", help="XQuAD-style or own JSON-lines QA files")
+    p.add_argument(
+        "--split",
+        choices=["fit", "heldout"],
+        help="only rows of this split",
+    )
     p.add_argument("--mode", choices=["extractive", "generative"])
     p.add_argument("--out", default="eval-out", help="folder for report.json/.md/.png")
     p.add_argument("--limit", type=int, help="only the first N questions")
