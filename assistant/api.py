@@ -20,7 +20,7 @@ from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer
 from .indexing import IndexReport, Progress, index_corpus
 from .language import detect_language
-from .loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes
+from .loaders import SUPPORTED_SUFFIXES, Limits, LoadError, load_bytes
 from .retrieval import LexicalIndex, cosine_fill, fuse
 from .settings import Settings
 from .store import ChunkStore, FileEntry
@@ -176,7 +176,7 @@ class Assistant:
             return []
         manifest = self.store.manifest()
         return [
-            {"source": s, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
+            {"source": s, "title": e.title, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
             for s, e in sorted(manifest.items())
         ]
 
@@ -226,7 +226,8 @@ class Assistant:
                 f"{self.settings.max_upload_mb:g} MB)"
             )
         try:
-            load_bytes(filename, data)  # unreadable files are refused before they land
+            # unreadable files and decompression bombs are refused before they land
+            load_bytes(filename, data, Limits.from_settings(self.settings))
         except LoadError as exc:
             raise UploadError(f"{filename}: {exc}") from exc
         target = (corpus / filename).resolve()
