@@ -80,11 +80,7 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
     nodes = []
     for i, span in enumerate(chunk_text(doc.text, settings.chunk_tokens, count_tokens)):
         page = doc.page_at(span.start)
-        inside = [
-            (start, n + 1)
-            for n, start in enumerate(doc.page_starts)
-            if span.start < start < span.end
-        ]
+        inside = doc.pages_inside(span.start, span.end)
         nodes.append(
             TextNode(
                 id_=chunk_id(doc.source, doc.sha256, i),

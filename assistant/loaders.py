@@ -7,6 +7,7 @@ Files that cannot be read are reported as :class:`Skipped`, never silently dropp
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import io
@@ -69,11 +70,13 @@ class LoadedDocument:
         """1-based page holding character ``offset``, or None for unpaged formats."""
         if not self.page_starts:
             return None
-        page = 1
-        for i, start in enumerate(self.page_starts):
-            if offset >= start:
-                page = i + 1
-        return page
+        return max(1, bisect.bisect_right(self.page_starts, offset))
+
+    def pages_inside(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(offset, page) of each page that begins strictly inside ``start..end``."""
+        first = bisect.bisect_right(self.page_starts, start)
+        last = bisect.bisect_left(self.page_starts, end)
+        return [(self.page_starts[k], k + 1) for k in range(first, last)]
 
 
 @dataclass

@@ -152,3 +152,15 @@ def test_cli_escapes_file_names_that_could_fake_output(tmp_path):
     assert not any(line.startswith("warning: all good") for line in lines)
     assert "warning: skipped 'leer\\nwarning: all good.txt': no text in file" in out.stderr
     assert "warning: skipped 'sag \"hallo\".txt': no text in file" in out.stderr
+
+
+def test_stored_chunk_page_at_offsets_inside_it():
+    from assistant.store import StoredChunk, decode_page_starts, encode_page_starts
+
+    raw = encode_page_starts([(120, 2), (300, 3)])
+    assert raw == "120:2,300:3" and decode_page_starts(raw) == ((120, 2), (300, 3))
+    assert decode_page_starts("") == () and decode_page_starts(None) == ()
+    chunk = StoredChunk("id", "x" * 400, "a.pdf", "v", 50, 450, 1, "de", 0, ((120, 2), (300, 3)))
+    assert [chunk.page_at(o) for o in (50, 119, 120, 299, 300, 449)] == [1, 1, 2, 2, 3, 3]
+    plain = StoredChunk("id", "x", "a.txt", "v", 0, 1, None, "de", 0)
+    assert plain.page_at(0) is None

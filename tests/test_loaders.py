@@ -269,3 +269,13 @@ def test_load_file_refuses_a_link_swapped_to_outside(tmp_path):
 def test_display_name_escapes_what_could_fake_output(name, shown):
     assert display_name(name) == shown
     assert "\n" not in display_name(name)
+
+
+def test_pages_inside_a_span():
+    data = make_pdf([["Eins."], ["Zwei."], [], ["Vier."]])
+    doc = load_bytes("p.pdf", data)
+    starts = doc.page_starts
+    assert len(starts) == 4
+    assert doc.pages_inside(0, len(doc.text)) == [(s, n + 1) for n, s in enumerate(starts)][1:]
+    assert doc.pages_inside(starts[1], starts[1] + 3) == []  # a page starting at the span start
+    assert doc.page_at(doc.text.index("Vier")) == 4
