@@ -291,13 +291,15 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
     from pypdf.errors import PdfReadError
 
     title = None
-    text, starts = "", []
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise LoadError("encrypted PDF")
-        declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
-        count = max(int(declared), 0)
+        pages_node = reader.trailer["/Root"]["/Pages"]
+        count = max(int(pages_node["/Count"]), 0) if "/Count" in pages_node else 0
         if count <= limits.max_pdf_pages:  # cheap, but may lie: count the real pages too
             count = len(reader.pages)
         if count > limits.max_pdf_pages:
@@ -306,18 +308,21 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
                 "ASSISTANT_MAX_PDF_PAGES)"
             )
         for page in reader.pages:
-            if text:
-                text += "\n\n"
-            starts.append(len(text))
-            text += _normalise(page.extract_text() or "").strip()
-            _check_text_size(text, limits)  # stop early, not after the last page
-        with_meta = reader.metadata
-        title = _clean_title(str(with_meta.title)) if with_meta and with_meta.title else None
+            if length:
+                parts.append("\n\n")
+                length += 2
+            starts.append(length)
+            parts.append(_normalise(page.extract_text() or "").strip())
+            length += len(parts[-1])
+            if length > limits.max_text_chars:  # stop early, not after the last page
+                _check_text_size("".join(parts), limits)
+        meta = reader.metadata
+        title = _clean_title(str(meta.title)) if meta and meta.title else None
     except LoadError:
         raise
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
         raise LoadError(f"broken PDF ({type(exc).__name__}: {exc})") from exc
-    return text, starts, title
+    return "".join(parts), starts, title
 
 
 def _check_zip(data: bytes, limits: Limits) -> None:
