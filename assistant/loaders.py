@@ -418,6 +418,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 OUTSIDE = "a link that leads outside the corpus folder; not indexed"
+OUTSIDE_FOLDER = "a link to a folder outside the corpus folder; its files are not indexed"
 
 
 def load_file(
@@ -465,7 +466,7 @@ def list_corpus(corpus_dir: Path) -> tuple[dict[str, Path], list[Skipped]]:
             elif path.is_symlink():
                 dirnames.remove(name)
                 if not _inside(path, root):
-                    skipped.append(Skipped((rel_dir / name).as_posix(), OUTSIDE))
+                    skipped.append(Skipped((rel_dir / name).as_posix(), OUTSIDE_FOLDER))
         for name in filenames:
             path, rel = base / name, (rel_dir / name).as_posix()
             if name.startswith("."):
