@@ -78,7 +78,7 @@ class ProgressBar:
             self.shown, self.last_line = max(tenth, self.shown), now
             line = f"{stage}: {done}/{total} {unit}"
             left = eta_seconds(now - self.began, done, total)
-            if left is not None and done < total:
+            if left is not None and done < total and now - self.began >= 2:  # no "0 s left"
                 line += f", {format_duration(now - self.began)} so far, about "
                 line += f"{format_duration(left)} left"
             print(line, file=self.stream, flush=True)

@@ -50,6 +50,15 @@ def test_log_lines_show_the_time_left_every_tenth_and_every_half_minute():
     assert lines[-1] == "embedding: 50000/50000 texts"
 
 
+def test_short_stages_do_not_guess():
+    clock, out = Clock(), io.StringIO()
+    bar = ProgressBar(stream=out, clock=clock)
+    for done in range(4):
+        clock.now += 0.1
+        bar("loading", done, 4)
+    assert out.getvalue().splitlines() == [f"loading: {i}/4 files" for i in range(4)]
+
+
 def test_quiet_and_unknown_stages_print_nothing():
     out = io.StringIO()
     ProgressBar(quiet=True, stream=out)("embedding", 1, 10)
