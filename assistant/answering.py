@@ -79,7 +79,7 @@ def make_citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citat
         end=end,
         quote=c.text[start - c.start : end - c.start],
         score=float(score),
-        page=c.page,
+        page=c.page_at(start),  # the quote's page, not the chunk's first
         context=c.text,
         context_start=c.start,
     )

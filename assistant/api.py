@@ -27,7 +27,7 @@ from .language import (
     has_words,
     question_language,
 )
-from .loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes
+from .loaders import SUPPORTED_SUFFIXES, Limits, LoadError, load_bytes
 from .retrieval import LexicalIndex, cosine_fill, fuse, keep_dense_top
 from .settings import Settings
 from .store import ChunkStore, FileEntry
@@ -183,7 +183,7 @@ class Assistant:
             return []
         manifest = self.store.manifest()
         return [
-            {"source": s, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
+            {"source": s, "title": e.title, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
             for s, e in sorted(manifest.items())
         ]
 
@@ -233,7 +233,8 @@ class Assistant:
                 f"{self.settings.max_upload_mb:g} MB)"
             )
         try:
-            load_bytes(filename, data)  # unreadable files are refused before they land
+            # unreadable files and decompression bombs are refused before they land
+            load_bytes(filename, data, Limits.from_settings(self.settings))
         except LoadError as exc:
             raise UploadError(f"{filename}: {exc}") from exc
         target = (corpus / filename).resolve()

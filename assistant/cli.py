@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _env  # noqa: F401
 from .errors import AssistantError
+from .loaders import display_name
 from .progress import ProgressBar
 
 
@@ -39,7 +40,7 @@ def _index(bot: Any, rebuild: bool = False, quiet: bool = False) -> Any:
         bar.close()
     print(report.summary(), file=sys.stderr)
     for skipped in report.skipped:
-        print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+        print(f"warning: skipped {display_name(skipped.source)}: {skipped.reason}", file=sys.stderr)
     return report
 
 
@@ -54,7 +55,8 @@ def _print_answer(answer: Any) -> None:
         print()
         for c in answer.citations:
             page = f", page {c.page}" if c.page else ""
-            print(f"[{c.n}] {c.source}{page}, characters {c.start}-{c.end} (score {c.score:.3f})")
+            where = f"{display_name(c.source)}{page}, characters {c.start}-{c.end}"
+            print(f"[{c.n}] {where} (score {c.score:.3f})")
             print(f"    „{' '.join(c.quote.split())}“")
 
 
@@ -99,7 +101,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if answer and answer.citations:
                 for c in answer.citations:
                     page = f", page {c.page}" if c.page else ""
-                    print(f"  [{c.n}] {c.source}{page} {c.start}-{c.end}")
+                    print(f"  [{c.n}] {display_name(c.source)}{page} {c.start}-{c.end}")
             history += [
                 {"role": "user", "content": question},
                 {"role": "assistant", "content": answer.text if answer else ""},
