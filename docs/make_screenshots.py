@@ -21,9 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # (file, UI language, viewport, question): desktop and phone, German and English UI
 SHOTS = [
     ("chat-de.png", "de-DE", (1280, 900), "Wer ist der CEO des Pakistan Crypto Council?"),
-    ("chat-en.png", "en-US", (1280, 900), "Who is the US ambassador mentioned in the article?"),
+    ("chat-en.png", "en-US", (1280, 900), "With which US ambassador were plans discussed?"),
     ("phone-de.png", "de-DE", (390, 844), "Mit welcher US-Botschafterin sprach er?"),
-    ("phone-en.png", "en-US", (390, 844), "Why is India watching the partnership?"),
+    (
+        "phone-en.png",
+        "en-US",
+        (390, 844),
+        "Which country views the cooperation with mixed feelings?",
+    ),
 ]
 
 

@@ -102,7 +102,7 @@ def test_ask_endpoint_exposes_outcome_and_confidence(client):
     data = client.predict("What is the boiling point of water at sea level?", api_name="/ask")
     assert data["declined"] is True and data["outcome"] in ("hedged", "declined")
     # /chat keeps returning plain text for existing programs
-    text = client.predict("Who is the US ambassador mentioned?", api_name="/chat")
+    text = client.predict("Mit welcher US-Botschafterin sprach er?", api_name="/chat")
     assert isinstance(text, str) and "Natalie Baker" in text
 
 
@@ -252,10 +252,10 @@ def test_browser_click_on_a_citation_lands_on_the_passage(server, browser):
     assert page.locator("#sources section[data-turn='2']").is_visible()
     assert not page.locator("#sources section[data-turn='1']").is_visible()
     page.mouse.wheel(0, 2000)
-    link = page.locator("#chat a[href='#src-1-2']")
-    assert link.inner_text() == "[2]"
+    link = page.locator("#chat .bot-row").first.locator("a[href^='#src-1-']").last
+    n = link.inner_text().strip("[]")
     link.click()
-    passage = page.locator("#src-1-2")
+    passage = page.locator(f"#src-1-{n}")
     passage.locator("mark").wait_for(state="visible", timeout=5_000)
     assert passage.evaluate("d => d.open")
     box = passage.bounding_box()
@@ -272,7 +272,7 @@ def test_browser_click_on_a_citation_lands_on_the_passage(server, browser):
     href = passage.locator("a.open").get_attribute("href")
     assert href == f"document/{ARTICLE.name}"
     # a document with markdown images and HTML is shown literally, never fetched
-    ask(page, "Was zeigt das Logo der Firma Quarzwerk?", 3)
+    ask(page, "Was zeigt das Logo von Quarzwerk?", 3)
     assert "![logo]" in page.locator("#sources").inner_text()
     assert page.locator("img[src*='127.0.0.1:9']").count() == 0
     # a declined answer is marked as such
@@ -314,9 +314,10 @@ def test_browser_conversation_survives_a_reload_and_can_be_deleted(server, brows
 @needs_chromium
 def test_browser_examples_send_and_bad_input_is_kept(server, browser):
     page = open_page(browser, server, locale="en-US")
-    page.locator("#examples").get_by_text("Who is the CEO of the Pakistan Crypto Council?").click()
-    page.locator("#sources section[data-turn='1']").wait_for(state="attached", timeout=30_000)
-    assert "Bilal bin Saqib" in page.locator("#chat").inner_text()
+    page.locator("#examples").get_by_text("Which company did Bilal bin Saqib partner with?").click()
+    page.locator("#sources section[data-turn='1'] mark").wait_for(state="attached", timeout=30_000)
+    assert "Which company did Bilal" in page.locator("#chat .user-row").first.inner_text()
+    answer = page.locator("#chat .bot-row").first.inner_text()
     # an empty submit adds nothing
     page.locator("#question textarea").fill("   ")
     page.locator("#send").click()
@@ -334,7 +335,7 @@ def test_browser_examples_send_and_bad_input_is_kept(server, browser):
     page.locator("#chat button[aria-label*='etry'], #chat button[title*='etry']").last.click()
     page.wait_for_timeout(3000)
     assert page.locator("#chat .user-row").count() == 1
-    assert "Bilal bin Saqib" in page.locator("#chat").inner_text()
+    assert page.locator("#chat .bot-row").first.inner_text() == answer
     page.context.close()
 
 
@@ -369,7 +370,9 @@ def test_browser_language_follows_the_browser_and_the_switch(server, browser):
 @needs_chromium
 def test_browser_delete_a_document_and_it_is_gone_from_answers(server, browser):
     server["bot"].add_document(
-        "zaubertrank.txt", b"Der Zaubertrank wird aus Mistelzweigen gebraut."
+        "zaubertrank.txt",
+        "Der Zaubertrank des Druiden Miraculix wird aus Mistelzweigen gebraut. Er verleiht "
+        "den Galliern übermenschliche Kräfte.".encode(),
     )
     page = open_page(browser, server)
     ask(page, "Woraus wird der Zaubertrank gebraut?", 1)

@@ -41,8 +41,8 @@ from ui.text import pick_language, t
 EXAMPLES = [
     "Wer ist der CEO des Pakistan Crypto Council?",
     "Mit welcher US-Botschafterin wurden Pläne besprochen?",
-    "Who is the CEO of the Pakistan Crypto Council?",
-    "Why is India watching the partnership with mixed feelings?",
+    "Which company did Bilal bin Saqib partner with?",
+    "Which country views the cooperation with mixed feelings?",
 ]
 TYPES = "txt, md, html, pdf, docx"
 CONTEXT_CHARS = 280
