@@ -101,9 +101,10 @@ def quote_span(text: str, spans: list[Span], j: int) -> tuple[int, int] | None:
         while start < span.end and text[start].isspace():
             start += 1
     body = text[start : span.end]
-    if is_heading(body) or is_title_line(body, text[span.end : span.end + 2]):
+    item = bool(_LIST_ITEM.match(body))
+    if is_heading(body) or (not item and is_title_line(body, text[span.end : span.end + 2])):
         return None
-    if _LIST_ITEM.match(body):
+    if item:
         k = j - 1
         while k >= 0 and j - k <= 4 and _LIST_ITEM.match(spans[k].text):
             k -= 1
