@@ -283,6 +283,7 @@ class Assistant:
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
         turns = normalise_history(history)
+        self._state()  # no index, a corrupt one, another model: say so before anything else
         answer = self._not_askable(q)
         if answer is not None:
             yield answer.text
