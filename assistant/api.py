@@ -167,6 +167,15 @@ class Assistant:
                 self._manifest = manifest
             return self._manifest, self._lexical
 
+    def extractive_answerer(self) -> ExtractiveAnswerer:
+        """The offline answerer over the committed state (also what the benchmarks use)."""
+        return ExtractiveAnswerer(
+            self.settings,
+            self.embedder,
+            lexicon=self.lexicon(),
+            sentence_vectors=self.store.sentence_vectors,
+        )
+
     def lexicon(self) -> LexicalIndex:
         """The lexical index of the committed state (terms, rarity, vocabulary)."""
         return self._state()[1]
@@ -314,13 +323,7 @@ class Assistant:
         else:
             notice = ""
         hits, q_vec = self._extractive_hits(q, lang, turns)
-        extractive = ExtractiveAnswerer(
-            self.settings,
-            self.embedder,
-            lexicon=self.lexicon(),
-            sentence_vectors=self.store.sentence_vectors,
-        )
-        answer = extractive.answer(q, lang, hits, q_vec)
+        answer = self.extractive_answerer().answer(q, lang, hits, q_vec)
         self._remember(answer)
         if notice:
             answer.notice = notice
