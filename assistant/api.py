@@ -25,6 +25,7 @@ from .language import (
     UNSUPPORTED_LANGUAGE,
     detect_language,
     has_words,
+    looks_like_code,
     question_language,
 )
 from .loaders import SUPPORTED_SUFFIXES, Limits, LoadError, load_bytes
@@ -338,7 +339,7 @@ class Assistant:
             return Answer(
                 UNSUPPORTED_LANGUAGE, [], "other", self.mode, declined=True, confidence=1.0
             )
-        if not has_words(q):
+        if not has_words(q) or looks_like_code(q):
             lang = detect_language(q)
             return Answer(NOT_A_QUESTION[lang], [], lang, self.mode, declined=True, confidence=1.0)
         return None
