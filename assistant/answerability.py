@@ -178,7 +178,6 @@ DECIDE_FEATURES = (
     "unknown_anchors",  # share of the question's names/numbers that occur nowhere
     "uncovered_share",  # IDF share of question terms the chunk lacks (same language)
     "uncovered_rarest",  # how rare the rarest term the chunk lacks is (same language)
-    "rank_margin",  # ranking score of the best sentence minus the runner-up's
     "rank_share",  # softmax share of the best sentence among the candidates
     "ablation_min",  # the most a question word *hurts* the match when present (see below)
     "ablation_mean",  # how much the question's rare words help the match on average
@@ -258,42 +257,41 @@ def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        42.0928,  # sentence
-        27.3778,  # window
-        29.5400,  # chunk
-        -3.4725,  # same_language
-        0.7413,  # type_present
-        -0.6349,  # type_missing
-        2.5377,  # coverage_sentence
-        4.9504,  # coverage_context
-        -0.6702,  # anchor_sentence
-        0.6546,  # anchor_coverage
+        42.4183,  # sentence
+        28.3202,  # window
+        27.2825,  # chunk
+        -3.7075,  # same_language
+        0.7710,  # type_present
+        -0.6419,  # type_missing
+        2.4780,  # coverage_sentence
+        4.9729,  # coverage_context
+        -0.7497,  # anchor_sentence
+        0.5751,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-3.3164,
+    intercept=-3.2462,
     coef=(
-        -0.5275,  # sentence
-        8.2502,  # window
-        -7.1512,  # chunk
-        -0.6056,  # same_language
-        -0.4900,  # type_present
-        -2.0830,  # type_missing
-        3.6468,  # coverage_sentence
-        -1.5658,  # coverage_context
-        0.3516,  # anchor_sentence
-        0.7063,  # anchor_coverage
-        1.3013,  # unknown_anchors
-        0.1476,  # uncovered_share
-        -0.2967,  # uncovered_rarest
-        -0.2541,  # rank_margin
-        4.4638,  # rank_share
-        41.2689,  # ablation_min
-        15.5521,  # ablation_mean
+        -0.4340,  # sentence
+        2.7975,  # window
+        -0.9137,  # chunk
+        -0.3221,  # same_language
+        -0.4520,  # type_present
+        -1.8364,  # type_missing
+        1.6828,  # coverage_sentence
+        -0.4392,  # coverage_context
+        0.3405,  # anchor_sentence
+        0.4341,  # anchor_coverage
+        0.9327,  # unknown_anchors
+        -0.3624,  # uncovered_share
+        -0.2847,  # uncovered_rarest
+        2.8757,  # rank_share
+        38.1349,  # ablation_min
+        23.5067,  # ablation_mean
     ),
-    answer_at=0.48,
-    hedge_at=0.33,
+    answer_at=0.42,
+    hedge_at=0.42,
 )
 
 
