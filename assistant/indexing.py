@@ -218,6 +218,11 @@ def index_corpus(
         report.tokens_embedded = sum(count_tokens(text) for _, text in jobs)
 
         # 4. write chunks (invisible until the manifest names their version), then commit
+        if jobs:
+            dim = len(
+                jobs[0][0].embedding if isinstance(jobs[0][0], TextNode) else jobs[0][0].vector
+            )
+            target.check_room(len(jobs), dim, sum(len(t.encode()) for _, t in jobs))
         try:
             target.collection(create=True, embed_id=embed_id)
             if pending and not rebuild:

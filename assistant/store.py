@@ -158,6 +158,23 @@ _CORRUPT = re.compile(
 )
 
 
+LOW_SPACE = 4 * 1024 * 1024  # below this, a failed write is taken for a full disk
+ROOM_FIXED = 2 * 1024 * 1024  # room a write needs beyond its vectors (journal, segments)
+ROOM_FACTOR = 4  # bytes on disk per byte of vector or text, measured ~2 with Chroma 1.5
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the disk holding ``path`` (or its nearest existing parent)."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def _unreachable(exc: BaseException) -> bool:
     import httpx
 
@@ -171,7 +188,8 @@ def store_error(
 ) -> AssistantError | None:
     """The readable error for a failure while talking to Chroma (None: not a store failure).
 
-    Pure: it looks at the exception's type and text only, so each case has a unit test.
+    It looks at the exception's type and text, and for the embedded store at the free
+    space on its disk (Chroma reports some full-disk failures only as "compaction" errors).
     """
     from chromadb.errors import ChromaError, NotFoundError
 
@@ -183,37 +201,43 @@ def store_error(
         if _unreachable(exc):
             return IndexStateError(
                 f"cannot reach the Chroma server at {settings.chroma_host}:"
-                f"{settings.chroma_port} ({detail}); start it again (`chroma run --path … "
-                f"--port {settings.chroma_port}`), the assistant reconnects by itself"
+                f"{settings.chroma_port} ({detail}). Is it running? Start it (`chroma run --path "
+                f"… --port {settings.chroma_port}`); the assistant reconnects once it is back"
             )
     else:
         where = f"index folder {settings.index_dir}"
-    known = isinstance(exc, (ChromaError, OSError, sqlite3.Error))
-    full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    if full or (known and _DISK_FULL.search(str(exc))):
-        return IndexStateError(
-            f"no space left on the disk holding the {where} ({detail}); free some space and "
-            "try again. Nothing half-written was committed: the index is unchanged and "
-            "answers as before"
-        )
     if isinstance(exc, NotFoundError):
         return IndexStateError(
             f"the index was replaced or removed by another process while in use ({detail}); "
             "ask again"
         )
-    if known or _unreachable(exc):
-        if _CORRUPT.search(str(exc)):
-            return IndexStateError(
-                f"the {where} is corrupt ({detail}); run `assistant index --rebuild`: it "
-                "moves the broken folder aside and builds a new index"
-            )
-        if opening:
-            return IndexStateError(
-                f"cannot open the {where}: {detail}. If the index is corrupt, run "
-                "`assistant index --rebuild`."
-            )
-        return IndexStateError(f"cannot read the {where}: {detail}")
-    return None
+    known = isinstance(exc, (ChromaError, OSError, sqlite3.Error))
+    if not known and not _unreachable(exc):
+        return None  # not a store failure: a bug, keep its traceback
+    text = str(exc)
+    full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    corrupt = bool(_CORRUPT.search(text))
+    # Chroma does not always say so: a full disk can also read "Error in compaction".
+    free = None if settings.chroma_host else _free_bytes(settings.index_dir)
+    low = free is not None and free < LOW_SPACE and not corrupt
+    if full or _DISK_FULL.search(text) or low:
+        if free is not None:
+            detail += f"; {free // 1024} KB free"
+        return IndexStateError(
+            f"no space left on the disk holding the {where} ({detail}); free some space and "
+            "try again. Nothing half-written was committed: the index is unchanged"
+        )
+    if corrupt:
+        return IndexStateError(
+            f"the {where} is corrupt ({detail}); run `assistant index --rebuild`: it "
+            "moves the broken folder aside and builds a new index"
+        )
+    if opening:
+        return IndexStateError(
+            f"cannot open the {where}: {detail}. If the index is corrupt, run "
+            "`assistant index --rebuild`."
+        )
+    return IndexStateError(f"cannot read the {where}: {detail}")
 
 
 def _guarded(method: Callable) -> Callable:
@@ -500,6 +524,24 @@ class ChunkStore:
         self._collection = self._get(self.settings.collection) or col  # fresh metadata
         self._vector_store = None
         self._seen = _key(self._collection)
+
+    def check_room(self, vectors: int, dim: int, text_bytes: int) -> None:
+        """Refuse to start writing what will not fit on the disk.
+
+        A write that fills the disk half way leaves Chroma with log entries it cannot
+        apply, and then even reading fails until space is freed; refusing up front keeps
+        the committed index answerable. The estimate is about twice what Chroma uses.
+        """
+        if self.settings.chroma_host or not vectors:
+            return
+        need = ROOM_FIXED + vectors * (dim * 4 * ROOM_FACTOR + 1000) + text_bytes * ROOM_FACTOR
+        free = _free_bytes(self.settings.index_dir)
+        if free is not None and free < need:
+            raise IndexStateError(
+                f"no space left on the disk holding the {self.where}: this run needs about "
+                f"{need / 1e6:.1f} MB, {free / 1e6:.1f} MB are free. Free some space and run "
+                "`assistant index` again. Nothing was written: the index is unchanged"
+            )
 
     # -- chunks ------------------------------------------------------------------------
     @property

@@ -264,3 +264,64 @@ def test_assistant_takes_its_store_and_embedder_from_the_constructor(settings_fa
     first = Assistant(settings)
     bot = Assistant(settings, store=store, embedder=first.embedder)
     assert bot.store is store and bot.embedder is first.embedder
+
+
+# -- a really full disk (a small tmpfs; mounting needs root) ---------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs as a disk that fills up")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk, leave):
+    """Fill the disk up to ``leave`` free bytes; returns the filler file."""
+    filler = disk / "filler"
+    st = os.statvfs(disk)
+    size = max(0, st.f_bavail * st.f_frsize - leave)
+    with open(filler, "ab") as fh:
+        fh.write(b"\0" * size)
+    return filler
+
+
+def test_full_disk_is_said_and_the_committed_index_keeps_answering(small_disk, settings_factory):
+    settings = settings_factory(index_dir=small_disk / "index")
+    corpus = settings.corpus_dir
+    write(corpus / "a.txt", FACT_A)
+    Assistant(settings).index()
+    long = " ".join(
+        f"Im Jahr {1400 + i} baute die Gilde Nummer {i} in Lindenau ein Haus am Markt {i}."
+        for i in range(120)
+    )
+    write(corpus / "chronik.txt", long)
+    filler = fill(small_disk, leave=150_000)
+
+    done = cli(settings, "index")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "error: no space left on the disk" in done.stderr and "unchanged" in done.stderr
+
+    done = cli(settings, "ask", FOUNDED)  # the committed index still answers
+    assert done.returncode == 0, done.stderr
+    assert "1312" in done.stdout
+
+    fill(small_disk, leave=0)  # not one byte left: Chroma cannot even open its database
+    done = cli(settings, "ask", FOUNDED)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error: no space left on the disk" in done.stderr
+
+    filler.unlink()  # space is freed: everything works again, nothing was lost
+    bot = Assistant(settings)
+    assert "1312" in quotes(bot.ask(FOUNDED))
+    assert bot.index().added == ["chronik.txt"]
+    assert "1455" in quotes(bot.ask("Was baute die Gilde Nummer 55?"))
