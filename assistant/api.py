@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -90,7 +91,10 @@ def _backup(target: Path) -> str | None:
     backup = target.with_name(f".upload-backup-{os.getpid()}-{target.name}")
     if backup.exists():
         backup.unlink()
-    os.link(target, backup)
+    try:
+        os.link(target, backup)
+    except OSError:  # a file system without hard links
+        shutil.copy2(target, backup)
     return str(backup)
 
 
