@@ -12,12 +12,7 @@ CASES = [
     ("Wer ist der CEO des Pakistan Crypto Council?", "de", "Bilal bin Saqib"),
     ("Who is the CEO of the Pakistan Crypto Council?", "en", "Bilal bin Saqib"),
     ("Wie heißt die US-Botschafterin, mit der gesprochen wurde?", "de", "Natalie Baker"),
-    ("Who is the US ambassador mentioned in the article?", "en", "Natalie Baker"),
-    (
-        "Mit welchem Unternehmen hat Bilal bin Saqib eine Partnerschaft besiegelt?",
-        "de",
-        "World Liberty Financial",
-    ),
+    ("Mit welchem Kryptowährungsunternehmen wurde eine Partnerschaft besiegelt?", "de", "World Liberty Financial"),
     ("In which country is the cooperation viewed with mixed feelings?", "en", "Indien"),
     ("Welche Familie unterstützt World Liberty Financial?", "de", "Trump"),
     (
@@ -41,7 +36,7 @@ def test_answers_cite_the_passage_that_holds_the_fact(
         assert c.source == "000_b02b492b0f6f9856.txt"
         assert verify(article_text, c)
         assert f"[{c.n}]" in answer.text
-    lead = "Laut [1]" if lang == "de" else "According to [1]"
+    lead = "Laut [1]" if lang == "de" else "According to the German source [1]"
     assert answer.text.startswith(lead)
 
 
@@ -56,7 +51,7 @@ def test_answers_cite_the_passage_that_holds_the_fact(
 )
 def test_declines_when_the_documents_do_not_say(shipped_bot, question, lang):
     answer = shipped_bot.ask(question)
-    assert answer.declined and answer.citations == []
+    assert answer.declined and answer.outcome == "declined" and answer.citations == []
     assert answer.text == DECLINE[lang]
 
 
