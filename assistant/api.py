@@ -26,6 +26,7 @@ from .language import (
     UNSUPPORTED_LANGUAGE,
     detect_language,
     has_words,
+    looks_like_code,
     question_language,
 )
 from .loaders import SUPPORTED_SUFFIXES, Limits, LoadError, load_bytes
@@ -191,6 +192,15 @@ class Assistant:
                 self._manifest = manifest
             return self._manifest, self._lexical
 
+    def extractive_answerer(self) -> ExtractiveAnswerer:
+        """The offline answerer over the committed state (also what the benchmarks use)."""
+        return ExtractiveAnswerer(
+            self.settings,
+            self.embedder,
+            lexicon=self.lexicon(),
+            sentence_vectors=self.store.sentence_vectors,
+        )
+
     def lexicon(self) -> LexicalIndex:
         """The lexical index of the committed state (terms, rarity, vocabulary)."""
         return self._state()[1]
@@ -324,6 +334,7 @@ class Assistant:
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
         turns = normalise_history(history)
+        self._state()  # no index, a corrupt one, another model: say so before anything else
         answer = self._not_askable(q)
         if answer is not None:
             yield answer.text
@@ -354,13 +365,7 @@ class Assistant:
         else:
             notice = ""
         hits, q_vec = self._extractive_hits(q, lang, turns)
-        extractive = ExtractiveAnswerer(
-            self.settings,
-            self.embedder,
-            lexicon=self.lexicon(),
-            sentence_vectors=self.store.sentence_vectors,
-        )
-        answer = extractive.answer(q, lang, hits, q_vec)
+        answer = self.extractive_answerer().answer(q, lang, hits, q_vec)
         self._remember(answer)
         if notice:
             answer.notice = notice
@@ -375,7 +380,7 @@ class Assistant:
             return Answer(
                 UNSUPPORTED_LANGUAGE, [], "other", self.mode, declined=True, confidence=1.0
             )
-        if not has_words(q):
+        if not has_words(q) or looks_like_code(q):
             lang = detect_language(q)
             return Answer(NOT_A_QUESTION[lang], [], lang, self.mode, declined=True, confidence=1.0)
         return None

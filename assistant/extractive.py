@@ -26,6 +26,7 @@ from .answerability import (
 )
 from .answering import DECLINE, Answer, make_citation
 from .chunking import Span, answer_sentences, split_sentences
+from .language import is_prose
 from .retrieval import Hit
 from .settings import Settings
 from .store import SentenceVector
@@ -61,20 +62,6 @@ def is_heading(text: str) -> bool:
 
 def _cos(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     return matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-9)
-
-
-def is_prose(text: str) -> bool:
-    """A sentence made of words, not code, headers or markup: only prose can answer.
-
-    Lines of code and HTTP headers are near every question in the embedding space (they
-    mean little, so they sit in the middle of it); quoting them answers nothing.
-    """
-    chars = [ch for ch in text if not ch.isspace()]
-    if not chars:
-        return False
-    letters = sum(ch.isalpha() for ch in chars)
-    words = re.findall(r"[^\W\d_]{2,}", text)
-    return letters / len(chars) >= 0.65 and len(words) >= 3 and not text.lstrip().startswith("![")
 
 
 def is_title_line(text: str, following: str) -> bool:

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     answer_mode: Literal["auto", "extractive", "generative"] = "auto"
     max_question_chars: int = 2000
     max_cited_sentences: int = 2
-    min_relevance: float = 0.0  # shifts the calibrated decline thresholds (+: declines more)
+    min_relevance: float = 0.0  # shifts the answer and hedge points (+0.1: declines more)
 
     # generative path (any OpenAI-compatible server)
     openai_api_key: str | None = Field(

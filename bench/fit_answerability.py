@@ -99,7 +99,6 @@ def _norm(text: str) -> str:
 def dump(index_dir: Path, out: Path) -> None:
     """Evidence of the top candidates of every question, with gold labels."""
     from assistant import Assistant
-    from assistant.extractive import ExtractiveAnswerer
     from assistant.language import detect_language
 
     corpus = index_dir.parent / "corpus"
@@ -117,13 +116,7 @@ def dump(index_dir: Path, out: Path) -> None:
             q = r["question"]
             lang = r["language"] if r["language"] in ("de", "en") else detect_language(q)
             hits, q_vec = bot.retrieve(q, lang)
-            answerer = ExtractiveAnswerer(
-                bot.settings,
-                bot.embedder,
-                lexicon=bot.lexicon(),
-                sentence_vectors=bot.store.sentence_vectors,
-            )
-            ranked = answerer.rank(q, lang, hits, q_vec)
+            ranked = bot.extractive_answerer().rank(q, lang, hits, q_vec)
             golds = [_norm(a) for a in r.get("answers", []) if a.strip()]
             cands = [
                 {

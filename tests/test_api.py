@@ -12,7 +12,11 @@ CASES = [
     ("Wer ist der CEO des Pakistan Crypto Council?", "de", "Bilal bin Saqib"),
     ("Who is the CEO of the Pakistan Crypto Council?", "en", "Bilal bin Saqib"),
     ("Wie heißt die US-Botschafterin, mit der gesprochen wurde?", "de", "Natalie Baker"),
-    ("Mit welchem Kryptowährungsunternehmen wurde eine Partnerschaft besiegelt?", "de", "World Liberty Financial"),
+    (
+        "Mit welchem Kryptowährungsunternehmen wurde eine Partnerschaft besiegelt?",
+        "de",
+        "World Liberty Financial",
+    ),
     ("In which country is the cooperation viewed with mixed feelings?", "en", "Indien"),
     ("Welche Familie unterstützt World Liberty Financial?", "de", "Trump"),
     (
