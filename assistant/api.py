@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -86,6 +87,20 @@ def safe_upload_name(name: str) -> str:
     return base[:200]
 
 
+def _backup(target: Path) -> str | None:
+    """A hard link to the file an upload is about to replace (None if there is none)."""
+    if not target.exists():
+        return None
+    backup = target.with_name(f".upload-backup-{os.getpid()}-{target.name}")
+    if backup.exists():
+        backup.unlink()
+    try:
+        os.link(target, backup)
+    except OSError:  # a file system without hard links
+        shutil.copy2(target, backup)
+    return str(backup)
+
+
 class Assistant:
     """Index a folder of documents and answer questions about it with citations.
 
@@ -94,14 +109,21 @@ class Assistant:
     >>> bot.ask("Wer ist der CEO des Pakistan Crypto Council?").citations
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: ChunkStore | None = None,
+        embedder: Any = None,
+        **overrides: Any,
+    ):
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
-        self._embedder = None
-        self._store: ChunkStore | None = None
+        self._embedder = embedder
+        self._store: ChunkStore | None = store
         self._lexical: LexicalIndex | None = None
         self._manifest: dict[str, FileEntry] | None = None
         self._index_lock = threading.RLock()
@@ -148,13 +170,15 @@ class Assistant:
 
     def _refresh(self) -> None:
         with self._read_lock:
-            self.store._collection = None
-            self.store._vector_store = None
             self._manifest = None
             self._lexical = None
 
     def _state(self) -> tuple[dict[str, FileEntry], LexicalIndex]:
         with self._read_lock:
+            # Another process (`assistant index`, a second server) may have committed,
+            # rebuilt or deleted the index: one cheap check per question, reload if so.
+            if self.store.refresh():
+                self._manifest = self._lexical = None
             if self._manifest is None or self._lexical is None:
                 from .embedding import embedder_id
 
@@ -189,6 +213,7 @@ class Assistant:
 
     def documents(self) -> list[dict]:
         """Indexed files with their chunk counts, for listings."""
+        self.store.refresh()
         if not self.store.exists():
             return []
         manifest = self.store.manifest()
@@ -216,16 +241,32 @@ class Assistant:
         if not accepted:
             return None, rejected
         corpus.mkdir(parents=True, exist_ok=True)
-        for target, data in accepted:
-            fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, target)  # readers never see half a file
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        return self.index(progress), rejected
+        # Write, index, and if indexing fails put the corpus back as it was: an upload is
+        # either in the corpus and answerable, or in neither.
+        undo: list[tuple[Path, str | None]] = []  # (target, backup of the file it replaced)
+        try:
+            for target, data in accepted:
+                undo.append((target, _backup(target)))
+                fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(data)
+                    os.replace(tmp, target)  # readers never see half a file
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+            report = self.index(progress)
+        except BaseException:
+            for target, backup in reversed(undo):
+                if backup is not None:
+                    os.replace(backup, target)  # the previous file, same bytes and mtime
+                elif target.exists():
+                    target.unlink()
+            raise
+        for _, backup in undo:
+            if backup is not None:
+                os.unlink(backup)
+        return report, rejected
 
     def add_document(self, name: str, data: bytes, progress: Progress | None = None) -> IndexReport:
         """One upload; raises :class:`UploadError` if it is rejected."""
