@@ -313,6 +313,7 @@ class Assistant:
             self.settings.lexical_weight_same_language,
             self.settings.lexical_weight_cross_language,
             coverage=lexical.coverage(question, [c for c, _ in lexical_hits]),
+            gate=self.settings.lexical_gate or None,
         )
         hits = keep_dense_top(fused, k or self.settings.top_k, DENSE_KEPT)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     candidates: int = 20
     lexical_weight_same_language: float = 1.5
     lexical_weight_cross_language: float = 0.0
+    # lexical evidence reorders only chunks this close (cosine) to the best dense one
+    lexical_gate: float = 0.05
 
     # answering
     answer_mode: Literal["auto", "extractive", "generative"] = "auto"
