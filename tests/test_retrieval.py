@@ -22,7 +22,7 @@ class TestFuse:
 
     def test_a_lexical_hit_counts_by_the_share_of_the_question_it_covers(self):
         """One shared common word ("hours") must not outrank the best dense match."""
-        best, stray = chunk("best", "de"), chunk("stray", "en")
+        best, stray = chunk("best", "en"), chunk("stray", "en")
         dense = [(best, 0.9)]
         lexical = [(stray, 3.0)]
         plain = fuse(dense, lexical, "en", 1.5, 0.0)
