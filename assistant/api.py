@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from .answering import Answer, timed
-from .errors import IndexStateError, LLMError, QuestionError, UploadError
+from .errors import HistoryError, IndexStateError, LLMError, QuestionError, UploadError
 from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer
 from .indexing import IndexReport, Progress, index_corpus
@@ -39,9 +39,17 @@ FALLBACK_NOTICE = {
 
 
 def validate_question(question: Any, max_chars: int) -> str:
-    """The question, stripped; a clear error when it is empty or too long."""
+    """The question, stripped; a clear error when it is empty, too long or not text."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # lone surrogates: bytes that were not UTF-8 on the command line, or a broken client
+        raise QuestionError(
+            "the question is not valid text (it contains bytes that are not UTF-8); "
+            "retype it or check the terminal's encoding"
+        ) from exc
     text = question.strip()
     if not text:
         raise QuestionError("the question is empty; type a question about the documents")
@@ -52,24 +60,70 @@ def validate_question(question: Any, max_chars: int) -> str:
     return text
 
 
-def normalise_history(history: Any) -> list[dict]:
-    """Accept OpenAI/Gradio message dicts or (user, assistant) pairs."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+HISTORY_SHAPES = (
+    "history must be a list of messages like {'role': 'user' or 'assistant', 'content': "
+    "text}, or a list of (question, answer) pairs, or None"
+)
+
+
+def _turn_text(content: Any) -> str:
+    """The text of one turn; gradio 6 sends a list of content parts."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        content = " ".join(
+            p.get("text", "") if isinstance(p, dict) else str(p)
+            for p in content
+            if isinstance(p, (dict, str))
+        )
+    elif isinstance(content, dict):  # a file or component message: no text to carry
+        return ""
+    # lone surrogates from a broken client would break every later encode
+    return _SURROGATE.sub("\ufffd", str(content))
+
+
+def normalise_history(
+    history: Any,
+    max_turns: int = 6,
+    max_chars: int = 500,
+    max_question_chars: int = 2000,
+) -> list[dict]:
+    """The conversation as user/assistant messages, bounded so a follow-up costs what a
+    question costs: the last ``max_turns`` turns, each cut to ``max_chars``.
+
+    Accepts OpenAI/Gradio message dicts or (user, assistant) pairs; anything else is a
+    :class:`HistoryError`. A user turn longer than ``max_question_chars`` was refused
+    when it was asked, so it and the reply to it (the error) are left out.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not isinstance(history, (list, tuple)):
+        raise HistoryError(f"{HISTORY_SHAPES}; got {type(history).__name__}")
     out: list[dict] = []
-    for item in history or []:
-        if isinstance(item, dict) and item.get("role") in ("user", "assistant"):
-            content = item.get("content")
-            if isinstance(content, list):  # gradio 6 content parts
-                content = " ".join(
-                    p.get("text", "") if isinstance(p, dict) else str(p) for p in content
-                )
-            if content:
-                out.append({"role": item["role"], "content": str(content)})
+    for item in history:
+        if isinstance(item, dict) and ("role" in item or "content" in item):
+            if item.get("role") in ("user", "assistant"):
+                out.append({"role": item["role"], "content": _turn_text(item.get("content"))})
         elif isinstance(item, (list, tuple)) and len(item) == 2:
-            if item[0]:
-                out.append({"role": "user", "content": str(item[0])})
-            if item[1]:
-                out.append({"role": "assistant", "content": str(item[1])})
-    return out
+            out.append({"role": "user", "content": _turn_text(item[0])})
+            out.append({"role": "assistant", "content": _turn_text(item[1])})
+        else:
+            raise HistoryError(f"{HISTORY_SHAPES}; got an item of type {type(item).__name__}")
+    kept: list[dict] = []
+    refused = False
+    for turn in out:
+        if turn["role"] == "user":
+            refused = len(turn["content"].strip()) > max_question_chars
+        if not refused and turn["content"].strip():
+            kept.append(turn)
+    turns = kept[-max_turns:] if max_turns > 0 else []
+    return [
+        {"role": t["role"], "content": t["content"][:max_chars] + "…"}
+        if len(t["content"]) > max_chars
+        else t
+        for t in turns
+    ]
 
 
 def safe_upload_name(name: str) -> str:
@@ -279,7 +333,12 @@ class Assistant:
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
         lang = detect_language(q)
-        turns = normalise_history(history)
+        turns = normalise_history(
+            history,
+            self.settings.history_turns,
+            self.settings.history_turn_chars,
+            self.settings.max_question_chars,
+        )
         streamed = False
         if self.settings.generative:
             generative = GenerativeAnswerer(self.settings, stem=self._stem)

@@ -78,6 +78,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     bot = _make(args)
     bot.ensure_index(ProgressBar())
+    if hasattr(sys.stdin, "reconfigure"):
+        # bytes that are not UTF-8 reach the question check (one error line), not a traceback
+        sys.stdin.reconfigure(errors="surrogateescape")
     print(f"Answering mode: {bot.describe_mode()}. Empty line or Ctrl-D ends the chat.")
     history: list[dict] = []
     while True:

@@ -23,3 +23,7 @@ class LLMError(AssistantError):
 
 class UploadError(AssistantError):
     """An uploaded file is rejected (type, size, name, content)."""
+
+
+class HistoryError(QuestionError):
+    """The conversation history has a shape the assistant does not accept."""

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     max_cited_sentences: int = 2
     min_relevance: float = 0.0  # shifts the calibrated decline thresholds (+: declines more)
+    # what a conversation contributes to a follow-up: the last turns, each cut short
+    history_turns: int = 6
+    history_turn_chars: int = 500
 
     # generative path (any OpenAI-compatible server)
     openai_api_key: str | None = Field(
