@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from .answering import Answer, timed
@@ -20,10 +20,11 @@ from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer
 from .indexing import IndexReport, Progress, index_corpus
 from .language import detect_language
-from .loaders import SUPPORTED_SUFFIXES, LoadError, load_bytes
+from .loaders import LoadError, load_bytes
 from .retrieval import LexicalIndex, cosine_fill, fuse
 from .settings import Settings
 from .store import ChunkStore, FileEntry
+from .uploads import UploadPlanner, UploadReport, safe_upload_name
 
 _FOLLOW_UP = re.compile(
     r"\b(er|sie|es|ihm|ihn|ihr|ihre[mnrs]?|sein[emnrs]?|dort|damals|dies[emnrs]?|dazu|davon|"
@@ -126,17 +127,6 @@ def normalise_history(
     ]
 
 
-def safe_upload_name(name: str) -> str:
-    """A bare file name that cannot leave the corpus folder, or an :class:`UploadError`."""
-    base = PurePath(str(name).replace("\\", "/")).name
-    base = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
-    if not base or base in (".", ".."):
-        raise UploadError(f"invalid file name {name!r}")
-    if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UploadError(f"{base}: unsupported file type; upload txt, md, html, pdf or docx files")
-    return base[:200]
-
-
 class Assistant:
     """Index a folder of documents and answer questions about it with citations.
 
@@ -235,23 +225,33 @@ class Assistant:
         ]
 
     def add_documents(
-        self, files: list[tuple[str, bytes]], progress: Progress | None = None
-    ) -> tuple[IndexReport | None, list[tuple[str, str]]]:
+        self,
+        files: list[tuple[str, bytes]],
+        progress: Progress | None = None,
+        replace: bool = False,
+    ) -> UploadReport:
         """Validate uploads, write the good ones into the corpus folder, index once.
 
-        Returns the index report (None if nothing was accepted) and the rejected files
-        with their reasons. A rejected file never touches the corpus folder.
+        A file with the name of a different existing file is refused unless ``replace``;
+        the same bytes under a new name are refused as a duplicate; the same file again
+        is reported unchanged. A rejected file never touches the corpus folder.
         """
         corpus = Path(self.settings.corpus_dir).resolve()
+        planner = UploadPlanner(corpus)
+        report = UploadReport()
         accepted: list[tuple[Path, bytes]] = []
-        rejected: list[tuple[str, str]] = []
         for name, data in files:
             try:
-                accepted.append((self._check_upload(corpus, name, data), data))
+                target = self._check_upload(corpus, name, data)
+                status = planner.classify(target.name, data, replace)
             except UploadError as exc:
-                rejected.append((str(name), str(exc)))
-        if not accepted:
-            return None, rejected
+                report.rejected.append((str(name), str(exc)))
+                continue
+            getattr(report, status).append(target.name)
+            if status != "unchanged":
+                accepted.append((target, data))
+        if not (report.added or report.replaced or report.unchanged):
+            return report
         corpus.mkdir(parents=True, exist_ok=True)
         for target, data in accepted:
             fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
@@ -262,25 +262,29 @@ class Assistant:
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
-        return self.index(progress), rejected
+        report.index = self.index(progress)
+        return report
 
-    def add_document(self, name: str, data: bytes, progress: Progress | None = None) -> IndexReport:
+    def add_document(
+        self, name: str, data: bytes, progress: Progress | None = None, replace: bool = False
+    ) -> UploadReport:
         """One upload; raises :class:`UploadError` if it is rejected."""
-        report, rejected = self.add_documents([(name, data)], progress)
-        if rejected:
-            raise UploadError(rejected[0][1])
-        assert report is not None
+        report = self.add_documents([(name, data)], progress, replace=replace)
+        if report.rejected:
+            raise UploadError(report.rejected[0][1])
         return report
 
     def _check_upload(self, corpus: Path, name: str, data: bytes) -> Path:
         filename = safe_upload_name(name)
+        if not isinstance(data, (bytes, bytearray)):
+            raise UploadError(f"{filename}: the upload must be bytes")
         if len(data) > self.settings.max_upload_mb * 1e6:
             raise UploadError(
                 f"{filename}: file too large ({len(data) / 1e6:.1f} MB; at most "
                 f"{self.settings.max_upload_mb:g} MB)"
             )
         try:
-            load_bytes(filename, data)  # unreadable files are refused before they land
+            load_bytes(filename, bytes(data))  # unreadable files are refused before they land
         except LoadError as exc:
             raise UploadError(f"{filename}: {exc}") from exc
         target = (corpus / filename).resolve()
