@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .answering import Answer, timed
+from .answering import Answer, Status, timed
 from .errors import HistoryError, IndexStateError, LLMError, QuestionError, UploadError
 from .extractive import ExtractiveAnswerer
-from .generative import GenerativeAnswerer
+from .generative import GenerativeAnswerer, build_llm, llm_name
 from .indexing import IndexReport, Progress, index_corpus
 from .language import detect_language
 from .loaders import LoadError, load_bytes
@@ -25,6 +25,9 @@ from .retrieval import LexicalIndex, cosine_fill, fuse
 from .settings import Settings
 from .store import ChunkStore, FileEntry
 from .uploads import UploadPlanner, UploadReport, safe_upload_name
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
 
 _FOLLOW_UP = re.compile(
     r"\b(er|sie|es|ihm|ihn|ihr|ihre[mnrs]?|sein[emnrs]?|dort|damals|dies[emnrs]?|dazu|davon|"
@@ -135,12 +138,19 @@ class Assistant:
     >>> bot.ask("Wer ist der CEO des Pakistan Crypto Council?").citations
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any):
+    def __init__(
+        self, settings: Settings | None = None, *, llm: LLM | None = None, **overrides: Any
+    ):
+        """``llm``: any llama-index LLM for generative answers (default: the
+        OpenAI-compatible server from the settings, if one is configured)."""
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
+        self._llm = llm
+        if llm is None and settings.answer_mode == "generative":
+            self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
         self._embedder = None
         self._store: ChunkStore | None = None
         self._lexical: LexicalIndex | None = None
@@ -165,11 +175,22 @@ class Assistant:
 
     @property
     def mode(self) -> str:
-        return "generative" if self.settings.generative else "extractive"
+        if self.settings.answer_mode == "extractive":
+            return "extractive"
+        return "generative" if self._llm is not None or self.settings.generative else "extractive"
+
+    @property
+    def llm(self) -> LLM:
+        """The llama-index LLM that writes generative answers."""
+        if self._llm is None:
+            self._llm = build_llm(self.settings)
+        return self._llm
 
     def describe_mode(self) -> str:
         """Human-readable answering mode, for the UI and `assistant ask`."""
-        if self.settings.generative:
+        if self.mode == "generative":
+            if self._llm is not None and getattr(self._llm, "api_base", None) is None:
+                return f"generative: {llm_name(self._llm)} ({type(self._llm).__name__})"
             where = self.settings.openai_base_url or "OpenAI"
             return f"generative: {self.settings.llm_model} at {where}"
         return "offline extractive: quotes the best-matching sentences (no LLM)"
@@ -332,8 +353,14 @@ class Assistant:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: Any = None) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces as produced, then the :class:`Answer`."""
+    def stream(
+        self, question: str, history: Any = None, *, status: bool = False
+    ) -> Iterator[str | Status | Answer]:
+        """Yield the answer text in pieces as produced, then the :class:`Answer`.
+
+        With ``status=True`` it also yields :class:`Status` objects while the model is
+        waited for (generative mode): show them, do not add them to the answer.
+        """
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
         lang = detect_language(q)
@@ -344,27 +371,28 @@ class Assistant:
             self.settings.max_question_chars,
         )
         streamed = False
-        if self.settings.generative:
-            generative = GenerativeAnswerer(self.settings, stem=self._stem)
+        notice = ""
+        if self.mode == "generative":
+            generative = GenerativeAnswerer(self.settings, self.llm, stem=self._stem)
             try:
-                search = generative.rewrite(q, turns) if turns else q
-                hits, _ = self.retrieve(search, lang)
-                for piece in generative.stream(search, lang, hits):
-                    if isinstance(piece, Answer):
-                        piece.retrieved = hits
+                pieces = generative.answer(q, lang, turns, lambda t: self.retrieve(t, lang)[0])
+                for piece in pieces:
+                    if isinstance(piece, Status):
+                        if status:
+                            yield piece
+                    elif isinstance(piece, Answer):
                         yield timed(piece, began)
                         return
-                    streamed = True
-                    yield piece
+                    else:
+                        streamed = True
+                        yield piece
                 return
             except LLMError as exc:
                 if not self.settings.llm_fallback:
                     raise
-                notice = FALLBACK_NOTICE[lang].format(why=str(exc))
+                notice = FALLBACK_NOTICE[lang].format(why=exc.in_language(lang))
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
-        else:
-            notice = ""
         hits, q_vec = self.retrieve(q, lang)
         search = self._search_text(q, turns)
         if search != q:

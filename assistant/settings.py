@@ -65,7 +65,8 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL")
     )
     llm_model: str = "gpt-4o-mini"
-    llm_timeout: float = 60.0
+    # one deadline for the whole answer (rewrite, retries, first token, streaming), seconds
+    llm_timeout: float = 30.0
     llm_max_retries: int = 2
     llm_fallback: bool = True
 
