@@ -373,9 +373,7 @@ class FailingLLM(QuotingLLM):
 
 def _with_llm(shipped_bot, llm_object, **overrides) -> Assistant:
     settings = shipped_bot.settings.model_copy(update={"answer_mode": "auto", **overrides})
-    bot = Assistant(settings, llm=llm_object)
-    bot._embedder, bot._store = shipped_bot.embedder, shipped_bot.store  # share the index
-    return bot
+    return Assistant(settings, llm=llm_object)  # the same index folder, injected LLM
 
 
 def test_any_llama_index_llm_answers_generatively(shipped_bot, monkeypatch):
