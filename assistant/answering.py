@@ -40,10 +40,22 @@ class Answer:
     # "answered": the citations answer the question; "hedged": not answered directly, the
     # closest passage is shown as a hint; "declined": nothing relevant was found
     outcome: str = "answered"
+    # the best passage found and the answerer's belief in it, also when it was not quoted
+    # (what `assistant eval` needs to draw the curve of other decision points)
+    probability: float = field(default=0.0, repr=False)
+    closest: Citation | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.declined and self.outcome == "answered":
             self.outcome = "declined"
+
+    def to_message(self) -> dict:
+        """This answer as a chat-history entry that remembers what it cited."""
+        return {
+            "role": "assistant",
+            "content": self.text,
+            "sources": list(dict.fromkeys(c.source for c in self.citations)),
+        }
 
     def to_dict(self) -> dict:
         return {
@@ -80,7 +92,7 @@ def make_citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citat
         end=end,
         quote=c.text[start - c.start : end - c.start],
         score=float(score),
-        page=c.page,
+        page=c.page_at(start),  # the quote's page, not the chunk's first
         context=c.text,
         context_start=c.start,
     )

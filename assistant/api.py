@@ -15,13 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .answering import Answer, Status, timed
+from .conversation import CitedSources, is_follow_up, new_anchors, previous_question
 from .errors import HistoryError, IndexStateError, LLMError, QuestionError, UploadError
 from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer, build_llm, llm_name
 from .indexing import IndexReport, Progress, index_corpus
-from .language import detect_language
-from .loaders import LoadError, load_bytes
-from .retrieval import LexicalIndex, cosine_fill, fuse
+from .language import (
+    NOT_A_QUESTION,
+    UNSUPPORTED_LANGUAGE,
+    detect_language,
+    has_words,
+    question_language,
+)
+from .loaders import Limits, LoadError, load_bytes
+from .retrieval import LexicalIndex, cosine_fill, fuse, keep_dense_top
 from .settings import Settings
 from .store import ChunkStore, FileEntry
 from .uploads import UploadPlanner, UploadReport, safe_upload_name
@@ -29,12 +36,7 @@ from .uploads import UploadPlanner, UploadReport, safe_upload_name
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
-_FOLLOW_UP = re.compile(
-    r"\b(er|sie|es|ihm|ihn|ihr|ihre[mnrs]?|sein[emnrs]?|dort|damals|dies[emnrs]?|dazu|davon|"
-    r"daran|darüber|dabei|he|she|it|they|him|her|his|its|their|them|there|this|that|these|"
-    r"those)\b",
-    re.I,
-)
+DENSE_KEPT = 2  # the best dense hits the answerer always sees, whatever fusion says
 
 FALLBACK_NOTICE = {
     "de": "Hinweis: {why}; diese Antwort wurde offline aus den Dokumenten zitiert.",
@@ -90,11 +92,13 @@ def _turn_text(content: Any) -> str:
 def normalise_history(
     history: Any,
     max_turns: int = 6,
-    max_chars: int = 500,
+    max_chars: int = 1000,
     max_question_chars: int = 2000,
+    max_user_chars: int = 300,
 ) -> list[dict]:
     """The conversation as user/assistant messages, bounded so a follow-up costs what a
-    question costs: the last ``max_turns`` turns, each cut to ``max_chars``.
+    question costs: the last ``max_turns`` turns, each cut to ``max_chars``, earlier
+    questions (a follow-up borrows them and embeds them again) to ``max_user_chars``.
 
     Accepts OpenAI/Gradio message dicts or (user, assistant) pairs; anything else is a
     :class:`HistoryError`. A user turn longer than ``max_question_chars`` was refused
@@ -108,7 +112,11 @@ def normalise_history(
     for item in history:
         if isinstance(item, dict) and ("role" in item or "content" in item):
             if item.get("role") in ("user", "assistant"):
-                out.append({"role": item["role"], "content": _turn_text(item.get("content"))})
+                turn = {"role": item["role"], "content": _turn_text(item.get("content"))}
+                sources = item.get("sources")  # which files an answer cited, if the caller knows
+                if isinstance(sources, list) and all(isinstance(x, str) for x in sources):
+                    turn["sources"] = sources
+                out.append(turn)
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             out.append({"role": "user", "content": _turn_text(item[0])})
             out.append({"role": "assistant", "content": _turn_text(item[1])})
@@ -122,12 +130,11 @@ def normalise_history(
         if not refused and turn["content"].strip():
             kept.append(turn)
     turns = kept[-max_turns:] if max_turns > 0 else []
-    return [
-        {"role": t["role"], "content": t["content"][:max_chars] + "…"}
-        if len(t["content"]) > max_chars
-        else t
-        for t in turns
-    ]
+    out = []
+    for t in turns:
+        limit = min(max_chars, max_user_chars) if t["role"] == "user" else max_chars
+        out.append(t | {"content": t["content"][:limit] + "…"} if len(t["content"]) > limit else t)
+    return out
 
 
 class Assistant:
@@ -157,6 +164,7 @@ class Assistant:
         self._manifest: dict[str, FileEntry] | None = None
         self._index_lock = threading.RLock()
         self._read_lock = threading.Lock()
+        self._cited = CitedSources()
 
     # -- wiring --------------------------------------------------------------------------
     @property
@@ -229,6 +237,10 @@ class Assistant:
                 self._manifest = manifest
             return self._manifest, self._lexical
 
+    def lexicon(self) -> LexicalIndex:
+        """The lexical index of the committed state (terms, rarity, vocabulary)."""
+        return self._state()[1]
+
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
         """Index once if there is no index yet (first start); otherwise leave it alone."""
         if self.store.exists() and self.store.manifest():
@@ -241,7 +253,7 @@ class Assistant:
             return []
         manifest = self.store.manifest()
         return [
-            {"source": s, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
+            {"source": s, "title": e.title, "chunks": e.chunks, "language": e.lang, "bytes": e.size}
             for s, e in sorted(manifest.items())
         ]
 
@@ -305,7 +317,8 @@ class Assistant:
                 f"{self.settings.max_upload_mb:g} MB)"
             )
         try:
-            load_bytes(filename, bytes(data))  # unreadable files are refused before they land
+            # unreadable files and decompression bombs are refused before they land
+            load_bytes(filename, bytes(data), Limits.from_settings(self.settings))
         except LoadError as exc:
             raise UploadError(f"{filename}: {exc}") from exc
         target = (corpus / filename).resolve()
@@ -325,24 +338,20 @@ class Assistant:
             for c, s in self.store.query(q_vec, n)
             if (e := manifest.get(c.source)) is not None and e.version == c.version
         ]
-        hits = fuse(
+        lexical_hits = lexical.search(question, n)
+        fused = fuse(
             dense,
-            lexical.search(question, n),
+            lexical_hits,
             lang,
             self.settings.lexical_weight_same_language,
             self.settings.lexical_weight_cross_language,
-        )[: k or self.settings.top_k]
+            coverage=lexical.coverage(question, [c for c, _ in lexical_hits]),
+        )
+        hits = keep_dense_top(fused, k or self.settings.top_k, DENSE_KEPT)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
         if missing:
             cosine_fill(hits, q_vec, self.store.embeddings(missing))
         return hits, q_vec
-
-    def _search_text(self, question: str, history: list[dict]) -> str:
-        """Extractive follow-ups: a question that leans on "he"/"it" borrows the last one."""
-        previous = [m["content"] for m in history if m["role"] == "user"]
-        if previous and (_FOLLOW_UP.search(question) or len(question.split()) <= 3):
-            return f"{previous[-1]} {question}"
-        return question
 
     def ask(self, question: str, history: Any = None) -> Answer:
         """Answer a question; the final result of :meth:`stream`."""
@@ -363,13 +372,19 @@ class Assistant:
         """
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
-        lang = detect_language(q)
         turns = normalise_history(
             history,
             self.settings.history_turns,
             self.settings.history_turn_chars,
             self.settings.max_question_chars,
+            self.settings.history_question_chars,
         )
+        answer = self._not_askable(q)
+        if answer is not None:
+            yield answer.text
+            yield timed(answer, began)
+            return
+        lang = detect_language(q)
         streamed = False
         notice = ""
         if self.mode == "generative":
@@ -381,6 +396,7 @@ class Assistant:
                         if status:
                             yield piece
                     elif isinstance(piece, Answer):
+                        self._remember(piece)
                         yield timed(piece, began)
                         return
                     else:
@@ -393,23 +409,58 @@ class Assistant:
                 notice = FALLBACK_NOTICE[lang].format(why=exc.in_language(lang))
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
-        hits, q_vec = self.retrieve(q, lang)
-        search = self._search_text(q, turns)
-        if search != q:
-            # A follow-up: the conversation finds the right passages, while the sentences
-            # are still scored against what is asked now.
-            context_hits, _ = self.retrieve(search, lang)
-            known = {h.chunk.id for h in context_hits}
-            hits = context_hits + [h for h in hits if h.chunk.id not in known]
+        hits, q_vec = self._extractive_hits(q, lang, turns)
         extractive = ExtractiveAnswerer(
             self.settings,
             self.embedder,
-            stem=self._stem,
+            lexicon=self.lexicon(),
             sentence_vectors=self.store.sentence_vectors,
         )
         answer = extractive.answer(q, lang, hits, q_vec)
+        self._remember(answer)
         if notice:
             answer.notice = notice
             answer.text = f"{notice}\n\n{answer.text}"
         yield from re.findall(r"\S+\s*", answer.text)
         yield timed(answer, began)
+
+    def _not_askable(self, q: str) -> Answer | None:
+        """A plain decline for what is no question or not in German or English."""
+        lang = question_language(q)
+        if lang == "other":
+            return Answer(
+                UNSUPPORTED_LANGUAGE, [], "other", self.mode, declined=True, confidence=1.0
+            )
+        if not has_words(q):
+            lang = detect_language(q)
+            return Answer(NOT_A_QUESTION[lang], [], lang, self.mode, declined=True, confidence=1.0)
+        return None
+
+    def _remember(self, answer: Answer) -> None:
+        self._cited.remember(answer.text, [c.source for c in answer.citations])
+
+    def _extractive_hits(self, q: str, lang: str, turns: list[dict]):
+        """Passages for the extractive answer; a follow-up stays in the documents the
+        previous answer cited and is found with the previous question's words."""
+        hits, q_vec = self.retrieve(q, lang)
+        previous = previous_question(turns)
+        if previous is None:
+            return hits, q_vec
+        sources = self._cited.of(turns)
+        lexical = self.lexicon()
+        sources_text = (
+            " ".join(c.text for c in lexical.chunks if c.source in sources) if sources else ""
+        )
+        elsewhere = bool(sources) and new_anchors(q, sources_text, lexical.known)
+        if not is_follow_up(q, turns, anchored_elsewhere=elsewhere):
+            return hits, q_vec
+        context_hits, _ = self.retrieve(f"{previous} {q}", lang, k=self.settings.candidates)
+        if sources:
+            context_hits = [h for h in context_hits if h.chunk.source in sources]
+        known = {h.chunk.id for h in context_hits}
+        extra = [
+            h
+            for h in hits
+            if h.chunk.id not in known and (not sources or h.chunk.source in sources)
+        ]
+        return (context_hits + extra)[: self.settings.top_k], q_vec

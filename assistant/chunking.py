@@ -37,7 +37,11 @@ _MONTHS = [
     "jänner",
 ]
 
-_BOUNDARY = re.compile(r"([.!?…]+[\"'»«“”‘’)\]]*)(\s+)")
+# A match may only start where a run of end marks starts (the lookbehind) and never gives
+# characters back (possessive quantifiers): a long run of "....." costs linear time.
+_BOUNDARY = re.compile(r"(?<![.!?…])([.!?…]++[\"'»«“”‘’)\]]*+)(\s+)")
+# How far back the word before a period is looked at; longer "words" are no abbreviation.
+_TOKEN_WINDOW = 200
 _PARA = re.compile(r"\n\s*\n")
 
 
@@ -96,7 +100,7 @@ def _split_paragraph(text: str, start: int, end: int, out: list[Span]) -> None:
     for match in _BOUNDARY.finditer(segment):
         punct = match.group(1)
         cut = match.end(1)
-        before = segment[cursor : match.start(1)]
+        before = segment[max(cursor, match.start(1) - _TOKEN_WINDOW) : match.start(1)]
         after = segment[match.end() : match.end() + 40]
         if _is_false_boundary(before, punct, after):
             continue
@@ -119,14 +123,14 @@ def _emit(text: str, start: int, end: int, out: list[Span]) -> None:
 MIN_SENTENCE_WORDS = 3  # shorter "sentences" are headings or list debris, never answers
 
 
-def answer_sentences(text: str) -> list[tuple[int, Span, str]]:
+def answer_sentences(text: str, spans: list[Span] | None = None) -> list[tuple[int, Span, str]]:
     """Sentences of a chunk that can answer: (ordinal, span, window text).
 
     The window is the sentence with the one before it, which gives a pronoun its
     referent ("Er wurde 1856 geboren."); the first sentence's window is "" (none).
     Indexing embeds exactly these texts and the answerer scores exactly these spans.
     """
-    spans = split_sentences(text)
+    spans = split_sentences(text) if spans is None else spans
     return [
         (j, span, f"{spans[j - 1].text} {span.text}" if j else "")
         for j, span in enumerate(spans)
@@ -149,53 +153,144 @@ def chunk_sentences(
 
     A chunk closes at a paragraph break once it is half full, so chunks follow the
     document's own structure. A single sentence longer than the budget is cut at
-    word boundaries, because the embedding model would silently drop its tail.
+    word boundaries, and a word longer than the budget inside itself, because the
+    embedding model would silently drop the tail. Each sentence is counted once and
+    each cut costs a few counts of about its own length, so time is linear in the text.
     """
-    pieces: list[Span] = []
+    pieces: list[tuple[Span, int, bool]] = []  # (span, tokens, cut out of a sentence)
     for sent in sentences:
-        if count_tokens(sent.text) <= max_tokens:
-            pieces.append(sent)
+        tokens = count_tokens(sent.text)
+        if tokens <= max_tokens:
+            pieces.append((sent, tokens, False))
         else:
-            pieces.extend(_cut_long(text, sent, max_tokens, count_tokens))
+            pieces.extend((p, t, True) for p, t in _cut_long(text, sent, max_tokens, count_tokens))
 
     chunks: list[Span] = []
-    cur_start = cur_end = None
-    cur_tokens = 0
-    for piece in pieces:
-        tokens = count_tokens(piece.text)
-        if cur_start is not None:
-            gap = text[cur_end : piece.start]
+    group: list[Span] = []
+    cur_tokens, has_cut = 0, False
+    for piece, tokens, cut in pieces:
+        if group:
+            gap = text[group[-1].end : piece.start]
             para_break = "\n\n" in gap or "\n \n" in gap
             over = cur_tokens + tokens > max_tokens
             if over or (para_break and cur_tokens >= max_tokens // 2):
-                chunks.append(Span(cur_start, cur_end, text[cur_start:cur_end]))
-                cur_start = None
-        if cur_start is None:
-            cur_start, cur_tokens = piece.start, 0
-        cur_end = piece.end
+                _close(text, group, has_cut, max_tokens, count_tokens, chunks)
+                group, cur_tokens, has_cut = [], 0, False
+        group.append(piece)
         cur_tokens += tokens
-    if cur_start is not None:
-        chunks.append(Span(cur_start, cur_end, text[cur_start:cur_end]))
+        has_cut = has_cut or cut
+    if group:
+        _close(text, group, has_cut, max_tokens, count_tokens, chunks)
     return chunks
+
+
+def _close(
+    text: str,
+    group: list[Span],
+    has_cut: bool,
+    max_tokens: int,
+    count_tokens: Callable[[str], int],
+    out: list[Span],
+) -> None:
+    """Emit the pieces of ``group`` as one chunk, or as several if the joined text is over
+    the budget: token counts of pieces need not add up to the count of their join.
+
+    Groups of whole sentences are emitted as they are (a rounding overshoot of the
+    estimate is harmless there, and the tuned chunks of prose stay as they were); groups
+    with pieces cut out of an overlong sentence are checked.
+    """
+    start = group[0].start
+    if len(group) == 1 or not has_cut or count_tokens(text[start : group[-1].end]) <= max_tokens:
+        out.append(Span(start, group[-1].end, text[start : group[-1].end]))
+        return
+    i = 0
+    while i < len(group):
+        first = group[i].start
+        stop = _longest(
+            i + 1,
+            len(group),
+            lambda n, first=first: count_tokens(text[first : group[n - 1].end]) <= max_tokens,
+            len(group) - 1,
+        )
+        stop = max(stop, i + 1)
+        out.append(Span(first, group[stop - 1].end, text[first : group[stop - 1].end]))
+        i = stop
+
+
+def _longest(lo: int, hi: int, fits: Callable[[int], bool], hint: int) -> int:
+    """The largest n in [lo, hi] with ``fits(n)`` (``lo - 1`` if none), starting at ``hint``.
+
+    Gallops from the hint, then bisects, so a good hint costs two or three probes and a
+    bad one O(log n); a plain scan from ``lo`` would make chunking quadratic. Only
+    values that were probed are returned, so the budget holds even where the token
+    count is not monotone.
+    """
+    guess = min(max(hint, lo), hi)
+    step = 1
+    if fits(guess):
+        good = guess
+        while True:
+            if good == hi:
+                return good
+            probe = min(good + step, hi)
+            if not fits(probe):
+                bad = probe
+                break
+            good, step = probe, step * 2
+    else:
+        bad = guess
+        while True:
+            if bad == lo:
+                return lo - 1
+            probe = max(bad - step, lo)
+            if fits(probe):
+                good = probe
+                break
+            bad, step = probe, step * 2
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if fits(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
 
 
 def _cut_long(
     text: str, sent: Span, max_tokens: int, count_tokens: Callable[[str], int]
-) -> list[Span]:
-    out: list[Span] = []
-    words = list(re.finditer(r"\S+", sent.text))
-    begin = 0
+) -> list[tuple[Span, int]]:
+    """Longest word-aligned pieces of ``sent`` within the budget, with their token counts."""
+    out: list[tuple[Span, int]] = []
+    words = [(sent.start + m.start(), sent.start + m.end()) for m in re.finditer(r"\S+", sent.text)]
+    counted: dict[tuple[int, int], int] = {}
+
+    def fits(s: int, e: int) -> bool:
+        counted[s, e] = count_tokens(text[s:e])
+        return counted[s, e] <= max_tokens
+
+    begin, hint, char_hint = 0, 1, 1
     while begin < len(words):
-        stop = begin + 1
-        while stop < len(words):
-            piece = sent.text[words[begin].start() : words[stop].end()]
-            if count_tokens(piece) > max_tokens:
-                break
-            stop += 1
-        s = sent.start + words[begin].start()
-        e = sent.start + words[stop - 1].end()
-        out.append(Span(s, e, text[s:e]))
-        begin = stop
+        first = words[begin][0]
+        stop = _longest(
+            begin + 1, len(words), lambda n, first=first: fits(first, words[n - 1][1]), begin + hint
+        )
+        if stop > begin:
+            hint = stop - begin
+            end = words[stop - 1][1]
+            out.append((Span(first, end, text[first:end]), counted[first, end]))
+            begin = stop
+            continue
+        # a single "word" over the budget (no spaces): cut it by characters
+        pos, word_end = words[begin]
+        while pos < word_end:
+            n = _longest(1, word_end - pos, lambda n, pos=pos: fits(pos, pos + n), char_hint)
+            n = max(n, 1)  # never stall, even on a budget below one character
+            char_hint = n
+            tokens = counted.get((pos, pos + n)) or count_tokens(text[pos : pos + n])
+            out.append((Span(pos, pos + n, text[pos : pos + n]), tokens))
+            pos += n
+        begin += 1
+        counted.clear()
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _env  # noqa: F401
 from .errors import AssistantError
+from .loaders import display_name
 from .progress import ProgressBar
 
 
@@ -39,7 +40,7 @@ def _index(bot: Any, rebuild: bool = False, quiet: bool = False) -> Any:
         bar.close()
     print(report.summary(), file=sys.stderr)
     for skipped in report.skipped:
-        print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+        print(f"warning: skipped {display_name(skipped.source)}: {skipped.reason}", file=sys.stderr)
     return report
 
 
@@ -54,7 +55,8 @@ def _print_answer(answer: Any) -> None:
         print()
         for c in answer.citations:
             page = f", page {c.page}" if c.page else ""
-            print(f"[{c.n}] {c.source}{page}, characters {c.start}-{c.end} (score {c.score:.3f})")
+            where = f"{display_name(c.source)}{page}, characters {c.start}-{c.end}"
+            print(f"[{c.n}] {where} (score {c.score:.3f})")
             print(f"    „{' '.join(c.quote.split())}“")
 
 
@@ -121,7 +123,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if answer and answer.citations:
                 for c in answer.citations:
                     page = f", page {c.page}" if c.page else ""
-                    print(f"  [{c.n}] {c.source}{page} {c.start}-{c.end}")
+                    print(f"  [{c.n}] {display_name(c.source)}{page} {c.start}-{c.end}")
             history += [
                 {"role": "user", "content": question},
                 {"role": "assistant", "content": answer.text if answer else ""},
@@ -144,7 +146,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
     bot = _make(args)
-    run_eval(bot, Path(args.qa_file), Path(args.out), limit=args.limit, reindex=not args.no_index)
+    run_eval(
+        bot,
+        [Path(q) for q in args.qa_file],
+        Path(args.out),
+        limit=args.limit,
+        reindex=not args.no_index,
+        split=args.split,
+    )
     return 0
 
 
@@ -187,7 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)
-    p.add_argument("qa_file", help="XQuAD-style or own JSON-lines QA file")
+    p.add_argument("qa_file", nargs="+", help="XQuAD-style or own JSON-lines QA files")
+    p.add_argument(
+        "--split",
+        choices=["fit", "heldout"],
+        help="only rows of this split",
+    )
     p.add_argument("--mode", choices=["extractive", "generative"])
     p.add_argument("--out", default="eval-out", help="folder for report.json/.md/.png")
     p.add_argument("--limit", type=int, help="only the first N questions")

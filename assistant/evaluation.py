@@ -1,9 +1,14 @@
 """`assistant eval`: retrieval, answer and citation quality per question language.
 
-Metrics follow ALCE (Gao et al. 2023) in spirit: an answer is correct when it contains a
-gold answer; a citation supports it when its quote contains a gold answer. Questions
-whose gold document is not in the corpus count as unanswerable: the assistant should
-decline them.
+Metrics follow ALCE (Gao et al. 2023) in spirit: an answer is correct when it is not
+declined and one of its cited quotes contains a gold answer (for generative answers, the
+text too); a citation supports it when its quote contains a gold answer. Questions whose
+gold document is not in the corpus count as unanswerable: the assistant should decline
+them. Unanswerable rows with a "pattern" are reported by kind: near-miss questions (on
+the documents' topics) apart from off-topic ones and non-questions.
+
+The threshold curve (in report.png) shows what moving the decision point would do:
+for each point, how many questions would be answered and how many of those wrongly.
 
 Two input formats, one JSON object per line:
 - XQuAD (``../shared/bench/xquad/questions.jsonl``): ``q_de``/``q_en``, ``answer_de``/
@@ -34,18 +39,31 @@ class QAItem:
     source: str | None = None
     span: tuple[int, int] | None = None
     alt_answers: list[str] = field(default_factory=list)  # generative may translate
+    kind: str = "answerable"  # "answerable" | "near-miss" | "off-topic"
+    split: str | None = None  # "fit" | "heldout" where the file says (or by document)
+
+
+OFF_TOPIC_PATTERNS = {"off-topic", "non-question", "other-language", "prompt-injection"}
+
+
+def _kind(row: dict) -> str:
+    if row.get("answerable", True):
+        return "answerable"
+    return "off-topic" if row.get("pattern") in OFF_TOPIC_PATTERNS else "near-miss"
 
 
 def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
     """Read either format; XQuAD questions on documents outside the corpus are unanswerable."""
     items: list[QAItem] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    text = path.read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    # XQuAD rows carry no split: every other document (sorted) is "fit", the rest "heldout"
+    docs = sorted({r["doc"] for r in rows if "q_de" in r})
+    for n, row in enumerate(rows):
         if "q_de" in row:
             present = corpus_files is None or row["doc"] in corpus_files
             span = (row["paragraph_start"], row["paragraph_end"])
+            split = "fit" if docs.index(row["doc"]) % 2 == 0 else "heldout"
             for lang in ("de", "en"):
                 items.append(
                     QAItem(
@@ -57,6 +75,8 @@ def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
                         source=row["doc"],
                         span=span,
                         alt_answers=[row["answer_en"]],
+                        kind="answerable" if present else "off-corpus",
+                        split=split,
                     )
                 )
         else:
@@ -68,6 +88,8 @@ def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
                     answers=list(row.get("answers", [])),
                     answerable=bool(row.get("answerable", True)),
                     source=row.get("source"),
+                    kind=_kind(row),
+                    split=row.get("split"),
                 )
             )
     return items
@@ -107,6 +129,10 @@ class Outcome:
     rank: int | None
     seconds: float
     answer: str
+    kind: str = "answerable"
+    outcome: str = "answered"
+    probability: float = 0.0  # the answerer's belief in its best passage (for the curve)
+    closest_correct: bool = False  # whether that best passage holds the gold answer
 
 
 def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outcome]:
@@ -122,18 +148,29 @@ def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outco
         seconds = time.perf_counter() - began
         golds = item.answers + (item.alt_answers if generative else [])
         support = sum(contains_any(c.quote, item.answers) for c in ans.citations)
+        cited = support > 0 or (generative and contains_any(ans.text, golds))
+        closest = ans.closest
         out.append(
             Outcome(
                 id=item.id,
                 language=item.language,
                 answerable=item.answerable,
                 declined=ans.declined,
-                correct=not ans.declined and contains_any(ans.text, golds),
+                correct=item.answerable and not ans.declined and cited,
                 citations=len(ans.citations),
                 supporting=support,
                 rank=retrieval_rank(item, ans.retrieved) if item.answerable else None,
                 seconds=seconds,
                 answer=ans.text,
+                kind=item.kind,
+                outcome=ans.outcome,
+                probability=ans.probability,
+                closest_correct=bool(
+                    item.answerable
+                    and closest is not None
+                    and (item.source is None or closest.source == item.source)
+                    and contains_any(closest.quote, item.answers)
+                ),
             )
         )
     bar("eval", len(items), len(items))
@@ -162,6 +199,8 @@ def summarise(outcomes: list[Outcome]) -> dict[str, dict]:
     for lang, rows in groups.items():
         ans = [o for o in rows if o.answerable]
         unans = [o for o in rows if not o.answerable]
+        near = [o for o in unans if o.kind == "near-miss"]
+        off = [o for o in unans if o.kind in ("off-topic", "off-corpus")]
         answered = [o for o in ans if not o.declined]
         n_cit = sum(o.citations for o in answered)
         secs = [o.seconds for o in rows]
@@ -171,29 +210,52 @@ def summarise(outcomes: list[Outcome]) -> dict[str, dict]:
             "hit@1": _share(sum(o.rank == 1 for o in ans), len(ans)),
             "hit@5": _share(sum(o.rank is not None and o.rank <= 5 for o in ans), len(ans)),
             "mrr": round(sum(1 / o.rank for o in ans if o.rank) / len(ans), 3) if ans else None,
-            "answer_contains_gold": _share(sum(o.correct for o in ans), len(ans)),
+            "answer_accuracy": _share(sum(o.correct for o in ans), len(ans)),
             "citation_precision": _share(sum(o.supporting for o in answered), n_cit),
             "citation_recall": _share(sum(o.supporting > 0 for o in answered), len(answered)),
-            "cited_contains_gold": _share(sum(o.supporting > 0 for o in ans), len(ans)),
             "false_decline_rate": _share(sum(o.declined for o in ans), len(ans)),
             "unanswerable": len(unans),
             "decline_rate": _share(sum(o.declined for o in unans), len(unans)),
+            "near_miss": len(near),
+            "near_miss_decline_rate": _share(sum(o.declined for o in near), len(near)),
+            "off_topic": len(off),
+            "off_topic_decline_rate": _share(sum(o.declined for o in off), len(off)),
+            "hedged": _share(sum(o.outcome == "hedged" for o in rows), len(rows)),
             "latency_p50_s": round(statistics.median(secs), 3) if secs else None,
             "latency_p95_s": round(_pct(secs, 0.95), 3) if secs else None,
         }
     return table
 
 
+def threshold_curve(outcomes: list[Outcome], points: int = 41) -> list[dict]:
+    """Answered questions and wrong answers among them, were the answer point at t.
+
+    A question counts as answered at t when its best passage's probability reaches t;
+    the answer is wrong unless that passage holds the gold answer of an answerable one.
+    """
+    curve = []
+    for i in range(points):
+        t = i / (points - 1)
+        answered = [o for o in outcomes if o.probability >= t]
+        wrong = sum(not o.closest_correct for o in answered)
+        curve.append({"threshold": round(t, 3), "answered": len(answered), "wrong": wrong})
+    return curve
+
+
 METRICS = [
     "hit@1",
     "hit@5",
     "mrr",
-    "answer_contains_gold",
-    "cited_contains_gold",
+    "answer_accuracy",
     "citation_precision",
     "citation_recall",
     "false_decline_rate",
     "decline_rate",
+    "near_miss",
+    "near_miss_decline_rate",
+    "off_topic",
+    "off_topic_decline_rate",
+    "hedged",
     "latency_p50_s",
     "latency_p95_s",
 ]
@@ -217,61 +279,93 @@ def to_markdown(table: dict[str, dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chart(table: dict[str, dict], path: Path) -> None:
+def chart(table: dict[str, dict], outcomes: list[Outcome], path: Path) -> None:
+    """Quality bars per language, and the wrong-vs-answered curve per language."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = [
-        "hit@1",
         "hit@5",
-        "mrr",
-        "answer_contains_gold",
+        "answer_accuracy",
         "citation_precision",
         "citation_recall",
-        "decline_rate",
+        "near_miss_decline_rate",
+        "false_decline_rate",
     ]
     langs = [k for k in ("de", "en") if k in table] or ["all"]
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, (ax, curve_ax) = plt.subplots(1, 2, figsize=(13, 4.5))
     width = 0.8 / len(langs)
     for i, lang in enumerate(langs):
         vals = [table[lang].get(k) or 0 for k in keys]
         ax.bar([x + i * width for x in range(len(keys))], vals, width, label=lang)
     ax.set_xticks([x + width * (len(langs) - 1) / 2 for x in range(len(keys))])
-    ax.set_xticklabels(keys, rotation=20)
+    ax.set_xticklabels(keys, rotation=20, fontsize=8)
     ax.set_ylim(0, 1)
     ax.legend()
     ax.set_title("answer and citation quality per question language")
+    for lang in langs:
+        rows = [o for o in outcomes if lang == "all" or o.language == lang]
+        curve = threshold_curve(rows)
+        curve_ax.plot(
+            [p["answered"] for p in curve], [p["wrong"] for p in curve], marker=".", label=lang
+        )
+    curve_ax.set_xlabel("questions answered")
+    curve_ax.set_ylabel("wrong answers among them")
+    curve_ax.set_title("moving the decision point (all questions)")
+    curve_ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def run_eval(
-    bot: Any, qa_file: Path, out_dir: Path, limit: int | None = None, reindex: bool = True
+    bot: Any,
+    qa_files: Path | list[Path],
+    out_dir: Path,
+    limit: int | None = None,
+    reindex: bool = True,
+    split: str | None = None,
 ) -> dict:
-    """Index (incrementally), ask every question, write report.json/.md/.png, print a table."""
-    from .cli import _index
+    """Index (incrementally), ask every question, write report.json/.md/.png, print a table.
 
+    ``split`` keeps only rows of that split ("fit" or "heldout"); rows without one stay.
+    """
+    from .progress import ProgressBar
+
+    qa_list = [qa_files] if isinstance(qa_files, Path) else list(qa_files)
     if reindex:
-        _index(bot)
+        bar = ProgressBar()
+        try:
+            print(bot.index(progress=bar).summary())
+        finally:
+            bar.close()
     files = {d["source"] for d in bot.documents()}
-    items = load_qa(qa_file, files)[:limit] if limit else load_qa(qa_file, files)
+    items = [item for qa in qa_list for item in load_qa(qa, files)]
+    if split:
+        items = [i for i in items if i.split in (None, split)]
+    items = items[:limit] if limit else items
+    qa_file = qa_list[0]
     outcomes = evaluate(bot, items)
     table = summarise(outcomes)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {
-        "qa_file": str(qa_file),
+        "qa_files": [str(q) for q in qa_list],
+        "split": split,
         "corpus": str(bot.settings.corpus_dir),
         "mode": bot.mode,
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "metrics": table,
+        "threshold_curve": {
+            lang: threshold_curve([o for o in outcomes if lang == "all" or o.language == lang])
+            for lang in ("de", "en", "all")
+        },
         "questions": [asdict(o) for o in outcomes],
     }
     (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
     md = to_markdown(table, f"assistant eval: {qa_file.name} ({bot.mode})")
     (out_dir / "report.md").write_text(md)
-    chart(table, out_dir / "report.png")
+    chart(table, outcomes, out_dir / "report.png")
     print(md)
     return report

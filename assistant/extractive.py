@@ -7,41 +7,34 @@ document can change what it does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
+from .answerability import (
+    DECIDER,
+    RANKER,
+    Decider,
+    Ranker,
+    ablation_variants,
+    anchors,
+    answer_spans,
+    expected_type,
+    features,
+    rank_evidence,
+)
 from .answering import DECLINE, Answer, make_citation
-from .chunking import answer_sentences
-from .retrieval import Hit, tokenize
+from .chunking import Span, answer_sentences, split_sentences
+from .retrieval import Hit
 from .settings import Settings
-
-_NUMBER_Q = re.compile(
-    r"\b(wie viele|wieviele|wie viel|wieviel|how many|how much|welche[rsm]? (?:anzahl|zahl)|"
-    r"what (?:number|percentage|amount)|wie hoch|wie groß|wie lang|wie alt|"
-    r"how (?:long|old|large|big|high|far))\b",
-    re.I,
-)
-_TIME_Q = re.compile(
-    r"\b(wann|seit wann|in welchem jahr|welches jahr|welchem jahrhundert|when|what year|which year|"
-    r"what century|in what year)\b",
-    re.I,
-)
-_HAS_NUMBER = re.compile(
-    r"\d|\b(ein|eine|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hundert|tausend|"
-    r"million|millionen|milliarden|one|two|three|four|five|six|seven|eight|nine|ten|hundred|"
-    r"thousand)\b",
-    re.I,
-)
-_HAS_TIME = re.compile(
-    r"\b\d{3,4}\b|jahrhundert|januar|februar|märz|april|mai|juni|juli|august|september|"
-    r"oktober|november|dezember",
-    re.I,
-)
+from .store import SentenceVector
 
 
 @dataclass
 class Candidate:
+    """A sentence that might answer, with its vectors and the evidence for it."""
+
     hit: Hit
     start: int
     end: int
@@ -49,33 +42,117 @@ class Candidate:
     sentence_vec: list[float] | None = None
     window_vec: list[float] | None = None
     window: str = ""  # the text whose vector is the window vector
-    score: float = 0.0
+    score: float = 0.0  # the ranking score among the question's candidates
+    probability: float = 0.0  # the decider's belief that it answers (best candidate only)
+    ordinal: int = 0  # the sentence's place in its chunk
+    evidence: dict[str, float] = field(default_factory=dict)
 
 
-# Score weights and decline thresholds, fitted on XQuAD (see README, "Quality"):
-# sentence and window similarity carry the score; the chunk's own similarity, shared
-# stemmed terms and a matching answer type (a number for "how many") break ties.
-W_CHUNK, W_OVERLAP, W_TYPE = 0.5, 0.08, 0.02
-# Cross-language similarities run ~0.1 lower for e5-small, hence two thresholds.
-THRESHOLD_SAME_LANGUAGE = 2.06
-THRESHOLD_CROSS_LANGUAGE = 1.955
+# A heading is context, not an answer: a markdown heading, or a question (a FAQ entry's
+# title restates the question it answers).
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|[-*•])\s+")
+
+
+def is_heading(text: str) -> bool:
+    stripped = text.strip()
+    return bool(_HEADING.match(stripped)) or stripped.endswith("?")
 
 
 def _cos(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     return matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-9)
 
 
+def is_prose(text: str) -> bool:
+    """A sentence made of words, not code, headers or markup: only prose can answer.
+
+    Lines of code and HTTP headers are near every question in the embedding space (they
+    mean little, so they sit in the middle of it); quoting them answers nothing.
+    """
+    chars = [ch for ch in text if not ch.isspace()]
+    if not chars:
+        return False
+    letters = sum(ch.isalpha() for ch in chars)
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    return letters / len(chars) >= 0.65 and len(words) >= 3 and not text.lstrip().startswith("![")
+
+
+def is_title_line(text: str, following: str) -> bool:
+    """A short line without closing punctuation that ends its paragraph: a title."""
+    stripped = text.strip()
+    return (
+        len(stripped.split()) <= 8
+        and not re.search(r"[.!:;\"”“»«)\]]$", stripped)
+        and (following.startswith("\n") or not following)
+    )
+
+
+def quote_span(text: str, spans: list[Span], j: int) -> tuple[int, int] | None:
+    """Where the quote of sentence ``j`` of a chunk starts and ends, or None for a heading.
+
+    A heading line in front of a sentence is dropped; a list item is quoted together with
+    the clause that introduces it ("Mit Freiheitsstrafe wird bestraft, wer: 1. …").
+    """
+    span = spans[j]
+    start = span.start
+    first_line, _, rest = span.text.partition("\n")
+    if rest.strip() and (_HEADING.match(first_line) or is_title_line(first_line, "\n")):
+        start = span.start + len(first_line) + 1
+        while start < span.end and text[start].isspace():
+            start += 1
+    body = text[start : span.end]
+    if is_heading(body) or is_title_line(body, text[span.end : span.end + 2]):
+        return None
+    if _LIST_ITEM.match(body):
+        k = j - 1
+        while k >= 0 and j - k <= 4 and _LIST_ITEM.match(spans[k].text):
+            k -= 1
+        if k >= 0 and spans[k].text.rstrip().endswith(":") and span.end - spans[k].start <= 800:
+            start = spans[k].start
+    return start, span.end
+
+
+class Lexicon(Protocol):
+    """What the answerer needs of the lexical index: terms, their rarity, the vocabulary."""
+
+    def terms(self, text: str) -> list[str]: ...
+
+    def term_weights(self, text: str) -> dict[str, float]: ...
+
+    def known(self, word: str) -> bool: ...
+
+    def rarity_scale(self) -> float: ...
+
+    def stem(self, words: list[str]) -> list[str]: ...
+
+
+class SentenceVectors(Protocol):
+    def __call__(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]: ...
+
+
 class ExtractiveAnswerer:
-    """Quotes the best-matching sentences of the retrieved chunks, numbered [1], [2]."""
+    """Quotes the sentence that answers, [1]; a second one only when it adds the asked
+    kind of answer the first lacks. Declines, or hedges with the closest passage, when
+    the evidence says the documents do not answer."""
 
     mode = "extractive"
 
-    def __init__(self, settings: Settings, embedder, stem=None, sentence_vectors=None):
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Any,
+        lexicon: Lexicon,
+        sentence_vectors: SentenceVectors | None = None,
+        ranker: Ranker = RANKER,
+        decider: Decider = DECIDER,
+    ):
         self.settings = settings
         self.embedder = embedder
-        self.stem = stem or (lambda words: words)
+        self.lexicon = lexicon
         self.sentence_vectors = sentence_vectors or (lambda ids: {})
-        self.offset = settings.min_relevance  # user shift of both thresholds
+        self.ranker = ranker
+        self.decider = decider
+        self.shift = settings.min_relevance  # the user's shift of the decision points
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         """Sentences of the hits with their stored vectors (embedded now if missing)."""
@@ -85,12 +162,19 @@ class ExtractiveAnswerer:
         for hit in hits:
             c = hit.chunk
             vecs = {(v.start, v.end, v.kind): v.vector for v in stored.get(c.id, [])}
-            for _, s, window in answer_sentences(c.text):
-                start, end = c.start + s.start, c.start + s.end
-                cand = Candidate(hit, start, end, s.text, window=window or s.text)
-                cand.sentence_vec = vecs.get((start, end, "s"))
+            spans = split_sentences(c.text)
+            for j, s, window in answer_sentences(c.text, spans):
+                where = quote_span(c.text, spans, j)
+                if where is None or not is_prose(c.text[where[0] : where[1]]):
+                    continue
+                key_start, key_end = c.start + s.start, c.start + s.end
+                start, end = c.start + where[0], c.start + where[1]
+                text = c.text[where[0] : where[1]]
+                cand = Candidate(hit, start, end, text, window=window or s.text, ordinal=j)
+                cand.sentence_vec = vecs.get((key_start, key_end, "s"))
                 # the first sentence has no window of its own: its sentence vector serves
-                cand.window_vec = vecs.get((start, end, "w") if window else (start, end, "s"))
+                kind = "w" if window else "s"
+                cand.window_vec = vecs.get((key_start, key_end, kind))
                 if cand.sentence_vec is None or cand.window_vec is None:
                     missing.append(cand)
                 out.append(cand)
@@ -101,67 +185,199 @@ class ExtractiveAnswerer:
                 m.sentence_vec, m.window_vec = vecs[i], vecs[len(missing) + i]
         return out
 
-    def score(self, question: str, q_vec: list[float], cands: list[Candidate]) -> None:
-        """Sentence score: its own and its window's similarity, plus tie-breakers."""
+    def weigh(self, question: str, lang: str, q_vec: list[float], cands: list[Candidate]) -> None:
+        """Collect each candidate's evidence, rank them, and let the decider judge each."""
         if not cands:
             return
         q = np.asarray(q_vec, dtype=np.float32)
         s_cos = _cos(np.asarray([c.sentence_vec for c in cands], dtype=np.float32), q)
         w_cos = _cos(np.asarray([c.window_vec for c in cands], dtype=np.float32), q)
-        q_terms = set(self.stem(tokenize(question)))
-        wants_number = bool(_NUMBER_Q.search(question))
-        wants_time = bool(_TIME_Q.search(question))
-        for cand, sc, wc in zip(cands, s_cos, w_cos):
-            s_terms = set(self.stem(tokenize(cand.text)))
-            overlap = len(q_terms & s_terms) / len(q_terms) if q_terms else 0.0
-            kind = 0.0
-            if wants_number and _HAS_NUMBER.search(cand.text):
-                kind += 1
-            if wants_time and _HAS_TIME.search(cand.text):
-                kind += 1
-            cand.score = (
-                float(sc + wc) + W_CHUNK * cand.hit.dense + W_OVERLAP * overlap + W_TYPE * kind
+        kind = expected_type(question)
+        weights = self.lexicon.term_weights(question)
+        q_anchors = anchors(question)
+        scale = self.lexicon.rarity_scale()
+        context_cache: dict[str, tuple[set[str], str]] = {}
+        for i, cand in enumerate(cands):
+            chunk = cand.hit.chunk
+            if chunk.id not in context_cache:
+                context_cache[chunk.id] = (set(self.lexicon.terms(chunk.text)), chunk.text.lower())
+            context_terms, context_lower = context_cache[chunk.id]
+            cand.evidence = features(
+                sentence=float(s_cos[i]),
+                window=float(w_cos[i]),
+                chunk=cand.hit.dense,
+                same_language=chunk.lang == lang,
+                kind=kind,
+                text=cand.text,
+                question=question,
+                term_weights=weights,
+                sentence_terms=set(self.lexicon.terms(cand.text)),
+                context_terms=context_terms,
+                question_anchors=q_anchors,
+                context_lower=context_lower,
+                known=self.lexicon.known,
+                rarity_scale=scale,
             )
+            cand.score = self.ranker.score(cand.evidence)
+        ablation = self._ablation(question, weights, q, s_cos, cands)
+        for i, (margin, share) in enumerate(rank_evidence([c.score for c in cands])):
+            cand = cands[i]
+            cand.evidence["rank_margin"] = margin
+            cand.evidence["rank_share"] = share
+            cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = ablation[i]
+            cand.probability = self.decider.probability(cand.evidence)
 
-    def threshold(self, lang: str, cand: Candidate) -> float:
-        same = cand.hit.chunk.lang == lang
-        base = THRESHOLD_SAME_LANGUAGE if same else THRESHOLD_CROSS_LANGUAGE
-        return base + self.offset
+    def _ablation(self, question, weights, q, s_cos, cands) -> list[tuple[float, float]]:
+        """Per candidate: the smallest and the mean similarity drop when one of the
+        question's rare words is left out (see ``answerability.ablation_variants``)."""
+        variants = ablation_variants(question, weights, self.lexicon.stem)
+        if not variants:
+            return [(0.0, 0.0)] * len(cands)
+        many = getattr(self.embedder, "query_many", None)
+        vecs = many(variants) if many else [self.embedder.get_query_embedding(v) for v in variants]
+        v = np.asarray(vecs, dtype=np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
+        s = np.asarray([c.sentence_vec for c in cands], dtype=np.float32)
+        s /= np.linalg.norm(s, axis=1, keepdims=True) + 1e-9
+        drops = s_cos[:, None] - s @ v.T
+        return [(float(d.min()), float(d.mean())) for d in drops]
 
-    def select(self, lang: str, cands: list[Candidate]) -> list[Candidate]:
-        """The best sentence, plus the runner-up if it also clears the threshold."""
-        ranked = sorted(cands, key=lambda c: c.score, reverse=True)
-        chosen = [
-            c
-            for c in ranked[: self.settings.max_cited_sentences]
-            if c.score >= self.threshold(lang, c)
-        ]
-        return chosen
+    def rank(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]):
+        """Candidates, best first by the ranker."""
+        cands = self.candidates(hits)
+        self.weigh(question, lang, q_vec, cands)
+        return sorted(cands, key=lambda c: c.score, reverse=True)
+
+    def select(self, ranked: list[Candidate]) -> list[Candidate]:
+        """What to quote: the best sentence, joined with the runner-up into one passage
+        when the two stand side by side; a separate second quote only when the ranking
+        cannot tell the two apart."""
+        best = ranked[0]
+        if len(ranked) < 2 or self.settings.max_cited_sentences < 2:
+            return [best]
+        second = ranked[1]
+        if second.hit.chunk.id == best.hit.chunk.id and abs(second.ordinal - best.ordinal) == 1:
+            return [joined(best, second)]
+        if best.score - second.score < self.ranker.second_within and not overlapping(best, second):
+            return [best, second]
+        return [best]
 
     def answer(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]) -> Answer:
-        cands = self.candidates(hits)
-        self.score(question, q_vec, cands)
-        chosen = self.select(lang, cands)
-        if not chosen:
+        ranked = self.rank(question, lang, hits, q_vec)
+        if not ranked:
             return Answer(DECLINE[lang], [], lang, self.mode, declined=True, retrieved=hits)
+        best = ranked[0]
+        outcome = self.decider.outcome(best.probability, self.shift)
+        closest = make_citation(1, best.hit, best.start, best.end, best.probability)
+        if outcome == "declined":
+            return Answer(
+                DECLINE[lang],
+                [],
+                lang,
+                self.mode,
+                declined=True,
+                retrieved=hits,
+                confidence=1.0 - best.probability,
+                outcome="declined",
+                probability=best.probability,
+                closest=closest,
+            )
+        chosen = self.select(ranked) if outcome == "answered" else [best]
         citations = [
-            make_citation(i + 1, c.hit, c.start, c.end, c.score) for i, c in enumerate(chosen)
+            make_citation(i + 1, c.hit, c.start, c.end, c.probability) for i, c in enumerate(chosen)
         ]
-        return Answer(self.frame(lang, chosen), citations, lang, self.mode, retrieved=hits)
+        text = (
+            frame(lang, question, chosen)
+            if outcome == "answered"
+            else frame_hedge(lang, question, best)
+        )
+        return Answer(
+            text,
+            citations,
+            lang,
+            self.mode,
+            declined=outcome != "answered",
+            retrieved=hits,
+            confidence=best.probability if outcome == "answered" else 1.0 - best.probability,
+            outcome=outcome,
+            probability=best.probability,
+            closest=closest,
+        )
 
-    @staticmethod
-    def frame(lang: str, chosen: list[Candidate]) -> str:
-        parts = []
-        for i, cand in enumerate(chosen):
-            n = i + 1
-            quote = " ".join(cand.text.split())
-            foreign = cand.hit.chunk.lang != lang
-            if lang == "de":
+
+def overlapping(a: Candidate, b: Candidate) -> bool:
+    return a.hit.chunk.source == b.hit.chunk.source and a.start < b.end and b.start < a.end
+
+
+def joined(a: Candidate, b: Candidate) -> Candidate:
+    """Two neighbouring sentences of one chunk as one passage, judged as the better one."""
+    chunk = a.hit.chunk
+    start, end = min(a.start, b.start), max(a.end, b.end)
+    text = chunk.text[start - chunk.start : end - chunk.start]
+    return Candidate(
+        a.hit,
+        start,
+        end,
+        text,
+        score=a.score,
+        probability=a.probability,
+        evidence=a.evidence,
+        ordinal=min(a.ordinal, b.ordinal),
+    )
+
+
+def _quote(lang: str, text: str) -> str:
+    text = " ".join(text.split())
+    return f"„{text}“" if lang == "de" else f"“{text}”"
+
+
+def _source_language(lang: str, doc_lang: str) -> str:
+    """How the answer names a source in the other language ("" when they match)."""
+    if doc_lang == lang:
+        return ""
+    if lang == "de":
+        return "englischen " if doc_lang == "en" else "deutschen "
+    return "English " if doc_lang == "en" else "German "
+
+
+def frame(lang: str, question: str, chosen: list[Candidate]) -> str:
+    """The answer text: each quote behind its [n]; across languages the source's language
+    is named and the asked-for name, number or date is set apart in bold."""
+    kind = expected_type(question)
+    parts = []
+    for i, cand in enumerate(chosen):
+        n = i + 1
+        other = _source_language(lang, cand.hit.chunk.lang)
+        spans = answer_spans(kind, cand.text, question) if other else []
+        quote = _quote(lang, cand.text)
+        if lang == "de":
+            if other:
+                found = f", die Antwort ist **{spans[0]}**" if spans else ""
+                lead = "Laut der" if i == 0 else "Außerdem laut der"
+                parts.append(f"{lead} {other}Quelle [{n}]{found}: {quote}")
+            else:
                 lead = "Laut" if i == 0 else "Außerdem laut"
-                note = " (auf Englisch)" if foreign else ""
-                parts.append(f"{lead} [{n}]{note}: „{quote}“")
+                parts.append(f"{lead} [{n}]: {quote}")
+        else:
+            if other:
+                found = f", the answer is **{spans[0]}**" if spans else ""
+                lead = "According to the" if i == 0 else "Also, according to the"
+                parts.append(f"{lead} {other}source [{n}]{found}: {quote}")
             else:
                 lead = "According to" if i == 0 else "Also, according to"
-                note = " (quoted in German)" if foreign else ""
-                parts.append(f"{lead} [{n}]{note}: “{quote}”")
-        return "\n\n".join(parts)
+                parts.append(f"{lead} [{n}]: {quote}")
+    return "\n\n".join(parts)
+
+
+HEDGE = {
+    "de": "Die Dokumente beantworten das nicht direkt. Am nächsten kommt {where}[1]: {quote}",
+    "en": "The documents do not answer this directly. The closest passage is {where}[1]: {quote}",
+}
+
+
+def frame_hedge(lang: str, question: str, cand: Candidate) -> str:
+    other = _source_language(lang, cand.hit.chunk.lang)
+    where = ""
+    if other:
+        where = f"in der {other}Quelle " if lang == "de" else f"in the {other}source "
+    return HEDGE[lang].format(where=where, quote=_quote(lang, cand.text))

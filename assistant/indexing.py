@@ -7,6 +7,7 @@ never leaves a half-written index behind.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,9 +19,25 @@ from .chunking import answer_sentences, chunk_text
 from .embedding import embedder_id, token_counter
 from .errors import CorpusError
 from .language import detect_language
-from .loaders import LoadedDocument, LoadError, Skipped, file_sha256, list_corpus, load_file
+from .loaders import (
+    Limits,
+    LoadedDocument,
+    LoadError,
+    Skipped,
+    display_name,
+    file_sha256,
+    list_corpus,
+    load_file,
+)
 from .settings import Settings
-from .store import ChunkStore, FileEntry, SentenceVector, chunk_id, write_lock
+from .store import (
+    ChunkStore,
+    FileEntry,
+    SentenceVector,
+    chunk_id,
+    encode_page_starts,
+    write_lock,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -53,7 +70,7 @@ class IndexReport:
         text = "indexed: " + ", ".join(parts)
         if self.skipped:
             text += f"; skipped {len(self.skipped)}: " + "; ".join(
-                f"{s.source} ({s.reason})" for s in self.skipped
+                f"{display_name(s.source)} ({s.reason})" for s in self.skipped
             )
         return text
 
@@ -63,6 +80,7 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
     nodes = []
     for i, span in enumerate(chunk_text(doc.text, settings.chunk_tokens, count_tokens)):
         page = doc.page_at(span.start)
+        inside = doc.pages_inside(span.start, span.end)
         nodes.append(
             TextNode(
                 id_=chunk_id(doc.source, doc.sha256, i),
@@ -76,6 +94,7 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
                     "start": span.start,
                     "end": span.end,
                     "page": page if page is not None else -1,
+                    "page_starts": encode_page_starts(inside),
                     "lang": lang,
                 },
             )
@@ -130,6 +149,7 @@ def index_corpus(
     embed_id = embedder_id(embedder)
     progress = progress or (lambda stage, done, total: None)
     max_bytes = int(settings.max_file_mb * 1e6)
+    limits = Limits.from_settings(settings)
 
     with write_lock(settings):
         target = store
@@ -160,7 +180,7 @@ def index_corpus(
                 report.skipped.append(Skipped(source, f"cannot read file ({exc})"))
                 continue
             if entry and entry.version == sha:
-                new[source] = FileEntry(sha, st.st_size, st.st_mtime_ns, entry.chunks, entry.lang)
+                new[source] = dataclasses.replace(entry, size=st.st_size, mtime_ns=st.st_mtime_ns)
                 report.unchanged.append(source)
                 continue
             todo.append((source, path, entry))
@@ -171,7 +191,7 @@ def index_corpus(
         for i, (source, path, entry) in enumerate(todo):
             progress("loading", i, len(todo))
             try:
-                doc = load_file(path, source, max_bytes)
+                doc = load_file(path, source, max_bytes, limits, root=corpus)
             except LoadError as exc:
                 report.skipped.append(Skipped(source, str(exc)))
                 continue
@@ -182,7 +202,7 @@ def index_corpus(
                 (
                     source,
                     nodes,
-                    FileEntry(doc.sha256, st.st_size, st.st_mtime_ns, len(nodes), lang),
+                    FileEntry(doc.sha256, st.st_size, st.st_mtime_ns, len(nodes), lang, doc.title),
                     entry is None,
                 )
             )

@@ -26,3 +26,61 @@ def detect_language(text: str) -> str:
     de = sum(w in _DE for w in words) + 2 * len(re.findall(r"[äöüß]", text.lower()))
     en = sum(w in _EN for w in words)
     return "en" if en > de else "de"
+
+
+# Function words of the languages people most often try instead; a question that is
+# clearly in one of them is told which languages are supported, not answered in German.
+_OTHER = {
+    "fr": "le la les des du un une est sont qui que quoi quand où comment pourquoi quel quelle "
+    "quels quelles dans pour avec sur pas ce cette il elle ils nous vous je au aux et ou "
+    "été était combien",
+    "es": "el la los las un una es son qué quién quiénes cuándo dónde cómo por qué cuál "
+    "cuáles en para con del al fue era y o no se su sus cuántos cuántas",
+    "it": "il lo la gli le un una è sono chi che cosa quando dove come perché quale quali "
+    "nel nella per con del della dei fu era e o non si suo sua quanti quante",
+    "nl": "de het een is zijn wie wat wanneer waar hoe waarom welke welk van voor met op "
+    "niet ook en of werd was hij zij",
+    "tr": "bir ve bu ne kim kimdir nedir nerede neden nasıl hangi mi mı mu mü için ile da de "
+    "olan oldu zaman kaç",
+    "pl": "i w z na do się jest są kto co kiedy gdzie jak dlaczego który która które nie "
+    "czy od po dla był była było ile",
+    "pt": "o a os as um uma é são quem que quando onde como por qual quais em para com do da "
+    "dos das foi era e ou não seu sua quantos",
+}
+_OTHER_SETS = {lang: set(words.split()) for lang, words in _OTHER.items()}
+_OTHER_LETTERS = re.compile(r"[çéèêàâîôûœñ¿¡ğışłąęśźżćńãõÇÉÈÊÀÂÎÔÛŒÑĞİŞŁĄĘŚŹŻĆŃ]")
+_ANY_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def question_language(text: str) -> str:
+    """ "de", "en", or "other" for a question clearly written in another language."""
+    words = [w.lower() for w in _ANY_WORD.findall(text)]
+    de = sum(w in _DE for w in words) + 2 * len(re.findall(r"[äöüß]", text.lower()))
+    en = sum(w in _EN for w in words)
+    foreign = len(_OTHER_LETTERS.findall(text))
+    other = max(sum(w in s for w in words) for s in _OTHER_SETS.values()) + foreign
+    if other > max(de, en) and (other >= 2 or de == en == 0):
+        return "other"
+    return "en" if en > de else "de"
+
+
+_SMALL_TALK = set(
+    "hallo hi hello hey moin servus danke dankeschön thanks thank you ok okay bye tschüss "
+    "ciao cool super gut good nice yes no ja nein bitte please test".split()
+)
+
+
+def has_words(text: str) -> bool:
+    """Whether there is anything to ask about: a word of three or more letters that is
+    neither a function word nor small talk ("Hallo", "Danke!", "ok")."""
+    words = [w.lower() for w in _ANY_WORD.findall(text)]
+    return any(len(w) >= 3 and w not in _SMALL_TALK and w not in _DE | _EN for w in words)
+
+
+UNSUPPORTED_LANGUAGE = (
+    "Ich beantworte Fragen auf Deutsch oder Englisch. / I answer questions in German or English."
+)
+NOT_A_QUESTION = {
+    "de": "Das sieht nicht nach einer Frage aus. Stellen Sie eine Frage zu den Dokumenten.",
+    "en": "That does not look like a question. Ask a question about the documents.",
+}

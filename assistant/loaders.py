@@ -7,14 +7,53 @@ Files that cannot be read are reported as :class:`Skipped`, never silently dropp
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import hashlib
 import io
+import os
 import re
+import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+TITLE_MAX_CHARS = 100  # a first line longer than this is a sentence, not a title
+RATIO_MIN_BYTES = 1_000_000  # zip members smaller than this may compress as well as they like
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may expand to. The byte limits (ASSISTANT_MAX_FILE_MB, the upload
+    limit) see only compressed bytes: a 176 KB DOCX can hold 52 MB of text."""
+
+    max_text_chars: int = 10_000_000
+    max_unpacked_mb: float = 100.0
+    max_compression_ratio: float = 100.0
+    max_pdf_pages: int = 2000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Limits:
+        return cls(
+            max_text_chars=settings.max_text_chars,
+            max_unpacked_mb=settings.max_unpacked_mb,
+            max_compression_ratio=settings.max_compression_ratio,
+            max_pdf_pages=settings.max_pdf_pages,
+        )
+
+
+def display_name(name: str) -> str:
+    """A file name safe to print: as it is when plain, else quoted and escaped like repr.
+
+    File names are untrusted: a newline could fake a line of output ("warning: ..."),
+    quotes could close a quoted name, bidi controls could reorder what is shown.
+    """
+    if name.isprintable() and not any(c in name for c in "'\"\\"):
+        return name
+    return repr(name)
 
 
 @dataclass
@@ -25,16 +64,19 @@ class LoadedDocument:
     text: str
     sha256: str
     page_starts: list[int] = field(default_factory=list)
+    title: str | None = None  # first heading, metadata title or a short first line
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding character ``offset``, or None for unpaged formats."""
         if not self.page_starts:
             return None
-        page = 1
-        for i, start in enumerate(self.page_starts):
-            if offset >= start:
-                page = i + 1
-        return page
+        return max(1, bisect.bisect_right(self.page_starts, offset))
+
+    def pages_inside(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(offset, page) of each page that begins strictly inside ``start..end``."""
+        first = bisect.bisect_right(self.page_starts, start)
+        last = bisect.bisect_left(self.page_starts, end)
+        return [(self.page_starts[k], k + 1) for k in range(first, last)]
 
 
 @dataclass
@@ -67,8 +109,34 @@ def _looks_binary(data: bytes) -> bool:
     return control / len(head) > 0.05
 
 
+# UTF-32 first: its little-endian mark starts with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _control_heavy(text: str) -> bool:
+    head = text[:8192]
+    control = sum(1 for c in head if ord(c) < 32 and c not in "\t\n\f\r")
+    return bool(head) and control / len(head) > 0.05
+
+
 def decode_text(data: bytes) -> str:
-    """Decode bytes of a text file: UTF-8 (with or without BOM), else cp1252."""
+    """Decode bytes of a text file: by its byte order mark (UTF-8, UTF-16, UTF-32),
+    else UTF-8, else cp1252."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"invalid {encoding.upper()} text ({exc.reason})") from exc
+            if "\x00" in text[:8192] or _control_heavy(text):
+                raise LoadError("binary content, not text")
+            return text
     if _looks_binary(data):
         raise LoadError("binary content, not text")
     for enc in ("utf-8-sig", "cp1252"):
@@ -119,8 +187,15 @@ class _HTMLText(HTMLParser):
         self._hidden = 0
         self._pre = 0
         self._head = False
+        self.title: list[str] = []  # text of <title>
+        self.h1: list[str] = []  # text of the first <h1>
+        self._capture: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "title" and not self.title:
+            self._capture = self.title
+        elif tag == "h1" and not self.h1:
+            self._capture = self.h1
         if tag in self.HIDDEN:
             self._hidden += 1
         elif tag == "head":
@@ -133,6 +208,8 @@ class _HTMLText(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("title", "h1"):
+            self._capture = None
         if tag in self.HIDDEN and self._hidden:
             self._hidden -= 1
         elif tag == "head":
@@ -144,49 +221,143 @@ class _HTMLText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         in_title = self._head and self.lasttag == "title"
+        if self._capture is not None and not self._hidden:
+            self._capture.append(data)
         if self._hidden or (self._head and not in_title):
             return
         data = data.replace("\xa0", " ")
         self.parts.append(data if self._pre else re.sub(r"\s+", " ", data))
 
 
-def html_to_text(markup: str) -> str:
+def _html(markup: str) -> tuple[str, str | None]:
+    """Visible text of a page and its title (<title>, else the first <h1>)."""
     parser = _HTMLText()
     parser.feed(markup)
     parser.close()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\f\v]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    title = _clean_title("".join(parser.title)) or _clean_title("".join(parser.h1))
+    return text, title
 
 
-def _load_pdf(data: bytes) -> tuple[str, list[int]]:
+def html_to_text(markup: str) -> str:
+    return _html(markup)[0]
+
+
+def _clean_title(title: str | None) -> str | None:
+    """One line of printable text, at most 200 characters, or None."""
+    if not title:
+        return None
+    title = "".join(c for c in title if unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+    title = " ".join(title.split())
+    if len(title) > 200:
+        title = title[:199].rstrip() + "…"
+    return title or None
+
+
+def _first_line_title(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.strip():
+            return _clean_title(line) if len(line.strip()) <= TITLE_MAX_CHARS else None
+    return None
+
+
+_MD_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)[ \t#]*$", re.M)
+_MD_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+_MD_SETEXT = re.compile(r"^(\S.*)\n {0,3}=+[ \t]*$", re.M)
+
+
+def _markdown_title(text: str) -> str | None:
+    """The first level-1 heading (``# x`` or underlined with ``===``), else any heading."""
+    found = [m for m in (_MD_H1.search(text), _MD_SETEXT.search(text)) if m]
+    if found:
+        return _clean_title(min(found, key=lambda m: m.start()).group(1))
+    heading = _MD_HEADING.search(text)
+    return _clean_title(heading.group(1)) if heading else None
+
+
+def _check_text_size(text: str, limits: Limits) -> None:
+    if len(text) > limits.max_text_chars:
+        raise LoadError(
+            f"text too long ({len(text):,} characters; at most {limits.max_text_chars:,}, "
+            "ASSISTANT_MAX_TEXT_CHARS)"
+        )
+
+
+def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    title = None
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise LoadError("encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages_node = reader.trailer["/Root"]["/Pages"]
+        count = max(int(pages_node["/Count"]), 0) if "/Count" in pages_node else 0
+        if count <= limits.max_pdf_pages:  # cheap, but may lie: count the real pages too
+            count = len(reader.pages)
+        if count > limits.max_pdf_pages:
+            raise LoadError(
+                f"too many pages ({count} pages; at most {limits.max_pdf_pages}, "
+                "ASSISTANT_MAX_PDF_PAGES)"
+            )
+        for page in reader.pages:
+            if length:
+                parts.append("\n\n")
+                length += 2
+            starts.append(length)
+            parts.append(_normalise(page.extract_text() or "").strip())
+            length += len(parts[-1])
+            if length > limits.max_text_chars:  # stop early, not after the last page
+                _check_text_size("".join(parts), limits)
+        meta = reader.metadata
+        title = _clean_title(str(meta.title)) if meta and meta.title else None
     except LoadError:
         raise
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
         raise LoadError(f"broken PDF ({type(exc).__name__}: {exc})") from exc
-    text, starts = "", []
-    for page in pages:
-        if text:
-            text += "\n\n"
-        starts.append(len(text))
-        text += _normalise(page).strip()
-    return text, starts
+    return "".join(parts), starts, title
 
 
-def _load_docx(data: bytes) -> str:
+def _check_zip(data: bytes, limits: Limits) -> None:
+    """Refuse a zip that would expand beyond the limits, before anything unpacks it.
+
+    zipfile never yields more than a member's declared size, so the declared sizes
+    bound what python-docx can read.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise LoadError(f"broken DOCX ({type(exc).__name__}: not a readable zip archive)") from exc
+    total = sum(m.file_size for m in members)
+    if total > limits.max_unpacked_mb * 1e6:
+        raise LoadError(
+            f"DOCX expands to {total / 1e6:.0f} MB (at most {limits.max_unpacked_mb:g} MB "
+            "unpacked, ASSISTANT_MAX_UNPACKED_MB)"
+        )
+    for m in members:
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > RATIO_MIN_BYTES and ratio > limits.max_compression_ratio:
+            raise LoadError(
+                f"compression ratio {ratio:.0f}:1 of {display_name(m.filename)} is over "
+                f"{limits.max_compression_ratio:g}:1 (ASSISTANT_MAX_COMPRESSION_RATIO); "
+                "refused as a possible decompression bomb"
+            )
+
+
+def _load_docx(data: bytes, limits: Limits) -> tuple[str, str | None]:
     try:
         import docx
     except ImportError as exc:  # pragma: no cover - dependency of the project
         raise LoadError("python-docx is not installed") from exc
+    _check_zip(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
@@ -197,35 +368,73 @@ def _load_docx(data: bytes) -> str:
             cells = [c.text.strip() for c in row.cells if c.text.strip()]
             if cells:
                 blocks.append(" | ".join(cells))
-    return "\n\n".join(blocks)
+    title = _clean_title(document.core_properties.title)
+    if title is None:
+        styled = (
+            p.text
+            for p in document.paragraphs
+            if p.text.strip() and p.style is not None and p.style.name in ("Title", "Heading 1")
+        )
+        title = _clean_title(next(styled, None))
+    return "\n\n".join(blocks), title
 
 
-def load_bytes(source: str, data: bytes) -> LoadedDocument:
+def load_bytes(source: str, data: bytes, limits: Limits | None = None) -> LoadedDocument:
     """Extract text from one file's bytes; raises :class:`LoadError` with a reason."""
+    limits = limits or Limits()
     suffix = Path(source).suffix.lower()
     page_starts: list[int] = []
+    title: str | None = None
     if suffix == ".pdf":
         if not data.startswith(b"%PDF"):
             raise LoadError("not a PDF file (missing %PDF header)")
-        text, page_starts = _load_pdf(data)
+        text, page_starts, title = _load_pdf(data, limits)
     elif suffix == ".docx":
         if not data.startswith(b"PK"):
             raise LoadError("not a DOCX file (not a zip archive)")
-        text = _load_docx(data)
+        text, title = _load_docx(data, limits)
     elif suffix in (".html", ".htm"):
-        text = html_to_text(decode_text(data))
+        text, title = _html(decode_text(data))
     elif suffix in (".txt", ".md", ".markdown"):
         text = decode_text(data)
+        if suffix != ".txt":
+            title = _markdown_title(text)
     else:
         raise LoadError(f"unsupported file type {suffix or '(none)'}")
+    _check_text_size(text, limits)
     text = _normalise(text)
     if not text.strip():
         raise LoadError("no text in file (empty, or a scanned PDF without a text layer)")
-    return LoadedDocument(source, text, hashlib.sha256(data).hexdigest(), page_starts)
+    title = title or _first_line_title(text)
+    return LoadedDocument(source, text, hashlib.sha256(data).hexdigest(), page_starts, title)
 
 
-def load_file(path: Path, source: str, max_bytes: int | None = None) -> LoadedDocument:
-    """Read and extract one file; ``source`` is its path relative to the corpus."""
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with every link followed, lies inside ``root`` (resolved)."""
+    try:
+        return path.resolve(strict=True).is_relative_to(root)
+    except (OSError, RuntimeError):  # missing target, link loop
+        return False
+
+
+OUTSIDE = "a link that leads outside the corpus folder; not indexed"
+OUTSIDE_FOLDER = "a link to a folder outside the corpus folder; its files are not indexed"
+
+
+def load_file(
+    path: Path,
+    source: str,
+    max_bytes: int | None = None,
+    limits: Limits | None = None,
+    root: Path | None = None,
+) -> LoadedDocument:
+    """Read and extract one file; ``source`` is its path relative to the corpus ``root``.
+
+    With ``root`` given, a file whose links lead outside it is refused, also when a link
+    was swapped after the corpus was listed.
+    """
+    if root is not None and not _inside(path, Path(root).resolve()):
+        raise LoadError(OUTSIDE if path.exists() else "cannot read file (missing)")
     try:
         size = path.stat().st_size
         if max_bytes is not None and size > max_bytes:
@@ -233,21 +442,47 @@ def load_file(path: Path, source: str, max_bytes: int | None = None) -> LoadedDo
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
-    return load_bytes(source, data)
+    return load_bytes(source, data, limits)
 
 
 def list_corpus(corpus_dir: Path) -> tuple[dict[str, Path], list[Skipped]]:
-    """All supported files below ``corpus_dir`` by relative POSIX path; the rest as skipped."""
+    """All supported files below ``corpus_dir`` by relative POSIX path; the rest as skipped.
+
+    Hidden files and folders are left out. Links are followed only when their target is
+    inside the corpus folder: a link to a file elsewhere (``ln -s /etc/passwd``) or to a
+    folder elsewhere is reported as skipped. A link to a folder inside the corpus is not
+    walked, since that folder's files are listed under their own path already.
+    """
+    root = Path(corpus_dir).resolve()
     found: dict[str, Path] = {}
     skipped: list[Skipped] = []
-    for path in sorted(corpus_dir.rglob("*")):
-        rel = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found[rel.as_posix()] = path
-        else:
-            skipped.append(
-                Skipped(rel.as_posix(), f"unsupported file type {path.suffix or '(none)'}")
-            )
-    return found, skipped
+    for dirpath, dirnames, filenames in os.walk(corpus_dir):  # does not follow links
+        base = Path(dirpath)
+        rel_dir = base.relative_to(corpus_dir)
+        for name in list(dirnames):
+            path = base / name
+            if name.startswith("."):
+                dirnames.remove(name)
+            elif path.is_symlink():
+                dirnames.remove(name)
+                if not _inside(path, root):
+                    skipped.append(Skipped((rel_dir / name).as_posix(), OUTSIDE_FOLDER))
+        for name in filenames:
+            path, rel = base / name, (rel_dir / name).as_posix()
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                if not path.exists():
+                    skipped.append(Skipped(rel, "broken link (its target does not exist)"))
+                    continue
+                if not _inside(path, root):
+                    skipped.append(Skipped(rel, OUTSIDE))
+                    continue
+            if not path.is_file():  # fifos, sockets, devices
+                continue
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                found[rel] = path
+            else:
+                skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
+    skipped.sort(key=lambda s: s.source)
+    return dict(sorted(found.items())), skipped

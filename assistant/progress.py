@@ -1,42 +1,87 @@
-"""Progress for long work (indexing, evaluation), on stderr."""
+"""Progress for long work (indexing, evaluation), on stderr, with an estimate of the time left.
+
+A 5 MB file means tens of thousands of texts to embed; the user should know whether
+that is minutes or hours, so every progress line carries an ETA once there is a rate.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+
+def eta_seconds(elapsed: float, done: int, total: int) -> float | None:
+    """Seconds left at the average rate so far; None before anything is done."""
+    if done <= 0 or total <= 0 or elapsed <= 0:
+        return None
+    return max(0.0, elapsed / done * (total - done))
+
+
+def format_duration(seconds: float) -> str:
+    """Short human duration: "45 s", "12 min", "2 h 05 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class ProgressBar:
-    """Progress on stderr (stdout stays clean for --json): a tqdm bar on a terminal,
-    a line every 10% in logs and CI."""
+    """Progress on stderr (stdout stays clean for --json): a tqdm bar with its ETA on a
+    terminal; in logs and CI a line every 10% or every ``every`` seconds, with the time
+    left."""
 
     STAGES = ("loading", "embedding", "eval")
 
-    def __init__(self, quiet: bool = False):
+    def __init__(
+        self,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = 30.0,
+    ):
         self.quiet = quiet
-        self.tty = sys.stderr.isatty()
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.clock = clock
+        self.every = every
         self.bar = None
-        self.stage = None
+        self.stage: str | None = None
         self.shown = -1
+        self.began = 0.0
+        self.last_line = 0.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.quiet or stage not in self.STAGES or not total:
             return
         unit = {"embedding": "texts", "eval": "questions"}.get(stage, "files")
+        now = self.clock()
         if stage != self.stage:
             self.close()
             self.stage, self.shown = stage, -1
+            self.began = self.last_line = now
             if self.tty:
                 from tqdm import tqdm
 
                 self.bar = tqdm(
-                    total=total, desc=stage, unit=unit[:-1], file=sys.stderr, leave=False
+                    total=total, desc=stage, unit=unit[:-1], file=self.stream, leave=False
                 )
         if self.bar is not None:
-            self.bar.n = done
-            self.bar.refresh()
-        elif (tenth := done * 10 // total) > self.shown:
-            self.shown = tenth
-            print(f"{stage}: {done}/{total} {unit}", file=sys.stderr, flush=True)
+            self.bar.update(done - self.bar.n)  # update(), not n=: tqdm's rate and ETA
+            return
+        tenth = done * 10 // total
+        if tenth > self.shown or (0 < done < total and now - self.last_line >= self.every):
+            self.shown, self.last_line = max(tenth, self.shown), now
+            line = f"{stage}: {done}/{total} {unit}"
+            left = eta_seconds(now - self.began, done, total)
+            if left is not None and done < total and now - self.began >= 2:  # no "0 s left"
+                line += f", {format_duration(now - self.began)} so far, about "
+                line += f"{format_duration(left)} left"
+            print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

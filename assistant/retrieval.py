@@ -8,7 +8,9 @@ dense ranking (measured on XQuAD, see the README).
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,15 +60,40 @@ class LexicalIndex:
         self.lang = max(set(langs), key=langs.count) if langs else "de"
         self._stemmer = Stemmer.Stemmer("german" if self.lang == "de" else "english")
         self._retriever = None
+        self._df: Counter[str] = Counter()
+        self._words: set[str] = set()
         if chunks:
             import bm25s
 
             corpus = [self.terms(c.text) or ["\x00"] for c in chunks]
+            for terms in corpus:
+                self._df.update(set(terms))
+            for c in chunks:
+                self._words.update(m.group(0).lower() for m in _TOKEN.finditer(c.text))
             self._retriever = bm25s.BM25()
             self._retriever.index(corpus, show_progress=False)
 
     def terms(self, text: str) -> list[str]:
+        """Stemmed content terms, as the index and the answerability evidence see them."""
         return self._stemmer.stemWords(tokenize(text))
+
+    def stem(self, words: list[str]) -> list[str]:
+        return self._stemmer.stemWords(words)
+
+    def idf(self, term: str) -> float:
+        """Rarity of a stemmed term; a term in no chunk is as rare as it gets."""
+        return math.log(1.0 + len(self.chunks) / (1.0 + self._df.get(term, 0)))
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        return {t: self.idf(t) for t in set(self.terms(text))}
+
+    def rarity_scale(self) -> float:
+        """The rarity of a term in no chunk: what idf values are measured against."""
+        return math.log(1.0 + len(self.chunks))
+
+    def known(self, word: str) -> bool:
+        """Whether a lower-cased word occurs anywhere in the corpus."""
+        return word in self._words
 
     def search(self, question: str, k: int) -> list[tuple[StoredChunk, float]]:
         terms = self.terms(question)
@@ -76,6 +103,16 @@ class LexicalIndex:
         docs, scores = self._retriever.retrieve([terms], k=k, show_progress=False)
         return [(self.chunks[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if float(s) > 0]
 
+    def coverage(self, question: str, chunks: list[StoredChunk]) -> dict[str, float]:
+        """IDF-weighted share of the question's terms each chunk contains (by chunk id)."""
+        weights = self.term_weights(question)
+        total = sum(weights.values()) or 1.0
+        out = {}
+        for c in chunks:
+            present = set(self.terms(c.text))
+            out[c.id] = sum(w for t, w in weights.items() if t in present) / total
+        return out
+
 
 def fuse(
     dense: list[tuple[StoredChunk, float]],
@@ -83,8 +120,14 @@ def fuse(
     question_lang: str,
     same_weight: float,
     cross_weight: float,
+    coverage: dict[str, float] | None = None,
 ) -> list[Hit]:
-    """Weighted reciprocal-rank fusion; pure, so it is unit-tested on its own."""
+    """Weighted reciprocal-rank fusion; pure, so it is unit-tested on its own.
+
+    A lexical hit counts in proportion to the share of the question's (IDF-weighted)
+    terms it contains, so a chunk that shares one common word with the question ("hours")
+    cannot push the best dense match out of the answerer's view.
+    """
     hits: dict[str, Hit] = {}
     for rank, (chunk, score) in enumerate(dense):
         hit = hits.setdefault(chunk.id, Hit(chunk))
@@ -96,8 +139,21 @@ def fuse(
         hit.lexical = score
         hit.ranks["lexical"] = rank + 1
         weight = same_weight if chunk.lang == question_lang else cross_weight
+        if coverage is not None:
+            weight *= coverage.get(chunk.id, 0.0)
         hit.fused += weight / (RRF_K + rank + 1)
     return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
+
+
+def keep_dense_top(hits: list[Hit], k: int, n: int) -> list[Hit]:
+    """The first ``k`` fused hits, with the ``n`` best dense hits always among them: fusion
+    may reorder, but it never hides what dense retrieval alone would have found."""
+    top = hits[:k]
+    dense_best = sorted((h for h in hits if "dense" in h.ranks), key=lambda h: h.ranks["dense"])[:n]
+    missing = [h for h in dense_best if h not in top]
+    if missing:
+        top = top[: k - len(missing)] + missing
+    return top
 
 
 def cosine_fill(hits: list[Hit], query_vec: list[float], vectors: dict[str, list[float]]) -> None:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # chunking: e5-small reads 512 tokens at most; stay well below it
     chunk_tokens: int = 250
     max_file_mb: float = 50.0
+    # what one file may expand to (the byte limits see only compressed bytes)
+    max_text_chars: int = 10_000_000
+    max_unpacked_mb: float = 100.0  # all members of a DOCX (zip) together
+    max_compression_ratio: float = 100.0  # per DOCX member over 1 MB
+    max_pdf_pages: int = 2000
 
     # retrieval
     top_k: int = 5
@@ -55,7 +60,8 @@ class Settings(BaseSettings):
     min_relevance: float = 0.0  # shifts the calibrated decline thresholds (+: declines more)
     # what a conversation contributes to a follow-up: the last turns, each cut short
     history_turns: int = 6
-    history_turn_chars: int = 500
+    history_turn_chars: int = 1000
+    history_question_chars: int = 300  # earlier questions are embedded again: keep them short
 
     # generative path (any OpenAI-compatible server)
     openai_api_key: str | None = Field(

@@ -34,6 +34,7 @@ class FileEntry:
     mtime_ns: int
     chunks: int
     lang: str
+    title: str | None = None  # readable title (heading, metadata); absent in old manifests
 
 
 @dataclass
@@ -46,9 +47,34 @@ class StoredChunk:
     version: str
     start: int
     end: int
-    page: int | None
+    page: int | None  # the page the chunk starts on (PDF)
     lang: str
     ordinal: int
+    # (offset, page) of every page that starts inside the chunk, so a quote from the
+    # middle of a chunk is cited with its own page, not the chunk's first one
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page of source offset ``offset`` inside this chunk (None: no pages)."""
+        page = self.page
+        for start, number in self.page_starts:
+            if offset >= start:
+                page = number
+        return page
+
+
+def encode_page_starts(page_starts: list[tuple[int, int]]) -> str:
+    """Chroma metadata holds scalars only: "offset:page,offset:page"."""
+    return ",".join(f"{offset}:{page}" for offset, page in page_starts)
+
+
+def decode_page_starts(raw: object) -> tuple[tuple[int, int], ...]:
+    out = []
+    for item in str(raw or "").split(","):
+        offset, _, page = item.partition(":")
+        if offset.strip().isdigit() and page.strip().isdigit():
+            out.append((int(offset), int(page)))
+    return tuple(sorted(out))
 
 
 @dataclass
@@ -105,6 +131,7 @@ def _meta_to_chunk(cid: str, text: str, meta: dict) -> StoredChunk:
         page=int(page) if page not in (None, "", -1) else None,
         lang=str(meta.get("lang", "de")),
         ordinal=int(meta.get("ordinal", 0)),
+        page_starts=decode_page_starts(meta.get("page_starts")),
     )
 
 

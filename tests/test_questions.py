@@ -120,23 +120,28 @@ def test_wrong_history_through_the_api_is_a_clear_error(shipped_bot):
         shipped_bot.ask("Mit wem sprach er?", history=42)
 
 
-def test_a_huge_earlier_turn_costs_no_more_than_a_question(shipped_bot):
+def test_a_huge_earlier_turn_costs_no_more_than_a_short_one(shipped_bot):
     question = "Mit welcher US-Botschafterin sprach er?"
-    shipped_bot.ask(question)  # warm up
-    began = time.perf_counter()
-    plain = shipped_bot.ask(question)
-    plain_seconds = time.perf_counter() - began
-    history = [
-        {"role": "user", "content": "Wer ist der CEO des Pakistan Crypto Council? " * 45},
+    short = [
+        {"role": "user", "content": "Wer ist der CEO des Pakistan Crypto Council?"},
+        {"role": "assistant", "content": "Bilal bin Saqib."},
+    ]
+    huge = [
+        {"role": "user", "content": "Wer ist der CEO des Pakistan Crypto Council? " * 44},
         {"role": "assistant", "content": "Bilal bin Saqib. " + "Lange Antwort. " * 70_000},
         {"role": "user", "content": "Wer ist der CEO? " * 2500},  # 40 KB, refused by the UI
         {"role": "assistant", "content": "⚠️ the question is too long"},
     ]
-    began = time.perf_counter()
-    follow_up = shipped_bot.ask(question, history=history)
-    seconds = time.perf_counter() - began
-    assert seconds < 3 * plain_seconds + 1.5, (seconds, plain_seconds)
-    assert plain.text and any("Natalie Baker" in c.quote for c in follow_up.citations)
+
+    def seconds(history) -> float:
+        began = time.perf_counter()
+        answer = shipped_bot.ask(question, history=history)
+        assert any("Natalie Baker" in c.quote for c in answer.citations)
+        return time.perf_counter() - began
+
+    seconds(short), seconds(huge)  # warm up both paths
+    small, big = min(seconds(short) for _ in range(2)), seconds(huge)
+    assert big < 2 * small + 1.0, (big, small)
 
 
 # -- the command line -----------------------------------------------------------------------

@@ -1,0 +1,350 @@
+"""Does this sentence answer the question? Evidence, and a calibrated decision on it.
+
+A single similarity threshold cannot tell "the documents say" from "the documents talk
+about this topic": a near-miss question ("when was the council founded?") is as similar
+to the article as an answerable one. So each candidate sentence is described by a few
+pieces of evidence that a careful reader would use (how well it and its surroundings
+match, whether it holds the kind of answer asked for, whether the question's rare terms
+and names occur there at all), and a logistic model turns them into a probability.
+
+The coefficients below are written by ``bench/fit_answerability.py`` from the committed
+development set in ``bench/data/`` (fit split only); rerun it to reproduce them. All
+functions here are pure, so the decision is unit-tested on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+# --- the kind of answer a question asks for -------------------------------------------
+
+_NUMBER_Q = re.compile(
+    r"\b(wie viele|wieviele|wie viel|wieviel|how many|how much|welche[rsmn]? (?:anzahl|zahl)|"
+    r"what (?:number|percentage|proportion|amount|share)|wie hoch|wie groß|wie lang|wie alt|"
+    r"wie weit|wie schwer|wie teuer|wie oft|how (?:long|old|large|big|high|far|heavy|often|tall)|"
+    r"what (?:was|is) the (?:cost|price|population|size|length|height|number))\b",
+    re.I,
+)
+_TIME_Q = re.compile(
+    r"\b(wann|seit wann|bis wann|in welchem jahr|welches jahr|welchem jahrhundert|"
+    r"welchem datum|an welchem tag|in welchem monat|when|what year|which year|what century|"
+    r"in what year|what date|on what day|which decade|what decade)\b",
+    re.I,
+)
+_PERSON_Q = re.compile(
+    r"^\W*(?:und\s+|and\s+)?(wer|wem|wen|wessen|who|whom|whose)\b|"
+    r"\b(welche[rsmn]? (?:person|mann|frau|könig|königin|kaiser|präsident|wissenschaftler|autor|"
+    r"architekt|künstler|maler|komponist|spieler|trainer|politiker|erfinder|papst|bischof|"
+    r"direktor|gründer|ingenieur)|"
+    r"which (?:person|man|woman|king|queen|emperor|president|scientist|author|architect|artist|"
+    r"painter|composer|player|coach|politician|inventor|pope|bishop|director|founder|engineer)|"
+    r"what (?:was|is) (?:the|his|her) name|wie hie(?:ß|ss)|wie heißt)\b",
+    re.I,
+)
+_REASON_Q = re.compile(
+    r"\b(warum|wieso|weshalb|weswegen|aus welchem grund|why|for what reason)\b", re.I
+)
+_PLACE_Q = re.compile(
+    r"^\W*(?:und\s+|and\s+)?(wo|wohin|woher|where)\b|"
+    r"\b(in welche[rmn]? (?:stadt|land|region|ort|staat|gegend)|"
+    r"in (?:which|what) (?:city|country|region|town|state|place|county|area|district|building|"
+    r"laboratory|university|museum)|(?:on|at) (?:which|what) (?:mountain|river|island|site)|"
+    r"an welchem ort|in welche[rmn]? (?:labor|universität|gebäude|museum|provinz|bezirk))\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|"
+    r"dreißig|hundert|tausend|million|millionen|milliarde|milliarden|dutzend|hälfte|"
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|"
+    r"thousand|million|billion|dozen|half)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\b\d{3,4}\b|\b\d{1,2}\.\s?\d{1,2}\.|jahrhundert|jahrzehnt|century|decade|"
+    r"\b(januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    r"january|february|march|june|july|october|december|frühjahr|sommer|herbst|winter|"
+    r"spring|summer|autumn)\b|\b\d{2,4}er\b|\b\d{2,4}s\b",
+    re.I,
+)
+# a name: capitalised words in a row (particles allowed inside), not the sentence start
+_NAME = re.compile(
+    r"(?<![.!?]\s)(?<!^)\b[A-ZÄÖÜ][\w\-]+(?:\s+(?:von|van|de|der|bin|ibn|da|di|du|la|le)?\s*"
+    r"[A-ZÄÖÜ][\w\-]+)+"
+)
+_PLACE = re.compile(r"\b(in|im|nach|bei|aus|at|near|from|to)\s+(?:der |dem |the )?[A-ZÄÖÜ]\w+")
+
+
+_REASON = re.compile(
+    r"\b(weil|da sie|da er|da es|denn|wegen|aufgrund|infolge|deshalb|daher|darum|deswegen|"
+    r"um (?:\w+ ){0,6}zu|so dass|sodass|führte|because|since|due to|owing to|as a result|"
+    r"therefore|thus|so that|in order to|led to|caused|reason)\b",
+    re.I,
+)
+
+
+def expected_type(question: str) -> str | None:
+    """The kind of answer asked for: "reason", "time", "number", "person", "place" or None."""
+    if _REASON_Q.search(question):
+        return "reason"
+    if _TIME_Q.search(question):
+        return "time"
+    if _NUMBER_Q.search(question):
+        return "number"
+    if _PERSON_Q.search(question):
+        return "person"
+    if _PLACE_Q.search(question):
+        return "place"
+    return None
+
+
+def _new_matches(pattern: re.Pattern, text: str, question: str) -> list[str]:
+    asked = question.lower()
+    return [m.group(0) for m in pattern.finditer(text) if m.group(0).lower() not in asked]
+
+
+def answer_spans(kind: str | None, text: str, question: str) -> list[str]:
+    """Pieces of ``text`` of the asked kind that the question does not already contain."""
+    if kind == "time":
+        return _new_matches(_TIME, text, question)
+    if kind == "number":
+        return _new_matches(_NUMBER, text, question)
+    if kind == "person":
+        return _new_matches(_NAME, text, question)
+    if kind == "place":
+        return _new_matches(_PLACE, text, question)
+    if kind == "reason":
+        return _new_matches(_REASON, text, question)
+    return []
+
+
+# --- terms and names of the question --------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_QUESTION_WORDS = frozenset(
+    "wer wem wen wessen was wann wo wohin woher warum wieso weshalb wie welche welcher "
+    "welches welchen welchem und who whom whose what when where why how which and".split()
+)
+
+
+def anchors(question: str) -> list[str]:
+    """Names and numbers of a question, lower-cased: words that mean the same in any
+    language, so they can be looked up in documents of the other language too."""
+    out = []
+    for i, m in enumerate(_WORD.finditer(question)):
+        word = m.group(0)
+        low = word.lower()
+        if low in _QUESTION_WORDS or len(word) < 2:
+            continue
+        if any(ch.isdigit() for ch in word) or (i > 0 and word[0].isupper()):
+            out.append(low)
+    return out
+
+
+def covered(term: str, present: set[str]) -> bool:
+    """A term occurs, alone or inside a compound ("unternehm" in "kryptowährungsunternehm")."""
+    return term in present or (len(term) >= 5 and any(term in w for w in present))
+
+
+def coverage(weights: dict[str, float], present: Iterable[str] | set[str]) -> float:
+    """IDF-weighted share of the question's terms that occur in ``present``."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    present = present if isinstance(present, set) else set(present)
+    return sum(w for t, w in weights.items() if covered(t, present)) / total
+
+
+# --- the models -------------------------------------------------------------------------
+
+# Evidence about one candidate sentence (see ``features``).
+RANK_FEATURES = (
+    "sentence",  # cosine of the sentence to the question
+    "window",  # cosine of the sentence with the one before it
+    "chunk",  # cosine of the whole chunk
+    "same_language",  # 1 when question and document share a language
+    "type_present",  # the asked kind (number, date, name, place) is in the sentence
+    "type_missing",  # it is asked for and not in the sentence
+    "coverage_sentence",  # IDF share of question terms in the sentence (same language)
+    "coverage_context",  # ... in the sentence's chunk (same language)
+    "anchor_sentence",  # share of the question's names/numbers found in the sentence
+    "anchor_coverage",  # ... in the chunk
+)
+# Evidence about the best candidate of a question, for the decision to answer.
+DECIDE_FEATURES = (
+    *RANK_FEATURES,
+    "unknown_anchors",  # share of the question's names/numbers that occur nowhere
+    "uncovered_share",  # IDF share of question terms the chunk lacks (same language)
+    "uncovered_rarest",  # how rare the rarest term the chunk lacks is (same language)
+    "rank_margin",  # ranking score of the best sentence minus the runner-up's
+    "rank_share",  # softmax share of the best sentence among the candidates
+    "ablation_min",  # the most a question word *hurts* the match when present (see below)
+    "ablation_mean",  # how much the question's rare words help the match on average
+)
+ABLATED_WORDS = 4  # the question's rarest words, each left out once for the ablation
+
+
+def ablation_variants(question: str, weights: dict[str, float], stem) -> list[str]:
+    """The question with one of its rarest content words left out, for each such word.
+
+    How much the sentence's similarity drops without a word says whether the sentence
+    speaks of what that word means, in either language: where a word of the question
+    has nothing to match in the sentence ("founded" against "was born"), leaving it out
+    makes the question *closer* to the sentence.
+    """
+    words = []
+    for m in _WORD.finditer(question):
+        word = m.group(0)
+        stemmed = stem([word.lower()])[0]
+        if stemmed in weights and word.lower() not in _QUESTION_WORDS:
+            words.append((weights[stemmed], m.start(), m.end()))
+    words.sort(reverse=True)
+    return [question[:a] + question[b:] for _, a, b in words[:ABLATED_WORDS]]
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """Linear ranking of the candidate sentences of one question (conditional logit).
+
+    ``second_within``: a runner-up that is not next to the best sentence is quoted as a
+    second source only when its score is this close to the best one (ranking is unsure).
+    """
+
+    coef: tuple[float, ...]
+    second_within: float = 0.0
+
+    def score(self, features: dict[str, float]) -> float:
+        return sum(c * features[f] for c, f in zip(self.coef, RANK_FEATURES))
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Logistic regression: does the best sentence answer? Plus the two decision points."""
+
+    intercept: float
+    coef: tuple[float, ...]
+    answer_at: float  # probability from which the sentence is quoted as the answer
+    hedge_at: float  # from here up to answer_at: "not directly; closest passage is …"
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.intercept + sum(c * features[f] for c, f in zip(self.coef, DECIDE_FEATURES))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def outcome(self, probability: float, shift: float = 0.0) -> str:
+        """'answered', 'hedged' or 'declined'; ``shift`` raises both points (+: stricter)."""
+        if probability >= min(0.99, self.answer_at + shift):
+            return "answered"
+        if probability >= min(0.99, self.hedge_at + shift):
+            return "hedged"
+        return "declined"
+
+
+def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
+    """(margin to the best other, softmax share) of each ranking score."""
+    if not scores:
+        return []
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    out = []
+    for i, s in enumerate(scores):
+        others = scores[:i] + scores[i + 1 :]
+        out.append((s - max(others) if others else 1.0, exps[i] / total))
+    return out
+
+
+# Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
+RANKER = Ranker(
+    coef=(
+        42.0928,  # sentence
+        27.3778,  # window
+        29.5400,  # chunk
+        -3.4725,  # same_language
+        0.7413,  # type_present
+        -0.6349,  # type_missing
+        2.5377,  # coverage_sentence
+        4.9504,  # coverage_context
+        -0.6702,  # anchor_sentence
+        0.6546,  # anchor_coverage
+    ),
+    second_within=0.0,
+)
+DECIDER = Decider(
+    intercept=-3.3164,
+    coef=(
+        -0.5275,  # sentence
+        8.2502,  # window
+        -7.1512,  # chunk
+        -0.6056,  # same_language
+        -0.4900,  # type_present
+        -2.0830,  # type_missing
+        3.6468,  # coverage_sentence
+        -1.5658,  # coverage_context
+        0.3516,  # anchor_sentence
+        0.7063,  # anchor_coverage
+        1.3013,  # unknown_anchors
+        0.1476,  # uncovered_share
+        -0.2967,  # uncovered_rarest
+        -0.2541,  # rank_margin
+        4.4638,  # rank_share
+        41.2689,  # ablation_min
+        15.5521,  # ablation_mean
+    ),
+    answer_at=0.48,
+    hedge_at=0.33,
+)
+
+
+def features(
+    *,
+    sentence: float,
+    window: float,
+    chunk: float,
+    same_language: bool,
+    kind: str | None,
+    text: str,
+    question: str,
+    term_weights: dict[str, float],
+    sentence_terms: set[str],
+    context_terms: set[str],
+    question_anchors: list[str],
+    context_lower: str,
+    known: Callable[[str], bool],
+    rarity_scale: float,
+) -> dict[str, float]:
+    """The evidence for one candidate sentence (all but the rank_* entries)."""
+    found = bool(answer_spans(kind, text, question)) if kind else False
+    n_anchor = len(question_anchors)
+    text_lower = text.lower()
+    missing = {t: w for t, w in term_weights.items() if not covered(t, context_terms)}
+    return {
+        "sentence": float(sentence),
+        "window": float(window),
+        "chunk": float(chunk),
+        "same_language": 1.0 if same_language else 0.0,
+        "type_present": 1.0 if kind and found else 0.0,
+        "type_missing": 1.0 if kind and not found else 0.0,
+        "coverage_sentence": coverage(term_weights, sentence_terms) if same_language else 0.0,
+        "coverage_context": coverage(term_weights, context_terms) if same_language else 0.0,
+        "anchor_sentence": (
+            sum(a in text_lower for a in question_anchors) / n_anchor if n_anchor else 1.0
+        ),
+        "anchor_coverage": (
+            sum(a in context_lower for a in question_anchors) / n_anchor if n_anchor else 1.0
+        ),
+        "unknown_anchors": (
+            sum(not known(a) for a in question_anchors) / n_anchor if n_anchor else 0.0
+        ),
+        "uncovered_share": (
+            1.0 - coverage(term_weights, context_terms) if same_language and term_weights else 0.0
+        ),
+        "uncovered_rarest": (
+            max(missing.values()) / rarity_scale if same_language and missing else 0.0
+        ),
+        "rank_margin": 0.0,
+        "rank_share": 0.0,
+        "ablation_min": 0.0,
+        "ablation_mean": 0.0,
+    }

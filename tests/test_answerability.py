@@ -1,0 +1,150 @@
+"""The answerability evidence and decision on their own: pure functions, no index."""
+
+import pytest
+
+from assistant.answerability import (
+    DECIDE_FEATURES,
+    DECIDER,
+    RANK_FEATURES,
+    RANKER,
+    Decider,
+    Ranker,
+    ablation_variants,
+    anchors,
+    answer_spans,
+    coverage,
+    expected_type,
+    features,
+    rank_evidence,
+)
+
+
+class TestExpectedType:
+    @pytest.mark.parametrize(
+        "question, kind",
+        [
+            ("Wann wurde der Pakistan Crypto Council gegründet?", "time"),
+            ("In what year did Tesla move to New York?", "time"),
+            ("Wie viele Punkte gab die Verteidigung ab?", "number"),
+            ("How many career sacks did Jared Allen have?", "number"),
+            ("Wer ist der CEO des Pakistan Crypto Council?", "person"),
+            ("Which architect designed the museum?", "person"),
+            ("Wo wurde Marie Curie geboren?", "place"),
+            ("In which laboratory did Lavoisier work?", "place"),
+            ("Warum verließ Tesla die Firma?", "reason"),
+            ("Was ist ein Ctenophore?", None),
+        ],
+    )
+    def test_question_words_give_the_kind(self, question, kind):
+        assert expected_type(question) == kind
+
+    def test_answer_spans_ignore_what_the_question_already_says(self):
+        q = "Wie viele Abonnenten hatte Sky 1998?"
+        assert answer_spans("number", "Im Jahr 1998 startete Sky.", q) == []
+        assert answer_spans("number", "1998 hatte Sky 350.000 Abonnenten.", q) == ["350.000"]
+
+    def test_reason_needs_a_causal_connective(self):
+        q = "Warum verließ Tesla die Firma?"
+        assert answer_spans("reason", "Tesla verließ die Firma 1886.", q) == []
+        assert answer_spans("reason", "Er ging, weil er kein Geld bekam.", q) == ["weil"]
+
+
+class TestTermsAndAnchors:
+    def test_anchors_are_names_and_numbers_not_question_words(self):
+        assert anchors("Wann wurde der Pakistan Crypto Council 2024 gegründet?") == [
+            "pakistan",
+            "crypto",
+            "council",
+            "2024",
+        ]
+        assert anchors("Who is Donald Trump?") == ["donald", "trump"]
+
+    def test_coverage_weighs_rare_terms_more(self):
+        weights = {"council": 3.0, "gegrundet": 1.0}
+        assert coverage(weights, {"council"}) == 0.75
+        assert coverage(weights, set()) == 0.0
+        assert coverage({}, {"x"}) == 0.0
+
+    def test_ablation_leaves_out_the_rarest_words_one_at_a_time(self):
+        weights = {"tesla": 5.0, "geboren": 2.0, "jahr": 0.5}
+        variants = ablation_variants("In welchem Jahr wurde Tesla geboren?", weights, lambda w: w)
+        assert variants[0] == "In welchem Jahr wurde  geboren?"
+        assert variants[1] == "In welchem Jahr wurde Tesla ?"
+        assert len(variants) == 3
+
+
+def _features(**overrides):
+    base = dict(
+        sentence=0.9,
+        window=0.9,
+        chunk=0.85,
+        same_language=True,
+        kind="time",
+        text="Der Rat wurde 2024 gegründet.",
+        question="Wann wurde der Rat gegründet?",
+        term_weights={"rat": 2.0, "gegrund": 1.0},
+        sentence_terms={"rat", "gegrund", "2024"},
+        context_terms={"rat", "gegrund", "2024"},
+        question_anchors=["rat"],
+        context_lower="der rat wurde 2024 gegründet.",
+        known=lambda w: True,
+        rarity_scale=5.0,
+    )
+    base.update(overrides)
+    return features(**base)
+
+
+class TestFeatures:
+    def test_every_model_input_is_there(self):
+        f = _features()
+        assert set(RANK_FEATURES) <= set(f) and set(DECIDE_FEATURES) <= set(f)
+
+    def test_a_sentence_with_the_asked_kind_and_all_terms(self):
+        f = _features()
+        assert f["type_present"] == 1 and f["type_missing"] == 0
+        assert f["coverage_sentence"] == 1.0 and f["uncovered_share"] == 0.0
+
+    def test_a_sentence_without_a_date_for_a_when_question(self):
+        f = _features(text="Der Rat berät die Regierung.", sentence_terms={"rat", "berat"})
+        assert f["type_present"] == 0 and f["type_missing"] == 1
+        assert f["coverage_sentence"] == pytest.approx(2 / 3)
+
+    def test_term_coverage_counts_only_within_one_language(self):
+        f = _features(same_language=False)
+        assert f["coverage_sentence"] == 0 and f["uncovered_share"] == 0
+
+    def test_names_the_corpus_never_mentions(self):
+        f = _features(question_anchors=["trump", "rat"], known=lambda w: w == "rat")
+        assert f["unknown_anchors"] == 0.5 and f["anchor_coverage"] == 0.5
+
+
+class TestDecision:
+    def test_rank_evidence_margins_and_shares(self):
+        [(m1, s1), (m2, s2)] = rank_evidence([2.0, 1.0])
+        assert m1 == 1.0 and m2 == -1.0 and s1 > s2 and s1 + s2 == pytest.approx(1.0)
+        assert rank_evidence([]) == []
+
+    def test_outcomes_follow_the_two_points(self):
+        d = Decider(0.0, (0.0,) * len(DECIDE_FEATURES), answer_at=0.6, hedge_at=0.3)
+        assert d.outcome(0.7) == "answered"
+        assert d.outcome(0.5) == "hedged"
+        assert d.outcome(0.1) == "declined"
+        assert d.outcome(0.7, shift=0.2) == "hedged"  # ASSISTANT_MIN_RELEVANCE: stricter
+
+    def test_probability_is_logistic_in_the_features(self):
+        coef = tuple(1.0 if f == "sentence" else 0.0 for f in DECIDE_FEATURES)
+        d = Decider(-0.5, coef, 0.5, 0.2)
+        f = dict.fromkeys(DECIDE_FEATURES, 0.0)
+        assert d.probability({**f, "sentence": 0.5}) == pytest.approx(0.5)
+        assert d.probability({**f, "sentence": 2.0}) > 0.8
+
+    def test_the_fitted_models_use_the_evidence_sensibly(self):
+        """The shipped coefficients (bench/fit_answerability.py) reward what a careful
+        reader rewards: similarity, and the asked kind of answer being present."""
+        rank = dict(zip(RANK_FEATURES, RANKER.coef))
+        assert rank["sentence"] > 0 and rank["window"] > 0
+        assert rank["type_present"] > rank["type_missing"]
+        decide = dict(zip(DECIDE_FEATURES, DECIDER.coef))
+        assert decide["type_missing"] < 0
+        assert 0 < DECIDER.hedge_at <= DECIDER.answer_at < 1
+        assert isinstance(RANKER, Ranker) and RANKER.second_within >= 0
