@@ -178,7 +178,6 @@ DECIDE_FEATURES = (
     "unknown_anchors",  # share of the question's names/numbers that occur nowhere
     "uncovered_share",  # IDF share of question terms the chunk lacks (same language)
     "uncovered_rarest",  # how rare the rarest term the chunk lacks is (same language)
-    "rank_margin",  # ranking score of the best sentence minus the runner-up's
     "rank_share",  # softmax share of the best sentence among the candidates
     "ablation_min",  # the most a question word *hurts* the match when present (see below)
     "ablation_mean",  # how much the question's rare words help the match on average
@@ -258,42 +257,41 @@ def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        42.0928,  # sentence
-        27.3778,  # window
-        29.5400,  # chunk
-        -3.4725,  # same_language
-        0.7413,  # type_present
-        -0.6349,  # type_missing
-        2.5377,  # coverage_sentence
-        4.9504,  # coverage_context
-        -0.6702,  # anchor_sentence
-        0.6546,  # anchor_coverage
+        42.9425,  # sentence
+        28.2112,  # window
+        27.2637,  # chunk
+        -3.7138,  # same_language
+        0.7453,  # type_present
+        -0.6204,  # type_missing
+        2.5113,  # coverage_sentence
+        4.9433,  # coverage_context
+        -0.8106,  # anchor_sentence
+        0.5908,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-3.3164,
+    intercept=-3.1589,
     coef=(
-        -0.5275,  # sentence
-        8.2502,  # window
-        -7.1512,  # chunk
-        -0.6056,  # same_language
-        -0.4900,  # type_present
-        -2.0830,  # type_missing
-        3.6468,  # coverage_sentence
-        -1.5658,  # coverage_context
-        0.3516,  # anchor_sentence
-        0.7063,  # anchor_coverage
-        1.3013,  # unknown_anchors
-        0.1476,  # uncovered_share
-        -0.2967,  # uncovered_rarest
-        -0.2541,  # rank_margin
-        4.4638,  # rank_share
-        41.2689,  # ablation_min
-        15.5521,  # ablation_mean
+        -0.1637,  # sentence
+        3.3845,  # window
+        -1.8581,  # chunk
+        -0.4189,  # same_language
+        -0.4549,  # type_present
+        -1.7980,  # type_missing
+        1.6638,  # coverage_sentence
+        -0.3684,  # coverage_context
+        0.4332,  # anchor_sentence
+        0.3948,  # anchor_coverage
+        0.8676,  # unknown_anchors
+        -0.2560,  # uncovered_share
+        -0.2600,  # uncovered_rarest
+        2.8921,  # rank_share
+        39.9380,  # ablation_min
+        18.2641,  # ablation_mean
     ),
-    answer_at=0.48,
-    hedge_at=0.33,
+    answer_at=0.4,
+    hedge_at=0.4,
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from .language import (
     UNSUPPORTED_LANGUAGE,
     detect_language,
     has_words,
+    looks_like_code,
     question_language,
 )
 from .loaders import Limits, LoadError, load_bytes
@@ -137,6 +139,20 @@ def normalise_history(
     return out
 
 
+def _backup(target: Path) -> str | None:
+    """A hard link to the file an upload is about to replace (None if there is none)."""
+    if not target.exists():
+        return None
+    backup = target.with_name(f".upload-backup-{os.getpid()}-{target.name}")
+    if backup.exists():
+        backup.unlink()
+    try:
+        os.link(target, backup)
+    except OSError:  # a file system without hard links
+        shutil.copy2(target, backup)
+    return str(backup)
+
+
 class Assistant:
     """Index a folder of documents and answer questions about it with citations.
 
@@ -146,7 +162,13 @@ class Assistant:
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, llm: LLM | None = None, **overrides: Any
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        store: ChunkStore | None = None,
+        embedder: Any = None,
+        **overrides: Any,
     ):
         """``llm``: any llama-index LLM for generative answers (default: the
         OpenAI-compatible server from the settings, if one is configured)."""
@@ -158,8 +180,8 @@ class Assistant:
         self._llm = llm
         if llm is None and settings.answer_mode == "generative":
             self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
-        self._embedder = None
-        self._store: ChunkStore | None = None
+        self._embedder = embedder
+        self._store: ChunkStore | None = store
         self._lexical: LexicalIndex | None = None
         self._manifest: dict[str, FileEntry] | None = None
         self._index_lock = threading.RLock()
@@ -217,13 +239,15 @@ class Assistant:
 
     def _refresh(self) -> None:
         with self._read_lock:
-            self.store._collection = None
-            self.store._vector_store = None
             self._manifest = None
             self._lexical = None
 
     def _state(self) -> tuple[dict[str, FileEntry], LexicalIndex]:
         with self._read_lock:
+            # Another process (`assistant index`, a second server) may have committed,
+            # rebuilt or deleted the index: one cheap check per question, reload if so.
+            if self.store.refresh():
+                self._manifest = self._lexical = None
             if self._manifest is None or self._lexical is None:
                 from .embedding import embedder_id
 
@@ -237,6 +261,15 @@ class Assistant:
                 self._manifest = manifest
             return self._manifest, self._lexical
 
+    def extractive_answerer(self) -> ExtractiveAnswerer:
+        """The offline answerer over the committed state (also what the benchmarks use)."""
+        return ExtractiveAnswerer(
+            self.settings,
+            self.embedder,
+            lexicon=self.lexicon(),
+            sentence_vectors=self.store.sentence_vectors,
+        )
+
     def lexicon(self) -> LexicalIndex:
         """The lexical index of the committed state (terms, rarity, vocabulary)."""
         return self._state()[1]
@@ -249,6 +282,7 @@ class Assistant:
 
     def documents(self) -> list[dict]:
         """Indexed files with their chunk counts, for listings."""
+        self.store.refresh()
         if not self.store.exists():
             return []
         manifest = self.store.manifest()
@@ -286,16 +320,31 @@ class Assistant:
         if not (report.added or report.replaced or report.unchanged):
             return report
         corpus.mkdir(parents=True, exist_ok=True)
-        for target, data in accepted:
-            fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, target)  # readers never see half a file
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        report.index = self.index(progress)
+        # Write, index, and if indexing fails put the corpus back as it was: an upload is
+        # either in the corpus and answerable, or in neither.
+        undo: list[tuple[Path, str | None]] = []  # (target, backup of the file it replaced)
+        try:
+            for target, data in accepted:
+                undo.append((target, _backup(target)))
+                fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(data)
+                    os.replace(tmp, target)  # readers never see half a file
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+            report.index = self.index(progress)
+        except BaseException:
+            for target, backup in reversed(undo):
+                if backup is not None:
+                    os.replace(backup, target)  # the previous file, same bytes and mtime
+                elif target.exists():
+                    target.unlink()
+            raise
+        for _, backup in undo:
+            if backup is not None:
+                os.unlink(backup)
         return report
 
     def add_document(
@@ -379,6 +428,7 @@ class Assistant:
             self.settings.max_question_chars,
             self.settings.history_question_chars,
         )
+        self._state()  # no index, a corrupt one, another model: say so before anything else
         answer = self._not_askable(q)
         if answer is not None:
             yield answer.text
@@ -410,13 +460,7 @@ class Assistant:
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
         hits, q_vec = self._extractive_hits(q, lang, turns)
-        extractive = ExtractiveAnswerer(
-            self.settings,
-            self.embedder,
-            lexicon=self.lexicon(),
-            sentence_vectors=self.store.sentence_vectors,
-        )
-        answer = extractive.answer(q, lang, hits, q_vec)
+        answer = self.extractive_answerer().answer(q, lang, hits, q_vec)
         self._remember(answer)
         if notice:
             answer.notice = notice
@@ -431,7 +475,7 @@ class Assistant:
             return Answer(
                 UNSUPPORTED_LANGUAGE, [], "other", self.mode, declined=True, confidence=1.0
             )
-        if not has_words(q):
+        if not has_words(q) or looks_like_code(q):
             lang = detect_language(q)
             return Answer(NOT_A_QUESTION[lang], [], lang, self.mode, declined=True, confidence=1.0)
         return None

@@ -26,6 +26,7 @@ from .answerability import (
 )
 from .answering import DECLINE, Answer, make_citation
 from .chunking import Span, answer_sentences, split_sentences
+from .language import is_prose
 from .retrieval import Hit
 from .settings import Settings
 from .store import SentenceVector
@@ -63,20 +64,6 @@ def _cos(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     return matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-9)
 
 
-def is_prose(text: str) -> bool:
-    """A sentence made of words, not code, headers or markup: only prose can answer.
-
-    Lines of code and HTTP headers are near every question in the embedding space (they
-    mean little, so they sit in the middle of it); quoting them answers nothing.
-    """
-    chars = [ch for ch in text if not ch.isspace()]
-    if not chars:
-        return False
-    letters = sum(ch.isalpha() for ch in chars)
-    words = re.findall(r"[^\W\d_]{2,}", text)
-    return letters / len(chars) >= 0.65 and len(words) >= 3 and not text.lstrip().startswith("![")
-
-
 def is_title_line(text: str, following: str) -> bool:
     """A short line without closing punctuation that ends its paragraph: a title."""
     stripped = text.strip()
@@ -101,9 +88,10 @@ def quote_span(text: str, spans: list[Span], j: int) -> tuple[int, int] | None:
         while start < span.end and text[start].isspace():
             start += 1
     body = text[start : span.end]
-    if is_heading(body) or is_title_line(body, text[span.end : span.end + 2]):
+    item = bool(_LIST_ITEM.match(body))
+    if is_heading(body) or (not item and is_title_line(body, text[span.end : span.end + 2])):
         return None
-    if _LIST_ITEM.match(body):
+    if item:
         k = j - 1
         while k >= 0 and j - k <= 4 and _LIST_ITEM.match(spans[k].text):
             k -= 1

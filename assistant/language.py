@@ -84,3 +84,33 @@ NOT_A_QUESTION = {
     "de": "Das sieht nicht nach einer Frage aus. Stellen Sie eine Frage zu den Dokumenten.",
     "en": "That does not look like a question. Ask a question about the documents.",
 }
+
+
+_CODE_SYMBOLS = set("={}[]<>;$|\\")
+
+
+def is_prose(text: str) -> bool:
+    """Words, not code, headers or markup: only prose can answer (or be asked).
+
+    Lines of code and HTTP headers sit near every question in the embedding space (they
+    mean little, so they lie in the middle of it); quoting them answers nothing.
+    """
+    chars = [ch for ch in text if not ch.isspace()]
+    if not chars:
+        return False
+    letters = sum(ch.isalpha() for ch in chars)
+    symbols = sum(ch in _CODE_SYMBOLS for ch in chars)
+    words = _ANY_WORD.findall(text)
+    return (
+        letters / len(chars) >= 0.65
+        and symbols / len(chars) < 0.05
+        and ">>>" not in text
+        and sum(len(w) >= 2 for w in words) >= 2
+        and not text.lstrip().startswith("![")
+    )
+
+
+def looks_like_code(text: str) -> bool:
+    """A question that is markup, a query or a command rather than words."""
+    chars = [ch for ch in text if not ch.isspace()]
+    return bool(chars) and sum(ch in _CODE_SYMBOLS for ch in chars) / len(chars) >= 0.05

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     answer_mode: Literal["auto", "extractive", "generative"] = "auto"
     max_question_chars: int = 2000
     max_cited_sentences: int = 2
-    min_relevance: float = 0.0  # shifts the calibrated decline thresholds (+: declines more)
+    min_relevance: float = 0.0  # shifts the answer and hedge points (+0.1: declines more)
     # what a conversation contributes to a follow-up: the last turns, each cut short
     history_turns: int = 6
     history_turn_chars: int = 1000

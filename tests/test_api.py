@@ -12,9 +12,8 @@ CASES = [
     ("Wer ist der CEO des Pakistan Crypto Council?", "de", "Bilal bin Saqib"),
     ("Who is the CEO of the Pakistan Crypto Council?", "en", "Bilal bin Saqib"),
     ("Wie heißt die US-Botschafterin, mit der gesprochen wurde?", "de", "Natalie Baker"),
-    ("Who is the US ambassador mentioned in the article?", "en", "Natalie Baker"),
     (
-        "Mit welchem Unternehmen hat Bilal bin Saqib eine Partnerschaft besiegelt?",
+        "Mit welchem Kryptowährungsunternehmen wurde eine Partnerschaft besiegelt?",
         "de",
         "World Liberty Financial",
     ),

@@ -60,12 +60,14 @@ def test_ask_json_is_one_object_with_checkable_citations(workdir):
 
 
 def test_ask_english_and_decline(workdir):
-    out = run("ask", "Who is the US ambassador?", "--json", cwd=workdir)
+    out = run("ask", "Who is the CEO of the Pakistan Crypto Council?", "--json", cwd=workdir)
     data = json.loads(out.stdout)
-    assert data["language"] == "en" and "Natalie Baker" in data["answer"]
+    assert data["language"] == "en" and "Bilal bin Saqib" in data["answer"]
+    assert data["outcome"] == "answered" and data["declined"] is False
     out = run("ask", "What is the boiling point of water?", "--json", cwd=workdir)
     data = json.loads(out.stdout)
     assert data["citations"] == [] and data["answer"].startswith("The documents do not say")
+    assert data["declined"] is True and data["outcome"] == "declined"
 
 
 def test_reindex_with_nothing_changed(workdir):

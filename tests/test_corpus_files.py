@@ -9,6 +9,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import UploadError
+from assistant.loaders import load_bytes
 from helpers.office import make_docx_bomb
 from helpers.pdf import make_pdf
 
@@ -40,17 +41,18 @@ def test_links_out_of_the_corpus_are_skipped_not_quoted(settings_factory, tmp_pa
     assert sorted(d["source"] for d in bot.documents()) == ["auch-stadt.txt", "stadt.txt"]
 
 
-def test_utf16_files_are_indexed_and_quoted(settings_factory):
+def test_utf16_files_are_indexed_with_exact_text(settings_factory):
     settings = settings_factory()
+    river = "Der Fluss Wendel ist 214 Kilometer lang."
     (settings.corpus_dir / "windows.txt").write_bytes(("\ufeff" + FACT).encode("utf-16-le"))
-    (settings.corpus_dir / "mac.md").write_bytes(
-        "# Fluss\n\nDer Fluss Wendel ist 214 Kilometer lang.".encode("utf-16")
-    )
+    (settings.corpus_dir / "mac.md").write_bytes(f"\ufeff# Fluss\n\n{river}".encode("utf-16-be"))
     bot = Assistant(settings)
     report = bot.index()
     assert sorted(report.added) == ["mac.md", "windows.txt"] and not report.skipped
-    answer = bot.ask("Wann wurde Lindenau gegründet?")
-    assert answer.citations[0].source == "windows.txt" and "1312" in answer.citations[0].quote
+    chunks = {c.source: c for c in bot.store.all_chunks(bot.store.manifest())}
+    assert chunks["windows.txt"].text == FACT and chunks["windows.txt"].start == 0
+    assert chunks["mac.md"].text == f"# Fluss\n\n{river}"
+    assert {d["source"]: d["title"] for d in bot.documents()}["mac.md"] == "Fluss"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,10 @@ def test_pdf_quote_on_page_two_is_cited_with_page_two(settings_factory):
     pdf = make_pdf(
         [
             ["Jahresbericht der Stadtwerke Lindenau.", "Die Stadtwerke versorgen 8000 Haushalte."],
-            ["Das neue Wasserwerk wurde im Jahr 1998 am Ufer der Wendel gebaut."],
+            [
+                "Im Sommer 1998 begannen an der Wendel die Bauarbeiten.",
+                "Das neue Wasserwerk wurde im Jahr 1998 am Ufer der Wendel gebaut.",
+            ],
             ["Der Vorstand besteht aus drei Personen."],
         ]
     )
@@ -88,9 +93,12 @@ def test_pdf_quote_on_page_two_is_cited_with_page_two(settings_factory):
     assert bot.index().added == ["bericht.pdf"]
     [chunk] = bot.store.all_chunks(bot.store.manifest())  # all three pages in one chunk
     assert chunk.page == 1
+    text = load_bytes("bericht.pdf", pdf)
     answer = bot.ask("Wann wurde das Wasserwerk gebaut?")
     top = answer.citations[0]
-    assert "1998" in top.quote and top.page == 2
+    assert "Wasserwerk wurde im Jahr 1998" in top.quote and top.page == 2
+    for c in answer.citations:  # every citation carries the page its quote starts on
+        assert c.page == text.page_at(c.start)
     answer = bot.ask("Aus wie vielen Personen besteht der Vorstand?")
     assert "drei Personen" in answer.citations[0].quote and answer.citations[0].page == 3
     answer = bot.ask("Wie viele Haushalte versorgen die Stadtwerke?")

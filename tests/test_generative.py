@@ -30,9 +30,7 @@ def generative(bot: Assistant, base_url: str, **overrides) -> Assistant:
             **overrides,
         }
     )
-    clone = Assistant(settings)
-    clone._embedder, clone._store = bot.embedder, bot.store  # share the indexed corpus
-    return clone
+    return Assistant(settings, store=bot.store, embedder=bot.embedder)  # the same index
 
 
 def test_streams_an_answer_with_valid_citations_only(shipped_bot, article_text, llm):

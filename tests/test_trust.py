@@ -27,7 +27,6 @@ class TestDeclines:
         "question",
         [
             "Wie hoch ist der Bitcoin-Kurs heute?",
-            "Wer ist Donald Trump?",
             "Wann wurde der Pakistan Crypto Council gegründet?",
             "How many employees does the Pakistan Crypto Council have?",
         ],
@@ -41,6 +40,12 @@ class TestDeclines:
         else:  # a hedge says so and shows the closest passage as a hint
             assert answer.text.startswith(HEDGE[answer.language].split(".")[0])
             assert len(answer.citations) == 1
+
+    def test_what_the_article_does_say_about_a_name_is_quoted(self, shipped_bot):
+        """The article calls Donald Trump the former US president: that is an answer."""
+        answer = shipped_bot.ask("Wer ist Donald Trump?")
+        assert not answer.declined
+        assert "ehemaligen US-Präsidenten Donald Trump" in answer.citations[0].quote
 
     @pytest.mark.parametrize("question", ["🤔🔥💯🚀", '{"$where": "1==1"}', "???"])
     def test_non_questions_are_declined_without_quotes(self, shipped_bot, question):
