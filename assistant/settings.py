@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     max_cited_sentences: int = 2
     min_relevance: float = 0.0  # shifts the answer and hedge points (+0.1: declines more)
+    # what a conversation contributes to a follow-up: the last turns, each cut short
+    history_turns: int = 6
+    history_turn_chars: int = 1000
+    history_question_chars: int = 300  # earlier questions are embedded again: keep them short
 
     # generative path (any OpenAI-compatible server)
     openai_api_key: str | None = Field(
@@ -69,7 +73,8 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL")
     )
     llm_model: str = "gpt-4o-mini"
-    llm_timeout: float = 60.0
+    # one deadline for the whole answer (rewrite, retries, first token, streaming), seconds
+    llm_timeout: float = 30.0
     llm_max_retries: int = 2
     llm_fallback: bool = True
 

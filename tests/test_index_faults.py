@@ -160,7 +160,7 @@ def test_upload_whose_indexing_fails_leaves_the_corpus_as_it_was(settings_factor
         with pytest.raises(IndexStateError, match="locked"):
             bot.add_document("neu.txt", FACT_C.encode())
         with pytest.raises(IndexStateError, match="locked"):
-            bot.add_document("a.txt", FACT_A2.encode())
+            bot.add_document("a.txt", FACT_A2.encode(), replace=True)
     assert sorted(p.name for p in corpus.iterdir()) == ["a.txt"]  # no stray or temp file
     assert (corpus / "a.txt").read_text(encoding="utf-8") == FACT_A
     assert (corpus / "a.txt").stat().st_mtime_ns == before.st_mtime_ns
