@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import _env  # noqa: F401  (offline switches before anything else loads)
 
-__all__ = ["Answer", "Assistant", "Citation", "Settings"]
+__all__ = ["Answer", "Assistant", "Citation", "Settings", "Status"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .answering import Answer
+    from .answering import Answer, Status
     from .api import Assistant
     from .citations import Citation
     from .settings import Settings
@@ -29,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from .answering import Answer
 
         return Answer
+    if name == "Status":
+        from .answering import Status
+
+        return Status
     if name == "Citation":
         from .citations import Citation
 

@@ -257,41 +257,41 @@ def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        42.4183,  # sentence
-        28.3202,  # window
-        27.2825,  # chunk
-        -3.7075,  # same_language
-        0.7710,  # type_present
-        -0.6419,  # type_missing
-        2.4780,  # coverage_sentence
-        4.9729,  # coverage_context
-        -0.7497,  # anchor_sentence
-        0.5751,  # anchor_coverage
+        42.9425,  # sentence
+        28.2112,  # window
+        27.2637,  # chunk
+        -3.7138,  # same_language
+        0.7453,  # type_present
+        -0.6204,  # type_missing
+        2.5113,  # coverage_sentence
+        4.9433,  # coverage_context
+        -0.8106,  # anchor_sentence
+        0.5908,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-3.2462,
+    intercept=-3.1589,
     coef=(
-        -0.4340,  # sentence
-        2.7975,  # window
-        -0.9137,  # chunk
-        -0.3221,  # same_language
-        -0.4520,  # type_present
-        -1.8364,  # type_missing
-        1.6828,  # coverage_sentence
-        -0.4392,  # coverage_context
-        0.3405,  # anchor_sentence
-        0.4341,  # anchor_coverage
-        0.9327,  # unknown_anchors
-        -0.3624,  # uncovered_share
-        -0.2847,  # uncovered_rarest
-        2.8757,  # rank_share
-        38.1349,  # ablation_min
-        23.5067,  # ablation_mean
+        -0.1637,  # sentence
+        3.3845,  # window
+        -1.8581,  # chunk
+        -0.4189,  # same_language
+        -0.4549,  # type_present
+        -1.7980,  # type_missing
+        1.6638,  # coverage_sentence
+        -0.3684,  # coverage_context
+        0.4332,  # anchor_sentence
+        0.3948,  # anchor_coverage
+        0.8676,  # unknown_anchors
+        -0.2560,  # uncovered_share
+        -0.2600,  # uncovered_rarest
+        2.8921,  # rank_share
+        39.9380,  # ablation_min
+        18.2641,  # ablation_mean
     ),
-    answer_at=0.42,
-    hedge_at=0.42,
+    answer_at=0.4,
+    hedge_at=0.4,
 )
 
 

@@ -70,6 +70,19 @@ class Answer:
         }
 
 
+@dataclass
+class Status:
+    """A sign of life while an answer is being waited for (opt-in: ``stream(status=True)``).
+
+    ``kind`` is "waiting" (no text from the model yet) or "retrying"; ``text`` is in the
+    question's language; ``seconds`` since the answer began.
+    """
+
+    kind: str
+    text: str
+    seconds: float = 0.0
+
+
 def make_citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
     c = hit.chunk
     return Citation(

@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path, PurePath
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .answering import Answer, timed
+from .answering import Answer, Status, timed
 from .conversation import CitedSources, is_follow_up, new_anchors, previous_question
-from .errors import CorpusError, IndexStateError, LLMError, QuestionError, UploadError
+from .errors import (
+    CorpusError,
+    HistoryError,
+    IndexStateError,
+    LLMError,
+    QuestionError,
+    UploadError,
+)
 from .extractive import ExtractiveAnswerer
-from .generative import GenerativeAnswerer
+from .generative import GenerativeAnswerer, build_llm, llm_name
 from .indexing import IndexReport, Progress, index_corpus
 from .language import (
     NOT_A_QUESTION,
@@ -28,10 +36,14 @@ from .language import (
     looks_like_code,
     question_language,
 )
-from .loaders import SUPPORTED_SUFFIXES, Limits, LoadError, load_bytes
+from .loaders import Limits, LoadError, load_bytes
 from .retrieval import LexicalIndex, cosine_fill, fuse, keep_dense_top
 from .settings import Settings
 from .store import ChunkStore, FileEntry
+from .uploads import UploadPlanner, UploadReport, safe_upload_name
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
 
 DENSE_KEPT = 2  # the best dense hits the answerer always sees, whatever fusion says
 
@@ -42,9 +54,17 @@ FALLBACK_NOTICE = {
 
 
 def validate_question(question: Any, max_chars: int) -> str:
-    """The question, stripped; a clear error when it is empty or too long."""
+    """The question, stripped; a clear error when it is empty, too long or not text."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # lone surrogates: bytes that were not UTF-8 on the command line, or a broken client
+        raise QuestionError(
+            "the question is not valid text (it contains bytes that are not UTF-8); "
+            "retype it or check the terminal's encoding"
+        ) from exc
     text = question.strip()
     if not text:
         raise QuestionError("the question is empty; type a question about the documents")
@@ -55,35 +75,89 @@ def validate_question(question: Any, max_chars: int) -> str:
     return text
 
 
-def normalise_history(history: Any) -> list[dict]:
-    """Accept OpenAI/Gradio message dicts or (user, assistant) pairs."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+HISTORY_SHAPES = (
+    "history must be a list of messages like {'role': 'user' or 'assistant', 'content': "
+    "text}, or a list of (question, answer) pairs, or None"
+)
+
+
+def _turn_text(content: Any) -> str:
+    """The text of one turn; gradio 6 sends a list of content parts."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        content = " ".join(
+            p.get("text", "") if isinstance(p, dict) else str(p)
+            for p in content
+            if isinstance(p, (dict, str))
+        )
+    elif isinstance(content, dict):  # a file or component message: no text to carry
+        return ""
+    # lone surrogates from a broken client would break every later encode
+    return _SURROGATE.sub("\ufffd", str(content))
+
+
+def normalise_history(
+    history: Any,
+    max_turns: int = 6,
+    max_chars: int = 1000,
+    max_question_chars: int = 2000,
+    max_user_chars: int = 300,
+) -> list[dict]:
+    """The conversation as user/assistant messages, bounded so a follow-up costs what a
+    question costs: the last ``max_turns`` turns, each cut to ``max_chars``, earlier
+    questions (a follow-up borrows them and embeds them again) to ``max_user_chars``.
+
+    Accepts OpenAI/Gradio message dicts or (user, assistant) pairs; anything else is a
+    :class:`HistoryError`. A user turn longer than ``max_question_chars`` was refused
+    when it was asked, so it and the reply to it (the error) are left out.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not isinstance(history, (list, tuple)):
+        raise HistoryError(f"{HISTORY_SHAPES}; got {type(history).__name__}")
     out: list[dict] = []
-    for item in history or []:
-        if isinstance(item, dict) and item.get("role") in ("user", "assistant"):
-            content = item.get("content")
-            if isinstance(content, list):  # gradio 6 content parts
-                content = " ".join(
-                    p.get("text", "") if isinstance(p, dict) else str(p) for p in content
-                )
-            if content:
-                out.append({"role": item["role"], "content": str(content)})
+    for item in history:
+        if isinstance(item, dict) and ("role" in item or "content" in item):
+            if item.get("role") in ("user", "assistant"):
+                turn = {"role": item["role"], "content": _turn_text(item.get("content"))}
+                sources = item.get("sources")  # which files an answer cited, if the caller knows
+                if isinstance(sources, list) and all(isinstance(x, str) for x in sources):
+                    turn["sources"] = sources
+                out.append(turn)
         elif isinstance(item, (list, tuple)) and len(item) == 2:
-            if item[0]:
-                out.append({"role": "user", "content": str(item[0])})
-            if item[1]:
-                out.append({"role": "assistant", "content": str(item[1])})
+            out.append({"role": "user", "content": _turn_text(item[0])})
+            out.append({"role": "assistant", "content": _turn_text(item[1])})
+        else:
+            raise HistoryError(f"{HISTORY_SHAPES}; got an item of type {type(item).__name__}")
+    kept: list[dict] = []
+    refused = False
+    for turn in out:
+        if turn["role"] == "user":
+            refused = len(turn["content"].strip()) > max_question_chars
+        if not refused and turn["content"].strip():
+            kept.append(turn)
+    turns = kept[-max_turns:] if max_turns > 0 else []
+    out = []
+    for t in turns:
+        limit = min(max_chars, max_user_chars) if t["role"] == "user" else max_chars
+        out.append(t | {"content": t["content"][:limit] + "…"} if len(t["content"]) > limit else t)
     return out
 
 
-def safe_upload_name(name: str) -> str:
-    """A bare file name that cannot leave the corpus folder, or an :class:`UploadError`."""
-    base = PurePath(str(name).replace("\\", "/")).name
-    base = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
-    if not base or base in (".", ".."):
-        raise UploadError(f"invalid file name {name!r}")
-    if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UploadError(f"{base}: unsupported file type; upload txt, md, html, pdf or docx files")
-    return base[:200]
+def _backup(target: Path) -> str | None:
+    """A hard link to the file an upload is about to replace (None if there is none)."""
+    if not target.exists():
+        return None
+    backup = target.with_name(f".upload-backup-{os.getpid()}-{target.name}")
+    if backup.exists():
+        backup.unlink()
+    try:
+        os.link(target, backup)
+    except OSError:  # a file system without hard links
+        shutil.copy2(target, backup)
+    return str(backup)
 
 
 class Assistant:
@@ -94,14 +168,27 @@ class Assistant:
     >>> bot.ask("Wer ist der CEO des Pakistan Crypto Council?").citations
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        store: ChunkStore | None = None,
+        embedder: Any = None,
+        **overrides: Any,
+    ):
+        """``llm``: any llama-index LLM for generative answers (default: the
+        OpenAI-compatible server from the settings, if one is configured)."""
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:
             settings = settings.model_copy(update=overrides)
         self.settings = settings
-        self._embedder = None
-        self._store: ChunkStore | None = None
+        self._llm = llm
+        if llm is None and settings.answer_mode == "generative":
+            self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
+        self._embedder = embedder
+        self._store: ChunkStore | None = store
         self._lexical: LexicalIndex | None = None
         self._manifest: dict[str, FileEntry] | None = None
         self._index_lock = threading.RLock()
@@ -125,11 +212,22 @@ class Assistant:
 
     @property
     def mode(self) -> str:
-        return "generative" if self.settings.generative else "extractive"
+        if self.settings.answer_mode == "extractive":
+            return "extractive"
+        return "generative" if self._llm is not None or self.settings.generative else "extractive"
+
+    @property
+    def llm(self) -> LLM:
+        """The llama-index LLM that writes generative answers."""
+        if self._llm is None:
+            self._llm = build_llm(self.settings)
+        return self._llm
 
     def describe_mode(self) -> str:
         """Human-readable answering mode, for the UI and `assistant ask`."""
-        if self.settings.generative:
+        if self.mode == "generative":
+            if self._llm is not None and getattr(self._llm, "api_base", None) is None:
+                return f"generative: {llm_name(self._llm)} ({type(self._llm).__name__})"
             where = self.settings.openai_base_url or "OpenAI"
             return f"generative: {self.settings.llm_model} at {where}"
         return "offline extractive: quotes the best-matching sentences (no LLM)"
@@ -148,13 +246,15 @@ class Assistant:
 
     def _refresh(self) -> None:
         with self._read_lock:
-            self.store._collection = None
-            self.store._vector_store = None
             self._manifest = None
             self._lexical = None
 
     def _state(self) -> tuple[dict[str, FileEntry], LexicalIndex]:
         with self._read_lock:
+            # Another process (`assistant index`, a second server) may have committed,
+            # rebuilt or deleted the index: one cheap check per question, reload if so.
+            if self.store.refresh():
+                self._manifest = self._lexical = None
             if self._manifest is None or self._lexical is None:
                 from .embedding import embedder_id
 
@@ -189,6 +289,7 @@ class Assistant:
 
     def documents(self) -> list[dict]:
         """Indexed files with their chunk counts, for listings."""
+        self.store.refresh()
         if not self.store.exists():
             return []
         manifest = self.store.manifest()
@@ -198,45 +299,74 @@ class Assistant:
         ]
 
     def add_documents(
-        self, files: list[tuple[str, bytes]], progress: Progress | None = None
-    ) -> tuple[IndexReport | None, list[tuple[str, str]]]:
+        self,
+        files: list[tuple[str, bytes]],
+        progress: Progress | None = None,
+        replace: bool = False,
+    ) -> UploadReport:
         """Validate uploads, write the good ones into the corpus folder, index once.
 
-        Returns the index report (None if nothing was accepted) and the rejected files
-        with their reasons. A rejected file never touches the corpus folder.
+        A file with the name of a different existing file is refused unless ``replace``;
+        the same bytes under a new name are refused as a duplicate; the same file again
+        is reported unchanged. A rejected file never touches the corpus folder.
         """
         corpus = Path(self.settings.corpus_dir).resolve()
+        planner = UploadPlanner(corpus)
+        report = UploadReport()
         accepted: list[tuple[Path, bytes]] = []
-        rejected: list[tuple[str, str]] = []
         for name, data in files:
             try:
-                accepted.append((self._check_upload(corpus, name, data), data))
+                target = self._check_upload(corpus, name, data)
+                status = planner.classify(target.name, data, replace)
             except UploadError as exc:
-                rejected.append((str(name), str(exc)))
-        if not accepted:
-            return None, rejected
+                report.rejected.append((str(name), str(exc)))
+                continue
+            getattr(report, status).append(target.name)
+            if status != "unchanged":
+                accepted.append((target, data))
+        if not (report.added or report.replaced or report.unchanged):
+            return report
         corpus.mkdir(parents=True, exist_ok=True)
-        for target, data in accepted:
-            fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, target)  # readers never see half a file
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        return self.index(progress), rejected
+        # Write, index, and if indexing fails put the corpus back as it was: an upload is
+        # either in the corpus and answerable, or in neither.
+        undo: list[tuple[Path, str | None]] = []  # (target, backup of the file it replaced)
+        try:
+            for target, data in accepted:
+                undo.append((target, _backup(target)))
+                fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(data)
+                    os.replace(tmp, target)  # readers never see half a file
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+            report.index = self.index(progress)
+        except BaseException:
+            for target, backup in reversed(undo):
+                if backup is not None:
+                    os.replace(backup, target)  # the previous file, same bytes and mtime
+                elif target.exists():
+                    target.unlink()
+            raise
+        for _, backup in undo:
+            if backup is not None:
+                os.unlink(backup)
+        return report
 
-    def add_document(self, name: str, data: bytes, progress: Progress | None = None) -> IndexReport:
+    def add_document(
+        self, name: str, data: bytes, progress: Progress | None = None, replace: bool = False
+    ) -> UploadReport:
         """One upload; raises :class:`UploadError` if it is rejected."""
-        report, rejected = self.add_documents([(name, data)], progress)
-        if rejected:
-            raise UploadError(rejected[0][1])
-        assert report is not None
+        report = self.add_documents([(name, data)], progress, replace=replace)
+        if report.rejected:
+            raise UploadError(report.rejected[0][1])
         return report
 
     def _check_upload(self, corpus: Path, name: str, data: bytes) -> Path:
         filename = safe_upload_name(name)
+        if not isinstance(data, (bytes, bytearray)):
+            raise UploadError(f"{filename}: the upload must be bytes")
         if len(data) > self.settings.max_upload_mb * 1e6:
             raise UploadError(
                 f"{filename}: file too large ({len(data) / 1e6:.1f} MB; at most "
@@ -244,7 +374,7 @@ class Assistant:
             )
         try:
             # unreadable files and decompression bombs are refused before they land
-            load_bytes(filename, data, Limits.from_settings(self.settings))
+            load_bytes(filename, bytes(data), Limits.from_settings(self.settings))
         except LoadError as exc:
             raise UploadError(f"{filename}: {exc}") from exc
         target = (corpus / filename).resolve()
@@ -298,6 +428,7 @@ class Assistant:
             self.settings.lexical_weight_same_language,
             self.settings.lexical_weight_cross_language,
             coverage=lexical.coverage(question, [c for c, _ in lexical_hits]),
+            gate=self.settings.lexical_gate or None,
         )
         hits = keep_dense_top(fused, k or self.settings.top_k, DENSE_KEPT)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
@@ -314,11 +445,23 @@ class Assistant:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: Any = None) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces as produced, then the :class:`Answer`."""
+    def stream(
+        self, question: str, history: Any = None, *, status: bool = False
+    ) -> Iterator[str | Status | Answer]:
+        """Yield the answer text in pieces as produced, then the :class:`Answer`.
+
+        With ``status=True`` it also yields :class:`Status` objects while the model is
+        waited for (generative mode): show them, do not add them to the answer.
+        """
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
-        turns = normalise_history(history)
+        turns = normalise_history(
+            history,
+            self.settings.history_turns,
+            self.settings.history_turn_chars,
+            self.settings.max_question_chars,
+            self.settings.history_question_chars,
+        )
         self._state()  # no index, a corrupt one, another model: say so before anything else
         answer = self._not_askable(q)
         if answer is not None:
@@ -327,28 +470,29 @@ class Assistant:
             return
         lang = detect_language(q)
         streamed = False
-        if self.settings.generative:
-            generative = GenerativeAnswerer(self.settings, stem=self._stem)
+        notice = ""
+        if self.mode == "generative":
+            generative = GenerativeAnswerer(self.settings, self.llm, stem=self._stem)
             try:
-                search = generative.rewrite(q, turns) if turns else q
-                hits, _ = self.retrieve(search, lang)
-                for piece in generative.stream(search, lang, hits):
-                    if isinstance(piece, Answer):
-                        piece.retrieved = hits
+                pieces = generative.answer(q, lang, turns, lambda t: self.retrieve(t, lang)[0])
+                for piece in pieces:
+                    if isinstance(piece, Status):
+                        if status:
+                            yield piece
+                    elif isinstance(piece, Answer):
                         self._remember(piece)
                         yield timed(piece, began)
                         return
-                    streamed = True
-                    yield piece
+                    else:
+                        streamed = True
+                        yield piece
                 return
             except LLMError as exc:
                 if not self.settings.llm_fallback:
                     raise
-                notice = FALLBACK_NOTICE[lang].format(why=str(exc))
+                notice = FALLBACK_NOTICE[lang].format(why=exc.in_language(lang))
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
-        else:
-            notice = ""
         hits, q_vec = self._extractive_hits(q, lang, turns)
         answer = self.extractive_answerer().answer(q, lang, hits, q_vec)
         self._remember(answer)

@@ -75,7 +75,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     _require_corpus(bot)
     if bot.ensure_index(ProgressBar(quiet=args.json)) is not None and not args.json:
         print("(indexed the corpus first)", file=sys.stderr)
-    answer = bot.ask(args.question)
+    answer = _answer(bot, args.question)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -83,12 +83,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_status(status: Any) -> None:
+    """Signs of life while the model is waited for go to stderr, never into the answer."""
+    print(f"… {status.text}", file=sys.stderr, flush=True)
+
+
+def _answer(bot: Any, question: str) -> Any:
+    from .answering import Answer, Status
+
+    answer = None
+    for piece in bot.stream(question, status=True):
+        if isinstance(piece, Status):
+            _show_status(piece)
+        elif isinstance(piece, Answer):
+            answer = piece
+    return answer
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .answering import Answer
+    from .answering import Answer, Status
 
     bot = _make(args)
     _require_corpus(bot)
     bot.ensure_index(ProgressBar())
+    if hasattr(sys.stdin, "reconfigure"):
+        # bytes that are not UTF-8 reach the question check (one error line), not a traceback
+        sys.stdin.reconfigure(errors="surrogateescape")
     print(f"Answering mode: {bot.describe_mode()}. Empty line or Ctrl-D ends the chat.")
     history: list[dict] = []
     while True:
@@ -101,8 +121,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
             return 0
         try:
             answer = None
-            for piece in bot.stream(question, history):
-                if isinstance(piece, Answer):
+            for piece in bot.stream(question, history, status=True):
+                if isinstance(piece, Status):
+                    _show_status(piece)
+                elif isinstance(piece, Answer):
                     answer = piece
                 else:
                     print(piece, end="", flush=True)

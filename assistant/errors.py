@@ -17,9 +17,29 @@ class IndexStateError(AssistantError):
     """The index is missing, corrupt, locked, or built with another embedding model."""
 
 
+class ConfigError(AssistantError):
+    """The settings ask for something that cannot work (e.g. generative mode, no server)."""
+
+
 class LLMError(AssistantError):
-    """The LLM server is unreachable or keeps failing."""
+    """The LLM server is unreachable, keeps failing, hangs or answers something broken.
+
+    ``str(error)`` is English; ``in_language(lang)`` gives the same message in the
+    question's language for notices inside answers. ``transient`` errors are retried.
+    """
+
+    def __init__(self, message: str, *, de: str | None = None, transient: bool = False):
+        super().__init__(message)
+        self.de = de or message
+        self.transient = transient
+
+    def in_language(self, lang: str) -> str:
+        return self.de if lang == "de" else str(self)
 
 
 class UploadError(AssistantError):
     """An uploaded file is rejected (type, size, name, content)."""
+
+
+class HistoryError(QuestionError):
+    """The conversation history has a shape the assistant does not accept."""

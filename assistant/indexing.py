@@ -17,7 +17,7 @@ from llama_index.core.schema import TextNode
 
 from .chunking import answer_sentences, chunk_text
 from .embedding import embedder_id, token_counter
-from .errors import CorpusError
+from .errors import AssistantError, CorpusError
 from .language import detect_language
 from .loaders import (
     Limits,
@@ -36,6 +36,7 @@ from .store import (
     SentenceVector,
     chunk_id,
     encode_page_starts,
+    store_error,
     write_lock,
 )
 
@@ -55,6 +56,9 @@ class IndexReport:
     texts_embedded: int = 0  # chunks plus their sentences and sentence windows
     tokens_embedded: int = 0  # chunks, sentences and sentence windows
     seconds: float = 0.0
+    moved_aside: Path | None = None  # where --rebuild put an index it could not read
+    leftovers_removed: int = 0  # chunks of earlier runs no manifest names
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -72,6 +76,10 @@ class IndexReport:
             f"their sentences and sentence windows) in {self.seconds:.1f}s",
         ]
         text = "indexed: " + ", ".join(parts)
+        if self.moved_aside:
+            text += f"; the unreadable index was moved to {self.moved_aside}, a new one built"
+        for note in self.notes:
+            text += f"; {note}"
         if self.skipped and skipped_reasons:
             text += f"; skipped {len(self.skipped)}: " + "; ".join(
                 f"{display_name(s.source)} ({s.reason})" for s in self.skipped
@@ -167,13 +175,18 @@ def index_corpus(
     limits = Limits.from_settings(settings)
 
     with write_lock(settings):
+        store.refresh()  # another process may have committed or rebuilt since we looked
         target = store
+        was_dirty = False
         if rebuild:
+            report.moved_aside = store.prepare_rebuild()
             target = store.start_rebuild(embed_id)
             old: dict[str, FileEntry] = {}
         else:
+            store.drop_staged()  # what a killed rebuild left behind
             store.check_model(embed_id)
             old = store.manifest()
+            was_dirty = store.dirty()
         new = dict(old)
 
         # 1. what changed: stat first, hash only when size or mtime moved
@@ -243,24 +256,47 @@ def index_corpus(
         report.tokens_embedded = sum(count_tokens(text) for _, text in jobs)
 
         # 4. write chunks (invisible until the manifest names their version), then commit
-        target.collection(create=True, embed_id=embed_id)
-        for source, nodes, entry, is_new in pending:
-            target.delete_where({"$and": [{"source": source}, {"version": entry.version}]})
-            target.add(nodes, [rec for n in nodes for rec, _ in sentences[n.node_id]])
-            new[source] = entry
-            (report.added if is_new else report.updated).append(source)
-            report.chunks_added += len(nodes)
-        for source in sorted(set(old) - set(files)):
-            new.pop(source, None)
-            report.removed.append(source)
+        if jobs:
+            dim = len(
+                jobs[0][0].embedding if isinstance(jobs[0][0], TextNode) else jobs[0][0].vector
+            )
+            target.check_room(len(jobs), dim, sum(len(t.encode()) for _, t in jobs))
+        try:
+            target.collection(create=True, embed_id=embed_id)
+            if pending and not rebuild:
+                target.mark_dirty()  # if this run dies, the next one removes its chunks
+            for source, nodes, entry, is_new in pending:
+                target.delete_where({"$and": [{"source": source}, {"version": entry.version}]})
+                target.add(nodes, [rec for n in nodes for rec, _ in sentences[n.node_id]])
+                new[source] = entry
+                (report.added if is_new else report.updated).append(source)
+                report.chunks_added += len(nodes)
+            for source in sorted(set(old) - set(files)):
+                new.pop(source, None)
+                report.removed.append(source)
 
-        if rebuild or report.changed or new != old or target.collection() is None:
-            progress("committing", 0, 1)
-            target.commit(new, embed_id)
-            if rebuild:
-                store.finish_rebuild(target)
-            elif report.changed:
-                store.garbage_collect(new)
+            superseded = bool(report.updated or report.removed)
+            if rebuild or report.changed or new != old or target.collection() is None:
+                progress("committing", 0, 1)
+                target.commit(new, embed_id, dirty=not rebuild and (was_dirty or superseded))
+                if rebuild:
+                    store.finish_rebuild(target)
+        except AssistantError:
+            raise
+        except Exception as exc:  # a full disk, a vanished server: said, nothing committed
+            error = store_error(exc, settings)
+            if error is None:
+                raise
+            raise error from exc
+
+        # 5. remove what no manifest names: superseded versions, and what runs that were
+        # killed before or after their commit left behind
+        if not rebuild and store.dirty():
+            try:
+                report.leftovers_removed = store.garbage_collect(new)
+                store.mark_dirty(False)
+            except AssistantError as exc:
+                report.notes.append(f"old chunks stay until the next run ({exc})")
     report.seconds = time.perf_counter() - began
     progress("done", 1, 1)
     return report

@@ -121,12 +121,18 @@ def fuse(
     same_weight: float,
     cross_weight: float,
     coverage: dict[str, float] | None = None,
+    gate: float | None = None,
 ) -> list[Hit]:
     """Weighted reciprocal-rank fusion; pure, so it is unit-tested on its own.
 
     A lexical hit counts in proportion to the share of the question's (IDF-weighted)
     terms it contains, so a chunk that shares one common word with the question ("hours")
-    cannot push the best dense match out of the answerer's view.
+    cannot push the best dense match out of the answerer's view. With ``gate``, lexical
+    evidence only reorders chunks whose dense similarity is within ``gate`` of the best
+    one, fading linearly: words shared with a chunk on another topic (an English chunk
+    for an English question about a German article) cannot lift it over the right one.
+    When the best dense match is in another language than the question, the dense
+    ranking stands as it is.
     """
     hits: dict[str, Hit] = {}
     for rank, (chunk, score) in enumerate(dense):
@@ -134,6 +140,11 @@ def fuse(
         hit.dense = score
         hit.ranks["dense"] = rank + 1
         hit.fused += 1.0 / (RRF_K + rank + 1)
+    best = max((score for _, score in dense), default=0.0)
+    # dense retrieval's best match in the other language: the question is about a
+    # document in that language, and its own words can only mislead
+    if dense and dense[0][0].lang != question_lang:
+        lexical = []
     for rank, (chunk, score) in enumerate(lexical):
         hit = hits.setdefault(chunk.id, Hit(chunk))
         hit.lexical = score
@@ -141,6 +152,9 @@ def fuse(
         weight = same_weight if chunk.lang == question_lang else cross_weight
         if coverage is not None:
             weight *= coverage.get(chunk.id, 0.0)
+        if gate is not None:
+            near = 1.0 - (best - hit.dense) / gate if "dense" in hit.ranks else 0.0
+            weight *= max(0.0, near)
         hit.fused += weight / (RRF_K + rank + 1)
     return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 

@@ -52,12 +52,18 @@ class Settings(BaseSettings):
     candidates: int = 20
     lexical_weight_same_language: float = 1.5
     lexical_weight_cross_language: float = 0.0
+    # lexical evidence reorders only chunks this close (cosine) to the best dense one
+    lexical_gate: float = 0.05
 
     # answering
     answer_mode: Literal["auto", "extractive", "generative"] = "auto"
     max_question_chars: int = 2000
     max_cited_sentences: int = 2
     min_relevance: float = 0.0  # shifts the answer and hedge points (+0.1: declines more)
+    # what a conversation contributes to a follow-up: the last turns, each cut short
+    history_turns: int = 6
+    history_turn_chars: int = 1000
+    history_question_chars: int = 300  # earlier questions are embedded again: keep them short
 
     # generative path (any OpenAI-compatible server)
     openai_api_key: str | None = Field(
@@ -67,7 +73,8 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ASSISTANT_OPENAI_BASE_URL")
     )
     llm_model: str = "gpt-4o-mini"
-    llm_timeout: float = 60.0
+    # one deadline for the whole answer (rewrite, retries, first token, streaming), seconds
+    llm_timeout: float = 30.0
     llm_max_retries: int = 2
     llm_fallback: bool = True
 

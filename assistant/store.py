@@ -5,24 +5,40 @@ collection's metadata holds a manifest of the committed version of every file. A
 re-index writes new chunks first and flips the manifest in one metadata update; readers
 only trust chunks whose version the manifest names. A run that dies half way leaves
 unreferenced chunks, which the next run deletes, never a half-written answerable index.
+
+Other processes may re-index the same folder at any time. Every commit carries a fresh
+stamp; a long-running reader compares (file, collection id, stamp) before each question
+(one stat and one small Chroma call) and reopens when it moved. Chroma failures become
+readable :class:`IndexStateError` messages here (``store_error``), not library exceptions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import functools
 import json
+import logging
 import math
 import os
-from collections.abc import Iterator
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexStateError
+from .errors import AssistantError, IndexStateError
 from .settings import Settings
 
+logger = logging.getLogger(__name__)
+
 SCHEMA = 1
+DB_FILE = "chroma.sqlite3"
+LOCK_FILE = ".write.lock"
 
 
 @dataclass
@@ -107,16 +123,195 @@ def chunk_id(source: str, version: str, ordinal: int) -> str:
     return hashlib.sha1(f"{source}\x00{version}".encode()).hexdigest()[:20] + f"-{ordinal}"
 
 
-def _client(settings: Settings) -> Any:
+def _client(settings: Settings) -> tuple[Any, Any]:
+    """A Chroma client and, for the embedded store, the chromadb System it alone runs."""
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_host:
-        return chromadb.HttpClient(
+        client = chromadb.HttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
         )
+        return client, None
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_dir), settings=chroma_settings)
+    return _private_persistent_client(str(settings.index_dir), chroma_settings)
+
+
+def _private_persistent_client(path: str, chroma_settings: Any) -> tuple[Any, Any]:
+    """An embedded client on a chromadb System of its own.
+
+    chromadb shares one System per path within a process, and that System keeps its
+    vector index in memory without ever re-reading what another process wrote (queries
+    miss new chunks, get() fails with "Error finding id"). A store that owns its System
+    can reopen and see the disk as it is now.
+    """
+    from chromadb.api import ServerAPI
+    from chromadb.api.client import Client
+    from chromadb.api.shared_system_client import SharedSystemClient as Shared
+    from chromadb.config import System
+    from chromadb.telemetry.product import ProductTelemetryClient
+
+    chroma_settings.persist_directory = path  # as chromadb.PersistentClient does
+    chroma_settings.is_persistent = True
+    system = System(chroma_settings)
+    system.instance(ProductTelemetryClient)
+    system.instance(ServerAPI)
+    system.start()
+    # from_system registers the System in chromadb's per-path cache; put the cache back
+    # as it was, so other clients in this process keep theirs.
+    previous = Shared._identifier_to_system.get(path)
+    count = Shared._identifier_to_refcount.get(path)
+    try:
+        return Client.from_system(system), system
+    except BaseException:
+        system.stop()
+        raise
+    finally:
+        for table, value in (
+            (Shared._identifier_to_system, previous),
+            (Shared._identifier_to_refcount, count),
+        ):
+            if value is None:
+                table.pop(path, None)
+            else:
+                table[path] = value
+
+
+# -- readable errors ---------------------------------------------------------------------------
+_DISK_FULL = re.compile(r"disk is full|no space left|\(code: 13\)|quota exceeded", re.I)
+_CORRUPT = re.compile(
+    r"not a database|malformed|\(code: (11|26)\)|database corrupt|corrupt(ed)? (file|index)", re.I
+)
+
+
+LOW_SPACE = 4 * 1024 * 1024  # below this, a failed write is taken for a full disk
+ROOM_FIXED = 2 * 1024 * 1024  # room a write needs beyond its vectors (journal, segments)
+ROOM_FACTOR = 4  # bytes on disk per byte of vector or text, measured ~2 with Chroma 1.5
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the disk holding ``path`` (or its nearest existing parent)."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def _unreachable(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, ConnectionError)) or (
+        isinstance(exc, ValueError) and "could not connect" in str(exc).lower()
+    )
+
+
+def store_error(
+    exc: BaseException, settings: Settings, opening: bool = False
+) -> AssistantError | None:
+    """The readable error for a failure while talking to Chroma (None: not a store failure).
+
+    It looks at the exception's type and text, and for the embedded store at the free
+    space on its disk (Chroma reports some full-disk failures only as "compaction" errors).
+    """
+    from chromadb.errors import ChromaError, NotFoundError
+
+    if isinstance(exc, AssistantError):
+        return exc
+    detail = f"{type(exc).__name__}: {exc}"
+    if settings.chroma_host:
+        where = f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+        if _unreachable(exc):
+            return IndexStateError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:"
+                f"{settings.chroma_port} ({detail}). Is it running? Start it (`chroma run --path "
+                f"… --port {settings.chroma_port}`); the assistant reconnects once it is back"
+            )
+    else:
+        where = f"index folder {settings.index_dir}"
+    if isinstance(exc, NotFoundError):
+        return IndexStateError(
+            f"the index was replaced or removed by another process while in use ({detail}); "
+            "ask again"
+        )
+    known = isinstance(exc, (ChromaError, OSError, sqlite3.Error))
+    if not known and not _unreachable(exc):
+        return None  # not a store failure: a bug, keep its traceback
+    text = str(exc)
+    full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    corrupt = bool(_CORRUPT.search(text))
+    # Chroma does not always say so: a full disk can also read "Error in compaction".
+    free = None if settings.chroma_host else _free_bytes(settings.index_dir)
+    low = free is not None and free < LOW_SPACE and not corrupt
+    if full or _DISK_FULL.search(text) or low:
+        if free is not None:
+            detail += f"; {free // 1024} KB free"
+        return IndexStateError(
+            f"no space left on the disk holding the {where} ({detail}); free some space and "
+            "try again. Nothing half-written was committed: the index is unchanged"
+        )
+    if corrupt:
+        return IndexStateError(
+            f"the {where} is corrupt ({detail}); run `assistant index --rebuild`: it "
+            "moves the broken folder aside and builds a new index"
+        )
+    if opening:
+        return IndexStateError(
+            f"cannot open the {where}: {detail}. If the index is corrupt, run "
+            "`assistant index --rebuild`."
+        )
+    return IndexStateError(f"cannot read the {where}: {detail}")
+
+
+def _guarded(method: Callable) -> Callable:
+    """Turn Chroma, HTTP and OS failures of a store method into readable errors."""
+
+    @functools.wraps(method)
+    def wrapper(self: ChunkStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except AssistantError:
+            raise
+        except Exception as exc:
+            error = store_error(exc, self.settings)
+            if error is None:
+                raise
+            raise error from exc
+
+    return wrapper
+
+
+def sqlite_problem(path: Path) -> str | None:
+    """What is wrong with an SQLite file (None: it reads fine or does not exist)."""
+    if not path.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            rows = db.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.Error as exc:
+        return f"{type(exc).__name__}: {exc}"
+    result = "; ".join(str(r[0]) for r in rows)
+    return None if result == "ok" else result
+
+
+def move_aside(index_dir: Path) -> Path:
+    """Move the contents of a broken index folder into a sibling folder, keep them all.
+
+    The lock file stays where it is: the caller holds the lock on it.
+    """
+    dest = index_dir.with_name(f"{index_dir.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = dest.with_name(f"{index_dir.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    dest.mkdir()
+    for child in index_dir.iterdir():
+        if child.name != LOCK_FILE:
+            child.rename(dest / child.name)
+    return dest
 
 
 def _meta_to_chunk(cid: str, text: str, meta: dict) -> StoredChunk:
@@ -147,35 +342,109 @@ def _scan(col: Any, include: list[str]) -> Iterator[tuple[str, Any, dict]]:
 
 
 class ChunkStore:
-    """The chunk collection plus its manifest; the only module that talks to Chroma."""
+    """The chunk collection plus its manifest; the only module that talks to Chroma.
 
-    def __init__(self, settings: Settings):
+    Opens Chroma on first use (so a broken index can still be moved aside by a rebuild),
+    and follows what other processes commit: see :meth:`refresh`.
+    """
+
+    def __init__(self, settings: Settings, *, client: Any = None):
         self.settings = settings
         self.where = (
             f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
             if settings.chroma_host
             else f"index folder {settings.index_dir}"
         )
-        try:
-            self.client = _client(settings)
-        except Exception as exc:  # corrupt sqlite, unreachable server, bad permissions
-            raise IndexStateError(
-                f"cannot open the {self.where}: {type(exc).__name__}: {exc}. If the index is "
-                "corrupt, run `assistant index --rebuild`."
-            ) from exc
+        self._injected = client is not None
+        self._client: Any = client
+        self._system: Any = None
+        self._file: tuple[int, int] | None = None  # the SQLite file the client has open
+        self._seen: tuple[str, str] | None = None  # (collection id, stamp) of the handle held
+        self._forget()
+
+    def _forget(self) -> None:
         self._collection: Any = None
         self._sentences: Any = None
         self._vector_store: Any = None
 
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            file = self._file_identity()
+            try:
+                self._client, self._system = _client(self.settings)
+            except Exception as exc:  # corrupt sqlite, unreachable server, full disk
+                error = store_error(exc, self.settings, opening=True)
+                if error is None:
+                    raise
+                raise error from exc
+            self._file = file if file is not None else self._file_identity()
+        return self._client
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.settings.chroma_host or self._injected:
+            return None
+        try:
+            st = os.stat(Path(self.settings.index_dir) / DB_FILE)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def reopen(self) -> None:
+        """Drop the client and every handle; the next call opens Chroma afresh.
+
+        In-flight calls of other threads keep the old client until they finish.
+        """
+        if not self._injected:
+            self._client = self._system = None
+        self._file = None
+        self._seen = None
+        self._forget()
+
+    def close(self) -> None:
+        """Stop the embedded Chroma this store runs (releases its files)."""
+        system = self._system
+        self.reopen()
+        if system is not None:
+            with contextlib.suppress(Exception):
+                system.stop()
+
+    @_guarded
+    def refresh(self) -> bool:
+        """Reopen if another process changed the index since we looked; True if it did.
+
+        Cheap enough for every question: one stat() of the SQLite file and one
+        get_collection of the (small) collection record.
+        """
+        if self._client is None:
+            return False  # nothing open yet: the next call reads the current state
+        embedded = not self.settings.chroma_host and not self._injected
+        if embedded and self._file_identity() != self._file:  # deleted, replaced, moved aside
+            self.reopen()
+            return True
+        col = self._get(self.settings.collection)
+        key = None if col is None else _key(col)
+        if key != self._seen:
+            self.reopen()
+            return True
+        return False
+
     # -- collection and manifest -------------------------------------------------------
     def _get(self, name: str) -> Any | None:
-        try:
-            return self.client.get_collection(name, embedding_function=None)
-        except Exception as exc:
-            if "does not exist" in str(exc) or "not found" in str(exc).lower():
-                return None
-            raise IndexStateError(f"cannot read the {self.where}: {exc}") from exc
+        from chromadb.errors import NotFoundError
 
+        client = self.client
+        try:
+            return client.get_collection(name, embedding_function=None)
+        except NotFoundError:  # by type: chromadb 1.x raises it embedded and over HTTP
+            return None
+        except Exception as exc:
+            error = store_error(exc, self.settings) or IndexStateError(
+                f"cannot read the {self.where}: {type(exc).__name__}: {exc}"
+            )
+            raise error from exc
+
+    @_guarded
     def exists(self) -> bool:
         return self.collection(create=False) is not None
 
@@ -187,6 +456,7 @@ class ChunkStore:
             metadata=metadata,
         )
 
+    @_guarded
     def collection(self, create: bool = False, embed_id: str = "") -> Any | None:
         """The chunk collection (None if there is none and ``create`` is false)."""
         if self._collection is None:
@@ -200,8 +470,10 @@ class ChunkStore:
             if col is None and create:
                 col = self._create(name, self._metadata({}, embed_id))
             self._collection = col
+            self._seen = None if col is None else _key(col)
         return self._collection
 
+    @_guarded
     def sentences(self) -> Any:
         """Sentence and sentence-window vectors; the extractive answerer's evidence."""
         if self._sentences is None:
@@ -211,14 +483,19 @@ class ChunkStore:
         return self._sentences
 
     @staticmethod
-    def _metadata(manifest: dict[str, FileEntry], embed_id: str, complete: bool = True) -> dict:
+    def _metadata(
+        manifest: dict[str, FileEntry], embed_id: str, complete: bool = True, dirty: bool = False
+    ) -> dict:
         return {
             "schema": SCHEMA,
             "embed_model": embed_id,
             "manifest": json.dumps({k: asdict(v) for k, v in manifest.items()}, sort_keys=True),
             "complete": "1" if complete else "0",
+            "stamp": uuid.uuid4().hex,  # tells readers in other processes to reopen
+            "dirty": "1" if dirty else "0",  # chunks no manifest names may be stored
         }
 
+    @_guarded
     def embed_model(self) -> str | None:
         col = self.collection()
         return None if col is None else (col.metadata or {}).get("embed_model")
@@ -232,6 +509,7 @@ class ChunkStore:
                 "run `assistant index --rebuild`, or set ASSISTANT_EMBED_MODEL back."
             )
 
+    @_guarded
     def manifest(self) -> dict[str, FileEntry]:
         col = self.collection()
         if col is None:
@@ -245,11 +523,52 @@ class ChunkStore:
                 "`assistant index --rebuild`"
             ) from exc
 
-    def commit(self, manifest: dict[str, FileEntry], embed_id: str) -> None:
+    def dirty(self) -> bool:
+        """Whether chunks of uncommitted or superseded versions may be stored."""
+        col = self.collection()
+        return col is not None and (col.metadata or {}).get("dirty", "1") != "0"
+
+    @_guarded
+    def commit(self, manifest: dict[str, FileEntry], embed_id: str, dirty: bool = False) -> None:
         """Make ``manifest`` the answerable state: one atomic metadata update."""
-        self.collection(create=True, embed_id=embed_id).modify(
-            metadata=self._metadata(manifest, embed_id)
-        )
+        self._write_metadata(self._metadata(manifest, embed_id, dirty=dirty), embed_id)
+
+    @_guarded
+    def mark_dirty(self, dirty: bool = True) -> None:
+        """Record (before writing chunks) that a clean-up is due, or (after it) that it is done.
+
+        Keeps manifest and stamp: readers need not reopen for it.
+        """
+        col = self.collection()
+        if col is not None:
+            meta = dict(col.metadata or {})
+            meta["dirty"] = "1" if dirty else "0"
+            self._write_metadata(meta, str(meta.get("embed_model", "")))
+
+    def _write_metadata(self, metadata: dict, embed_id: str) -> None:
+        col = self.collection(create=True, embed_id=embed_id)
+        col.modify(metadata=metadata)
+        self._collection = self._get(self.settings.collection) or col  # fresh metadata
+        self._vector_store = None
+        self._seen = _key(self._collection)
+
+    def check_room(self, vectors: int, dim: int, text_bytes: int) -> None:
+        """Refuse to start writing what will not fit on the disk.
+
+        A write that fills the disk half way leaves Chroma with log entries it cannot
+        apply, and then even reading fails until space is freed; refusing up front keeps
+        the committed index answerable. The estimate is about twice what Chroma uses.
+        """
+        if self.settings.chroma_host or not vectors:
+            return
+        need = ROOM_FIXED + vectors * (dim * 4 * ROOM_FACTOR + 1000) + text_bytes * ROOM_FACTOR
+        free = _free_bytes(self.settings.index_dir)
+        if free is not None and free < need:
+            raise IndexStateError(
+                f"no space left on the disk holding the {self.where}: this run needs about "
+                f"{need / 1e6:.1f} MB, {free / 1e6:.1f} MB are free. Free some space and run "
+                "`assistant index` again. Nothing was written: the index is unchanged"
+            )
 
     # -- chunks ------------------------------------------------------------------------
     @property
@@ -260,6 +579,7 @@ class ChunkStore:
             self._vector_store = ChromaVectorStore(chroma_collection=self.collection())
         return self._vector_store
 
+    @_guarded
     def add(self, nodes: list[Any], sentences: list[SentenceVector] = ()) -> None:
         """Add llama-index TextNodes carrying their embeddings, and their sentence vectors."""
         if nodes:
@@ -272,12 +592,14 @@ class ChunkStore:
                 metadatas=[v.metadata() for v in part],
             )
 
+    @_guarded
     def delete_where(self, where: dict) -> None:
         col = self.collection()
         if col is not None:
             col.delete(where=where)
             self.sentences().delete(where=where)
 
+    @_guarded
     def garbage_collect(self, manifest: dict[str, FileEntry]) -> int:
         """Delete every chunk whose (source, version) the manifest does not name."""
         if self.collection() is None:
@@ -295,6 +617,7 @@ class ChunkStore:
             removed += len(stale)
         return removed
 
+    @_guarded
     def all_chunks(self, manifest: dict[str, FileEntry]) -> list[StoredChunk]:
         """All committed chunks (for the lexical index and the document list)."""
         col = self.collection()
@@ -309,6 +632,7 @@ class ChunkStore:
         out.sort(key=lambda c: (c.source, c.ordinal))
         return out
 
+    @_guarded
     def query(self, embedding: list[float], k: int) -> list[tuple[StoredChunk, float]]:
         """Top-k chunks by cosine similarity (highest first)."""
         col = self.collection()
@@ -330,6 +654,7 @@ class ChunkStore:
             out.append((_meta_to_chunk(node.node_id, node.get_content(), meta), cos))
         return out
 
+    @_guarded
     def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
         """Stored sentence and window vectors of the given chunks, by chunk id."""
         if not chunk_ids:
@@ -353,6 +678,7 @@ class ChunkStore:
             )
         return out
 
+    @_guarded
     def embeddings(self, ids: list[str]) -> dict[str, list[float]]:
         col = self.collection()
         if col is None or not ids:
@@ -361,22 +687,58 @@ class ChunkStore:
         return {cid: list(vec) for cid, vec in zip(got["ids"], got["embeddings"])}
 
     # -- rebuild -------------------------------------------------------------------------
+    def prepare_rebuild(self) -> Path | None:
+        """Before a rebuild, under the write lock: a folder Chroma cannot read is moved
+        aside (kept, never deleted) and a new one started. Returns where it went.
+        """
+        if self.settings.chroma_host or self._injected:
+            return None
+        index_dir = Path(self.settings.index_dir)
+        problem = sqlite_problem(index_dir / DB_FILE)
+        if problem is None:
+            try:
+                for col in self.client.list_collections():
+                    col.count()
+            except AssistantError as exc:
+                if "no space left" in str(exc):
+                    raise
+                problem = str(exc)
+            except Exception as exc:  # whatever Chroma raises on a broken segment
+                problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            return None
+        self.close()
+        moved = move_aside(index_dir)
+        logger.warning("index %s unreadable (%s); moved it to %s", index_dir, problem, moved)
+        return moved
+
+    @_guarded
     def start_rebuild(self, embed_id: str) -> ChunkStore:
         """A sibling store writing to ``<name>-rebuild``; swapped in by finish_rebuild."""
         staged_name = self.settings.collection + "-rebuild"
-        for name in (staged_name, staged_name + "-sentences"):
-            if self._get(name) is not None:
-                self.client.delete_collection(name)
-        staged = ChunkStore.__new__(ChunkStore)
-        staged.settings = self.settings.model_copy(update={"collection": staged_name})
-        staged.where, staged.client = self.where, self.client
-        staged._vector_store = staged._sentences = None
+        self.drop_staged()
+        staged = ChunkStore(
+            self.settings.model_copy(update={"collection": staged_name}), client=self.client
+        )
         staged._collection = self._create(staged_name, self._metadata({}, embed_id, complete=False))
         return staged
 
+    @_guarded
+    def drop_staged(self) -> None:
+        """Remove what a rebuild that died before it finished building left behind."""
+        staged_name = self.settings.collection + "-rebuild"
+        staged = self._get(staged_name)
+        if staged is not None and (staged.metadata or {}).get("complete") == "1":
+            return  # complete: collection() swaps it in
+        for name in (staged_name, staged_name + "-sentences"):
+            if self._get(name) is not None:
+                self.client.delete_collection(name)
+
+    @_guarded
     def finish_rebuild(self, staged: ChunkStore) -> None:
         self._swap_in(staged.settings.collection)
-        self._collection = self._sentences = self._vector_store = None
+        self._forget()
+        self._seen = None
 
     def _swap_in(self, staged_name: str) -> None:
         """Replace the live collections by the staged ones; the chunks last, as the commit.
@@ -392,6 +754,12 @@ class ChunkStore:
         if self._get(name) is not None:
             self.client.delete_collection(name)
         self._get(staged_name).modify(name=name)
+
+
+def _key(col: Any) -> tuple[str, str]:
+    """What a reader compares to notice another process's commit or rebuild."""
+    meta = col.metadata or {}
+    return (str(col.id), str(meta.get("stamp") or meta.get("manifest") or ""))
 
 
 @contextlib.contextmanager
@@ -410,10 +778,11 @@ def write_lock(settings: Settings) -> Iterator[None]:
                 "right now; wait for it to finish"
             ) from exc
         try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()}")
-            fh.flush()
+            with contextlib.suppress(OSError):  # a full disk must not stop the run here
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"pid {os.getpid()}")
+                fh.flush()
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)

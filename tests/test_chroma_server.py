@@ -12,49 +12,62 @@ import pytest
 
 from assistant import Assistant
 from assistant.citations import verify
+from assistant.errors import IndexStateError
 from conftest import ARTICLE, SHIPPED_CORPUS, free_port, make_settings
+
+
+class ChromaServer:
+    """A real `chroma run` on a fixed port and data folder, which a test can kill and restart."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = open(data / "server.log", "ab")  # noqa: SIM115  (a file, not a pipe: a full pipe stalls the server)
+
+    def start(self) -> None:
+        chroma = Path(sys.executable).with_name("chroma")
+        if not chroma.exists():
+            chroma = shutil.which("chroma")
+        self.proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(self.data / "db"), "--host", "127.0.0.1"]
+            + ["--port", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, ANONYMIZED_TELEMETRY="False"),
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1)
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    pytest.fail(
+                        f"chroma run exited: {(self.data / 'server.log').read_text()[-2000:]}"
+                    )
+                time.sleep(0.3)
+        self.proc.kill()
+        pytest.fail("chroma run did not come up in 60 s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.log.close()
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    chroma = Path(sys.executable).with_name("chroma")
-    if not chroma.exists():
-        chroma = shutil.which("chroma")
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    env = dict(os.environ, ANONYMIZED_TELEMETRY="False")
-    log = open(data / "server.log", "wb")  # noqa: SIM115  (a file, not a pipe: a full pipe stalls the server)
-    proc = subprocess.Popen(
-        [
-            str(chroma),
-            "run",
-            "--path",
-            str(data / "db"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not come up in 60 s")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
+    server.start()
+    yield server.port
+    server.stop()
 
 
 def test_index_and_ask_through_a_chroma_server(chroma_server, tmp_path, monkeypatch):
@@ -79,9 +92,35 @@ def test_index_and_ask_through_a_chroma_server(chroma_server, tmp_path, monkeypa
 
 
 def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
-    from assistant.errors import IndexStateError
-
     (tmp_path / "corpus").mkdir()
     settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
-    with pytest.raises(IndexStateError, match="Chroma server 127.0.0.1"):
+    with pytest.raises(IndexStateError, match="cannot reach the Chroma server at 127.0.0.1:"):
         Assistant(settings).ask("Wer?")
+
+
+def test_a_chroma_server_that_dies_is_said_and_followed_when_back(tmp_path, monkeypatch):
+    server = ChromaServer(tmp_path)
+    server.start()
+    try:
+        write = tmp_path / "corpus"
+        write.mkdir()
+        (write / "a.txt").write_text("Die Stadt Lindenau wurde im Jahr 1312 gegründet.")
+        settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=server.port)
+        bot = Assistant(settings)
+        bot.index()
+        assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote
+
+        server.kill()  # dies under the running assistant
+        for _ in range(2):
+            with pytest.raises(IndexStateError) as caught:
+                bot.ask("Wann wurde Lindenau gegründet?")
+            message = str(caught.value)
+            assert f"Chroma server at 127.0.0.1:{server.port}" in message
+            assert "cannot reach" in message and "--rebuild" not in message
+        assert isinstance(caught.value.__cause__, Exception)  # the library error is kept
+
+        server.start()  # the same port and data folder
+        assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote
+        assert bot.documents()[0]["source"] == "a.txt"
+    finally:
+        server.stop()

@@ -1,5 +1,6 @@
 """Incremental indexing, crash safety, model switches, locks and corrupt indexes."""
 
+import errno
 import os
 import time
 
@@ -105,7 +106,7 @@ class FailingStore(ChunkStore):
     def add(self, nodes, sentences=()):
         self.adds += 1
         if self.adds > 1:
-            raise OSError("disk full")
+            raise OSError(errno.ENOSPC, "No space left on device")
         super().add(nodes, sentences)
 
 
@@ -114,13 +115,12 @@ def test_failed_reindex_leaves_previous_index_answerable(settings_factory):
     corpus = settings.corpus_dir
     write(corpus / "a.txt", FACT_A)
     write(corpus / "b.txt", FACT_B)
-    bot = Assistant(settings)
-    bot.index()
+    Assistant(settings).index()
 
     write(corpus / "a.txt", "Die Stadt Lindenau wurde im Jahr 1555 neu gegründet.")
     write(corpus / "b.txt", FACT_B2)
-    bot._store = FailingStore(settings)
-    with pytest.raises(OSError, match="disk full"):
+    bot = Assistant(settings, store=FailingStore(settings))
+    with pytest.raises(IndexStateError, match="no space left"):
         bot.index()
 
     fresh = Assistant(settings)  # as after a crash: a new process opens the index

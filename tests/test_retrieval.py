@@ -22,7 +22,7 @@ class TestFuse:
 
     def test_a_lexical_hit_counts_by_the_share_of_the_question_it_covers(self):
         """One shared common word ("hours") must not outrank the best dense match."""
-        best, stray = chunk("best", "de"), chunk("stray", "en")
+        best, stray = chunk("best", "en"), chunk("stray", "en")
         dense = [(best, 0.9)]
         lexical = [(stray, 3.0)]
         plain = fuse(dense, lexical, "en", 1.5, 0.0)
@@ -42,3 +42,17 @@ class TestKeepDenseTop:
         a, b = chunk("a"), chunk("b")
         hits = fuse([(a, 0.9), (b, 0.8)], [], "de", 1.5, 0.0)
         assert keep_dense_top(hits, 5, 2) == hits
+
+
+class TestLanguageGate:
+    def test_when_the_best_dense_match_is_in_the_other_language_dense_order_stands(self):
+        german, english = chunk("de1", "de"), chunk("en1", "en")
+        hits = fuse([(german, 0.86), (english, 0.85)], [(english, 9.0)], "en", 1.5, 0.0, gate=0.05)
+        assert [h.chunk.id for h in hits] == ["de1", "en1"]
+
+    def test_lexical_evidence_only_reorders_chunks_near_the_best(self):
+        a, b, far = chunk("a"), chunk("b"), chunk("far")
+        dense = [(a, 0.90), (b, 0.89), (far, 0.70)]
+        hits = fuse(dense, [(b, 5.0), (far, 9.0)], "de", 1.5, 0.0, gate=0.05)
+        assert [h.chunk.id for h in hits][:2] == ["b", "a"]  # b is close enough to be lifted
+        assert hits[-1].chunk.id == "far"  # far is not

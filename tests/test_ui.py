@@ -438,3 +438,18 @@ def test_refused_question_leaves_the_conversation_and_returns_to_the_box(tmp_pat
     chat, box, *rest = yields[-1]
     assert chat == [] and box == "Wer ist der CEO?"
     assert all(not isinstance(x, dict) or "turns" not in x for x in rest)  # nothing saved
+
+
+def test_replacing_a_document_is_an_explicit_choice(server, client, tmp_path):
+    path = tmp_path / "ersetzen.txt"
+    path.write_text("Die Fähre nach Quarzhafen fährt um acht Uhr ab.", encoding="utf-8")
+    status, _ = client.predict([handle_file(str(path))], False, api_name="/upload")
+    assert "Indexed: ersetzen.txt" in status
+    path.write_text("Die Fähre nach Quarzhafen fährt um neun Uhr ab.", encoding="utf-8")
+    status, _ = client.predict([handle_file(str(path))], False, api_name="/upload")
+    assert "Rejected: ersetzen.txt" in status
+    assert "acht" in (server["corpus"] / "ersetzen.txt").read_text(encoding="utf-8")
+    status, _ = client.predict([handle_file(str(path))], True, api_name="/upload")
+    assert "Replaced and indexed: ersetzen.txt" in status
+    assert "neun" in (server["corpus"] / "ersetzen.txt").read_text(encoding="utf-8")
+    server["bot"].remove_document("ersetzen.txt")

@@ -517,7 +517,6 @@ def build_app(bot: Assistant) -> gr.Blocks:
         if not files:
             return t(lang, "no_file")
         items = [(Path(p).name, Path(p).read_bytes()) for p in files]
-        uploaded = {name for name, _ in items}
 
         def report(stage: str, done: int, total: int) -> None:
             if total:
@@ -525,22 +524,16 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 progress(done / total, desc=t(lang, key, done=done, total=total))
 
         try:
-            # replace=True only when asked: add_documents(files, progress, replace=False)
-            extra = {"replace": True} if replace else {}
-            result, rejected = bot.add_documents(items, progress=report, **extra)
+            done = bot.add_documents(items, progress=report, replace=bool(replace))
         except AssistantError as exc:
             return t(lang, "error", why=md_escape(str(exc)))
-        lines = []
-        if result is not None:
-            for name in result.added + result.updated:
-                lines.append(t(lang, "indexed", name=md_escape(name)))
-            for name in result.unchanged:
-                if name in uploaded:
-                    lines.append(t(lang, "unchanged", name=md_escape(name)))
-            for skipped in result.skipped:
-                why = md_escape(skipped.reason)
-                lines.append(t(lang, "skipped", name=md_escape(skipped.source), why=why))
-        for name, reason in rejected:
+        lines = [t(lang, "indexed", name=md_escape(name)) for name in done.added]
+        lines += [t(lang, "replaced", name=md_escape(name)) for name in done.replaced]
+        lines += [t(lang, "unchanged", name=md_escape(name)) for name in done.unchanged]
+        for skipped in done.index.skipped if done.index is not None else []:
+            why = md_escape(skipped.reason)
+            lines.append(t(lang, "skipped", name=md_escape(skipped.source), why=why))
+        for name, reason in done.rejected:
             lines.append(t(lang, "rejected", name=md_escape(name), why=md_escape(reason)))
         return "\n\n".join(lines)
 

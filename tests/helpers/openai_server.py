@@ -3,8 +3,12 @@
 No model runs here, so the server "answers" by quoting the source sentence that shares
 the most words with the question, cited as [n], plus one marker that points
 at no source ([99]) which the assistant must strip. It streams as server-sent events
-exactly like the real API. ``failures`` scripts HTTP errors or stalls for the next
-requests; every request is recorded for assertions.
+exactly like the real API. ``failures`` scripts faults for the next chat requests, one
+per request: an HTTP status (500, 429, 401, …), ``"stall"`` (answer after
+``stall_seconds``), ``"hang"`` (never answer until the server stops), ``"not-json"`` (HTTP
+200 with an HTML body), ``"bad-sse"`` (a stream whose second event is not JSON),
+``"bad-shape"`` (HTTP 200 JSON without choices), ``"trickle"`` (a stream that sends one
+piece every ``stall_seconds``). Every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class ScriptedOpenAI:
         self.failures: list[int | str] = []  # e.g. [500, 429, "stall"]
         self.stall_seconds = 5.0
         self.chunk_chars = 7
+        self.reply: str | None = None  # a fixed answer instead of the scripted one
+        self._stop = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,15 +107,26 @@ class ScriptedOpenAI:
                     )
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": "not found"}})
-                if outer.failures:
-                    failure = outer.failures.pop(0)
-                    if failure == "stall":
-                        time.sleep(outer.stall_seconds)
-                        return self._json(200, {"error": "too late"})
+                reply = outer.reply or scripted_reply(body["messages"])
+                failure = outer.failures.pop(0) if outer.failures else None
+                if failure == "stall":
+                    outer._stop.wait(outer.stall_seconds)
+                    return self._json(200, {"error": "too late"})
+                if failure == "hang":
+                    outer._stop.wait(3600)
+                    return None
+                if failure == "not-json":
+                    return self._raw(200, b"<html><body>Bad gateway</body></html>", "text/html")
+                if failure == "bad-shape":
+                    return self._json(200, {"id": "chatcmpl-1", "object": "chat.completion"})
+                if failure == "bad-sse" and body.get("stream"):
+                    return self._stream(body, reply, broken=True)
+                if failure == "trickle" and body.get("stream"):
+                    return self._stream(body, reply, delay=outer.stall_seconds)
+                if isinstance(failure, int) or (isinstance(failure, str) and failure.isdigit()):
                     return self._json(
                         int(failure), {"error": {"message": f"scripted {failure}", "type": "x"}}
                     )
-                reply = scripted_reply(body["messages"])
                 if body.get("stream"):
                     return self._stream(body, reply)
                 return self._json(
@@ -131,16 +148,20 @@ class ScriptedOpenAI:
                 )
 
             def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
+                self._raw(status, json.dumps(payload).encode(), "application/json")
+
+            def _raw(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 if status == 429:
                     self.send_header("Retry-After", "0")
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, body: dict, reply: str) -> None:
+            def _stream(
+                self, body: dict, reply: str, broken: bool = False, delay: float = 0.0
+            ) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
@@ -164,6 +185,11 @@ class ScriptedOpenAI:
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    if broken and i == 1:
+                        self.wfile.write(b'data: {"choices": [{"delta": {"content": "x\n\n')
+                        self.wfile.flush()
+                    if delay and outer._stop.wait(delay):
+                        return
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
                 self.close_connection = True
@@ -185,5 +211,6 @@ class ScriptedOpenAI:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop.set()  # release hanging handlers
         self.httpd.shutdown()
         self.httpd.server_close()

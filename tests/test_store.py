@@ -1,0 +1,90 @@
+"""Unit tests of the store's pure parts: error messages, SQLite checks, moving aside."""
+
+import errno
+import sqlite3
+
+import chromadb.errors
+import httpx
+import pytest
+
+from assistant.errors import IndexStateError
+from assistant.store import LOCK_FILE, move_aside, sqlite_problem, store_error
+
+
+@pytest.fixture
+def embedded(settings_factory):
+    return settings_factory()
+
+
+@pytest.fixture
+def server(settings_factory):
+    return settings_factory(chroma_host="chroma.local", chroma_port=8123)
+
+
+def test_full_disk_is_recognised_by_errno_and_by_sqlite_code(embedded):
+    for exc in (
+        OSError(errno.ENOSPC, "No space left on device"),
+        chromadb.errors.InternalError(
+            "error returned from database: (code: 13) database or disk is full"
+        ),
+    ):
+        error = store_error(exc, embedded)
+        assert isinstance(error, IndexStateError)
+        assert str(error).startswith("no space left on the disk holding the index folder")
+        assert "unchanged" in str(error) and "--rebuild" not in str(error)
+
+
+def test_corrupt_database_points_at_rebuild(embedded):
+    exc = chromadb.errors.InternalError(
+        "error returned from database: (code: 26) file is not a database"
+    )
+    assert "is corrupt" in str(store_error(exc, embedded))
+    assert "assistant index --rebuild" in str(store_error(exc, embedded))
+
+
+def test_unreachable_server_names_host_and_port_not_rebuild(server):
+    for exc in (httpx.ConnectError("[Errno 111] Connection refused"), ConnectionResetError()):
+        message = str(store_error(exc, server))
+        assert message.startswith("cannot reach the Chroma server at chroma.local:8123")
+        assert "--rebuild" not in message
+
+
+def test_missing_collection_says_another_process_changed_it(embedded):
+    error = store_error(chromadb.errors.NotFoundError("Collection [x] does not exist."), embedded)
+    assert "another process" in str(error)
+
+
+def test_other_exceptions_are_bugs_and_keep_their_traceback(embedded):
+    assert store_error(KeyError("source"), embedded) is None
+    assert store_error(RuntimeError("does not exist"), embedded) is None
+
+
+def test_opening_failure_suggests_rebuild_other_reads_do_not(embedded):
+    exc = chromadb.errors.InternalError("something odd")
+    assert "--rebuild" in str(store_error(exc, embedded, opening=True))
+    assert str(store_error(exc, embedded)).startswith("cannot read the index folder")
+
+
+def test_sqlite_problem(tmp_path):
+    good = tmp_path / "good.sqlite3"
+    with sqlite3.connect(good) as db:
+        db.execute("create table t (x)")
+    assert sqlite_problem(good) is None
+    assert sqlite_problem(tmp_path / "missing.sqlite3") is None
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"not a database" * 100)
+    assert "not a database" in sqlite_problem(bad)
+
+
+def test_move_aside_keeps_everything_but_the_lock(tmp_path):
+    index = tmp_path / "index"
+    (index / "seg").mkdir(parents=True)
+    (index / "chroma.sqlite3").write_bytes(b"broken")
+    (index / "seg" / "data.bin").write_bytes(b"1")
+    (index / LOCK_FILE).write_text("pid 1")
+    moved = move_aside(index)
+    assert moved.parent == tmp_path and moved.name.startswith("index.broken-")
+    assert (moved / "chroma.sqlite3").read_bytes() == b"broken"
+    assert (moved / "seg" / "data.bin").exists()
+    assert sorted(p.name for p in index.iterdir()) == [LOCK_FILE]
+    assert move_aside(index) != moved  # a second one never overwrites the first
