@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat browser test lint bench eval clean screenshots
+.PHONY: install run chat browser test lint bench eval eval-heldout fit clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,15 @@ bench: install
 eval: install
 	ASSISTANT_CORPUS_DIR=../shared/bench/xquad/docs ASSISTANT_INDEX_DIR=$${TMPDIR:-/tmp}/xquad-index \
 	  $(VENV)/bin/assistant eval ../shared/bench/xquad/questions.jsonl --out eval-out
+
+# Held-out quality on the mixed German/English development corpus (README, "Quality").
+MIXED := $${TMPDIR:-/tmp}/assistant-mixed
+eval-heldout: install
+	mkdir -p $(MIXED)/corpus && cp ../shared/bench/xquad/docs/* ../shared/bench/mixed-en/docs/* $(MIXED)/corpus/
+	ASSISTANT_CORPUS_DIR=$(MIXED)/corpus ASSISTANT_INDEX_DIR=$(MIXED)/index \
+	  $(VENV)/bin/assistant eval ../shared/bench/xquad/questions.jsonl bench/data/nearmiss.jsonl \
+	  bench/data/mixed_answerable.jsonl bench/data/offtopic.jsonl --split heldout --out eval-out
+
+# Refit the answerability model on the fit split and write its coefficients into the code.
+fit: install
+	$(PY) bench/fit_answerability.py --index $(MIXED)/index --write

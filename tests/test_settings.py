@@ -29,3 +29,17 @@ def test_dotenv_file_and_defaults(monkeypatch, tmp_path):
     settings = Settings()
     assert settings.top_k == 3 and settings.openai_api_key == "sk-test"
     assert settings.generative is False  # forced off even with a key
+
+
+def test_openai_embeddings_without_a_destination_send_nothing(tmp_path):
+    import pytest
+
+    from assistant.embedding import build_embedder
+    from assistant.errors import ConfigError
+    from conftest import make_settings
+
+    settings = make_settings(tmp_path, embed_model="openai:text-embedding-3-small")
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY or OPENAI_BASE_URL"):
+        build_embedder(settings)
+    with pytest.raises(ConfigError, match="unknown ASSISTANT_EMBED_MODEL"):
+        build_embedder(make_settings(tmp_path, embed_model="word2vec"))
