@@ -299,8 +299,8 @@ DECIDER = Decider(
         34.3113,  # ablation_min
         19.4239,  # ablation_mean
     ),
-    answer_at=0.56,
-    hedge_at=0.29,
+    answer_at=0.43,
+    hedge_at=0.42,
 )
 
 
