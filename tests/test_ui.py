@@ -84,6 +84,38 @@ def test_english_question_answered_with_real_citations(client):
     assert "Natalie Baker" in quotes(answer)[1]
 
 
+def test_twenty_parallel_chats_are_all_answered(server):
+    """Load: 20 browser sessions ask at once; every one gets its own, checked answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    article = ARTICLE.read_text(encoding="utf-8")
+    questions = [
+        "Wer ist der CEO des Pakistan Crypto Council?",
+        "Who is the CEO of the Pakistan Crypto Council?",
+        "Wann wurde Marie Curie geboren?",
+        "Wer wurde in Ulm geboren?",
+    ] * 5
+
+    def one(question: str) -> tuple[str, str]:
+        return question, Client(server["url"], verbose=False).predict(question, api_name="/chat")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(one, questions))
+    assert len(results) == 20
+    for question, answer in results:
+        cited = quotes(answer)
+        assert cited, (question, answer)
+        if "CEO" in question:
+            assert any(
+                "Bilal bin Saqib" in q and " ".join(q.split()) in " ".join(article.split())
+                for q in cited.values()
+            )
+        elif "Curie" in question:
+            assert any("1867" in q for q in cited.values())
+        else:
+            assert any("Einstein" in q for q in cited.values())
+
+
 def test_follow_ups_use_each_sessions_own_conversation(server):
     alice, bob = Client(server["url"], verbose=False), Client(server["url"], verbose=False)
     assert "Einstein" in alice.predict("Wer wurde in Ulm geboren?", api_name="/chat")
