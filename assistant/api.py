@@ -268,6 +268,25 @@ class Assistant:
                 self._manifest = manifest
             return self._manifest, self._lexical
 
+    # -- llama-index ----------------------------------------------------------------------
+    def as_retriever(self, top_k: int | None = None):
+        """A llama-index ``BaseRetriever``: hybrid, language-aware chunk retrieval."""
+        from .engines import AssistantRetriever
+
+        return AssistantRetriever(self, top_k=top_k)
+
+    def as_query_engine(self):
+        """A llama-index ``BaseQueryEngine``; source nodes are the cited passages."""
+        from .engines import AssistantQueryEngine
+
+        return AssistantQueryEngine(self)
+
+    def as_chat_engine(self):
+        """A llama-index ``BaseChatEngine`` with follow-ups; ``stream_chat`` streams."""
+        from .engines import AssistantChatEngine
+
+        return AssistantChatEngine(self)
+
     def extractive_answerer(self) -> ExtractiveAnswerer:
         """The offline answerer over the committed state (also what the benchmarks use)."""
         return ExtractiveAnswerer(
