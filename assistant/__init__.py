@@ -6,9 +6,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import _env  # noqa: F401  (offline switches before anything else loads)
+
+# A library logs; the application decides where it goes (nothing printed by default).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["Answer", "Assistant", "Citation", "Settings", "Status"]
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@ The CLI and the Gradio UI use only this class, so every way in behaves the same.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -44,6 +45,8 @@ from .uploads import UploadPlanner, UploadReport, safe_upload_name
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
+
+logger = logging.getLogger(__name__)
 
 DENSE_KEPT = 2  # the best dense hits the answerer always sees, whatever fusion says
 
@@ -509,11 +512,19 @@ class Assistant:
             except LLMError as exc:
                 if not self.settings.llm_fallback:
                     raise
+                logger.warning("generative answer failed, answering offline: %s", exc)
                 notice = FALLBACK_NOTICE[lang].format(why=exc.in_language(lang))
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
         hits, q_vec = self._extractive_hits(q, lang, turns)
         answer = self.extractive_answerer().answer(q, lang, hits, q_vec)
+        logger.debug(
+            "%s (confidence %.2f) in %.0f ms: %r",
+            answer.outcome,
+            answer.confidence,
+            1000 * (time.perf_counter() - began),
+            q[:80],
+        )
         self._remember(answer)
         if notice:
             answer.notice = notice

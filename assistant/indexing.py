@@ -8,6 +8,7 @@ never leaves a half-written index behind.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ from .store import (
 )
 
 Progress = Callable[[str, int, int], None]
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -299,4 +303,7 @@ def index_corpus(
                 report.notes.append(f"old chunks stay until the next run ({exc})")
     report.seconds = time.perf_counter() - began
     progress("done", 1, 1)
+    for skipped in report.skipped:
+        logger.info("skipped %s: %s", skipped.source, skipped.reason)
+    logger.info("%s", report.summary())
     return report
