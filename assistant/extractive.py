@@ -119,9 +119,9 @@ class SentenceVectors(Protocol):
 
 
 class ExtractiveAnswerer:
-    """Quotes the sentence that answers, [1]; a second one only when it adds the asked
-    kind of answer the first lacks. Declines, or hedges with the closest passage, when
-    the evidence says the documents do not answer."""
+    """Quotes the sentence that answers as [1] (joined with the runner-up when that is
+    its neighbour); declines, or hedges with the closest passage, when the evidence says
+    the documents do not answer."""
 
     mode = "extractive"
 
