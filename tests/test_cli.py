@@ -9,19 +9,11 @@ import sys
 import pytest
 
 from conftest import ARTICLE, SHIPPED_CORPUS
+from helpers.cli import run_cli
 
 
 def run(*args, cwd, env_extra=None, timeout=180):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, cwd=cwd, env_extra=env_extra, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,7 @@ streams, 401, hangs and slow streams, nothing configured, hostile file names and
 variants, notices in the question's language, the decline contract, and any llama-index
 LLM passed in."""
 
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -27,6 +24,7 @@ from assistant.errors import ConfigError, LLMError
 from assistant.generative import build_messages, fence_attribute, fence_text
 from assistant.settings import Settings
 from conftest import ARTICLE, SHIPPED_CORPUS
+from helpers.cli import run_cli
 from helpers.openai_server import SOURCE, ScriptedOpenAI
 
 CEO_DE = "Wer ist der CEO des Pakistan Crypto Council?"
@@ -158,16 +156,7 @@ def test_retries_share_the_deadline(shipped_bot, llm):
 
 
 def _cli(args, cwd, env_extra, timeout=120):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))}
-    env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, cwd=cwd, env_extra=env_extra, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,7 @@
 """Hostile questions and conversations: text that is not text, a history of the wrong
 shape, and huge earlier turns. Each ends in a clear error or a bounded cost."""
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 
 import pytest
@@ -13,6 +10,7 @@ from assistant import Assistant
 from assistant.api import normalise_history, validate_question
 from assistant.errors import HistoryError, QuestionError
 from conftest import SHIPPED_CORPUS, make_settings
+from helpers.cli import run_cli
 
 # -- unit: the question ---------------------------------------------------------------------
 
@@ -148,17 +146,8 @@ def test_a_huge_earlier_turn_costs_no_more_than_a_short_one(shipped_bot):
 
 
 def _cli(args, cwd, stdin=None, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))}
-    env["LC_ALL"] = "C.UTF-8"
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        timeout=180,
-    )
+    env = {"LC_ALL": "C.UTF-8", **(env_extra or {})}
+    return run_cli(*args, cwd=cwd, env_extra=env, stdin=stdin, text=False)
 
 
 @pytest.fixture(scope="module")
