@@ -1,14 +1,15 @@
-"""Unit tests of the store's pure parts: error messages, SQLite checks, moving aside."""
+"""The store: error messages, SQLite checks, moving aside, and the score convention."""
 
 import errno
 import sqlite3
 
 import chromadb.errors
 import httpx
+import numpy as np
 import pytest
 
 from assistant.errors import IndexStateError
-from assistant.store import LOCK_FILE, move_aside, sqlite_problem, store_error
+from assistant.store import LOCK_FILE, ChunkStore, move_aside, sqlite_problem, store_error
 
 
 @pytest.fixture
@@ -88,3 +89,47 @@ def test_move_aside_keeps_everything_but_the_lock(tmp_path):
     assert (moved / "seg" / "data.bin").exists()
     assert sorted(p.name for p in index.iterdir()) == [LOCK_FILE]
     assert move_aside(index) != moved  # a second one never overwrites the first
+
+
+def test_query_scores_are_the_true_cosine(settings_factory):
+    """Pins llama-index's score convention (exp(-distance)) that ``query`` undoes: an
+    upgrade that reports another similarity must fail here, not skew every answer."""
+    from llama_index.core.schema import TextNode
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(12, 24)) * rng.uniform(0.2, 5.0, size=(12, 1))  # not unit length
+    question = rng.normal(size=24)
+    vectors[0] = question * 3.0  # cosine 1
+    vectors[1] = -question  # cosine -1
+    store = ChunkStore(settings_factory())
+    try:
+        store.collection(create=True, embed_id="test/vectors")
+        store.add(
+            [
+                TextNode(
+                    id_=f"chunk-{i}",
+                    text=f"chunk {i}",
+                    embedding=vec.tolist(),
+                    metadata={
+                        "source": "v.txt",
+                        "version": "1",
+                        "ordinal": i,
+                        "start": 0,
+                        "end": 7,
+                        "page": -1,
+                        "lang": "en",
+                    },
+                )
+                for i, vec in enumerate(vectors)
+            ]
+        )
+        hits = store.query(question.tolist(), len(vectors))
+    finally:
+        store.close()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    truth = unit @ (question / np.linalg.norm(question))
+    assert [c.id for c, _ in hits] == [f"chunk-{i}" for i in np.argsort(-truth)]
+    for chunk, score in hits:
+        assert score == pytest.approx(truth[int(chunk.id.split("-")[1])], abs=1e-4), chunk.id
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-4)
+    assert hits[-1][1] == pytest.approx(-1.0, abs=1e-4)
