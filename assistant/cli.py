@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _env  # noqa: F401
 from .errors import AssistantError
-from .loaders import display_name
+from .loaders import FORMAT_NAMES, display_name
 from .progress import ProgressBar
 
 
@@ -204,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--corpus", help="documents folder (default: ASSISTANT_CORPUS_DIR or corpus/)"
+            "--corpus",
+            help=f"documents folder, {FORMAT_NAMES} files "
+            "(default: ASSISTANT_CORPUS_DIR or corpus/)",
         )
         p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
 

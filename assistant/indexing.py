@@ -21,6 +21,7 @@ from .embedding import embedder_id, token_counter
 from .errors import AssistantError, CorpusError
 from .language import detect_language
 from .loaders import (
+    FORMAT_NAMES,
     Limits,
     LoadedDocument,
     LoadError,
@@ -169,8 +170,7 @@ def index_corpus(
     files, skipped = list_corpus(corpus)
     if not files:
         raise CorpusError(
-            f"corpus folder {corpus} has no documents to index "
-            "(supported: txt, md, html, pdf, docx)"
+            f"corpus folder {corpus} has no documents to index (supported: {FORMAT_NAMES})"
         )
     report = IndexReport(skipped=skipped)
     embed_id = embedder_id(embedder)

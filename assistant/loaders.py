@@ -20,7 +20,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+# The one list of readable file types, by format name. The corpus scan, uploads, the
+# browser's file picker, the CLI help and every message about types derive from it.
+FORMATS: dict[str, tuple[str, ...]] = {
+    "txt": (".txt",),
+    "md": (".md", ".markdown"),
+    "html": (".html", ".htm"),
+    "pdf": (".pdf",),
+    "docx": (".docx",),
+}
+SUPPORTED_SUFFIXES = tuple(suffix for suffixes in FORMATS.values() for suffix in suffixes)
+FORMAT_NAMES = ", ".join(FORMATS)  # "txt, md, html, pdf, docx", for help and messages
 TITLE_MAX_CHARS = 100  # a first line longer than this is a sentence, not a title
 RATIO_MIN_BYTES = 1_000_000  # zip members smaller than this may compress as well as they like
 
@@ -385,19 +395,19 @@ def load_bytes(source: str, data: bytes, limits: Limits | None = None) -> Loaded
     suffix = Path(source).suffix.lower()
     page_starts: list[int] = []
     title: str | None = None
-    if suffix == ".pdf":
+    if suffix in FORMATS["pdf"]:
         if not data.startswith(b"%PDF"):
             raise LoadError("not a PDF file (missing %PDF header)")
         text, page_starts, title = _load_pdf(data, limits)
-    elif suffix == ".docx":
+    elif suffix in FORMATS["docx"]:
         if not data.startswith(b"PK"):
             raise LoadError("not a DOCX file (not a zip archive)")
         text, title = _load_docx(data, limits)
-    elif suffix in (".html", ".htm"):
+    elif suffix in FORMATS["html"]:
         text, title = _html(decode_text(data))
-    elif suffix in (".txt", ".md", ".markdown"):
+    elif suffix in FORMATS["txt"] + FORMATS["md"]:
         text = decode_text(data)
-        if suffix != ".txt":
+        if suffix in FORMATS["md"]:
             title = _markdown_title(text)
     else:
         raise LoadError(f"unsupported file type {suffix or '(none)'}")

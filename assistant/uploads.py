@@ -14,9 +14,9 @@ from pathlib import Path, PurePath
 
 from .errors import UploadError
 from .indexing import IndexReport
-from .loaders import SUPPORTED_SUFFIXES, file_sha256, list_corpus
+from .loaders import FORMATS, SUPPORTED_SUFFIXES, file_sha256, list_corpus
 
-ALLOWED = "upload txt, md, html, pdf or docx files"
+ALLOWED = f"upload {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]} files"
 MAX_NAME_CHARS = 200
 
 

@@ -30,6 +30,7 @@ from urllib.parse import quote as url_quote
 from assistant import Answer, Assistant  # sets the offline switches before gradio loads
 from assistant.api import validate_question
 from assistant.errors import AssistantError, QuestionError
+from assistant.loaders import FORMAT_NAMES, FORMATS, SUPPORTED_SUFFIXES
 
 import gradio as gr
 from starlette.requests import Request
@@ -44,7 +45,9 @@ EXAMPLES = [
     "Which company did Bilal bin Saqib partner with?",
     "Which country views the cooperation with mixed feelings?",
 ]
-TYPES = "txt, md, html, pdf, docx"
+TYPES = FORMAT_NAMES
+# Served back as sandboxed plain text: a hostile HTML or markdown file cannot run script.
+SHOWN_AS_TEXT = FORMATS["txt"] + FORMATS["md"] + FORMATS["html"]
 CONTEXT_CHARS = 280
 MAX_SAVED = 50  # conversations kept in a browser; the oldest go first
 # The conversations stay in the user's own browser; a fixed key (not a random one per
@@ -348,14 +351,14 @@ def document_route(bot: Assistant) -> Route:
             return PlainTextResponse("not an indexed document", status_code=404)
         headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
         suffix = path.suffix.lower()
-        if suffix == ".pdf":
+        if suffix in FORMATS["pdf"]:
             media = "application/pdf"
-        elif suffix in (".txt", ".md", ".html", ".htm"):
+        elif suffix in SHOWN_AS_TEXT:
             media = "text/plain; charset=utf-8"
             headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
         else:
             media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        inline = suffix != ".docx"
+        inline = suffix not in FORMATS["docx"]
         return FileResponse(
             path,
             media_type=media,
@@ -701,6 +704,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     upload_btn = gr.UploadButton(
                         t("en", "upload", types=TYPES, mb=f"{bot.settings.max_upload_mb:g}"),
                         file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),  # the file picker offers these
                         elem_id="upload",
                         variant="primary",
                     )
