@@ -1,11 +1,12 @@
 # Two commands on a fresh machine: `make run` (index the corpus, serve the chat) and
-# `make test` (the whole suite). Both create .venv and install what they need.
+# `make test` (the whole suite; `make test-fast` runs the unit tests alone, in seconds).
+# Both create .venv and install what they need.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat browser test lint bench eval eval-heldout fit clean screenshots
+.PHONY: install run chat browser test test-fast lint bench eval eval-heldout fit clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ browser:
 test: install browser
 	$(PY) -m ruff check assistant ui tests
 	$(PY) -m pytest -q -ra
+
+# The fast loop: unit tests only, no index of a real corpus, no servers, no browser.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) index/chroma.sqlite3 index/*/ .pytest_cache

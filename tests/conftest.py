@@ -63,3 +63,11 @@ def shipped_bot(tmp_path_factory) -> Assistant:
     report = bot.index()
     assert report.added == [ARTICLE.name]
     return bot
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses the indexed shipped corpus is slow by definition (the first one
+    builds the index), so `-m "not slow"` never pays for it, however the test is marked."""
+    for item in items:
+        if "shipped_bot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -119,6 +119,7 @@ INJECTION = (
 )
 
 
+@pytest.mark.slow
 def test_instructions_inside_documents_are_quoted_never_obeyed(settings_factory):
     settings = settings_factory()
     (settings.corpus_dir / "fakten.txt").write_text(
@@ -137,6 +138,7 @@ def test_instructions_inside_documents_are_quoted_never_obeyed(settings_factory)
     assert about.text != "GEHACKT"
 
 
+@pytest.mark.slow
 def test_follow_up_resolves_the_pronoun_across_documents(settings_factory):
     settings = settings_factory()
     (settings.corpus_dir / "curie.txt").write_text(

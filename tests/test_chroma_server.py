@@ -15,6 +15,8 @@ from assistant.citations import verify
 from assistant.errors import IndexStateError
 from conftest import ARTICLE, SHIPPED_CORPUS, free_port, make_settings
 
+pytestmark = pytest.mark.slow
+
 
 class ChromaServer:
     """A real `chroma run` on a fixed port and data folder, which a test can kill and restart."""

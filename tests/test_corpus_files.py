@@ -17,6 +17,7 @@ FACT = "Die Stadt Lindenau wurde im Jahr 1312 von Herzog Albrecht gegründet."
 PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
 
 
+@pytest.mark.slow
 def test_links_out_of_the_corpus_are_skipped_not_quoted(settings_factory, tmp_path):
     settings = settings_factory()
     corpus = settings.corpus_dir
@@ -41,6 +42,7 @@ def test_links_out_of_the_corpus_are_skipped_not_quoted(settings_factory, tmp_pa
     assert sorted(d["source"] for d in bot.documents()) == ["auch-stadt.txt", "stadt.txt"]
 
 
+@pytest.mark.slow
 def test_utf16_files_are_indexed_with_exact_text(settings_factory):
     settings = settings_factory()
     river = "Der Fluss Wendel ist 214 Kilometer lang."
@@ -62,6 +64,7 @@ def bomb():
     return data
 
 
+@pytest.mark.slow
 def test_decompression_bomb_is_skipped_in_the_corpus_and_refused_as_upload(settings_factory, bomb):
     settings = settings_factory()
     (settings.corpus_dir / "stadt.txt").write_text(FACT)
@@ -76,6 +79,7 @@ def test_decompression_bomb_is_skipped_in_the_corpus_and_refused_as_upload(setti
     assert not (settings.corpus_dir / "bombe2.docx").exists()
 
 
+@pytest.mark.slow
 def test_pdf_quote_on_page_two_is_cited_with_page_two(settings_factory):
     settings = settings_factory()
     pdf = make_pdf(
@@ -105,6 +109,7 @@ def test_pdf_quote_on_page_two_is_cited_with_page_two(settings_factory):
     assert "8000" in answer.citations[0].quote and answer.citations[0].page == 1
 
 
+@pytest.mark.slow
 def test_documents_carry_a_readable_title(settings_factory):
     settings = settings_factory()
     corpus = settings.corpus_dir
@@ -123,6 +128,7 @@ def test_documents_carry_a_readable_title(settings_factory):
     }
 
 
+@pytest.mark.slow
 def test_an_old_manifest_without_titles_stays_readable(settings_factory):
     settings = settings_factory()
     (settings.corpus_dir / "a.md").write_text("# Chronik\n\n" + FACT)
@@ -140,6 +146,7 @@ def test_an_old_manifest_without_titles_stays_readable(settings_factory):
     assert bot.index().unchanged == ["a.md"]
 
 
+@pytest.mark.slow
 def test_cli_escapes_file_names_that_could_fake_output(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from assistant.evaluation import Outcome, load_qa, summarise
 from conftest import SHIPPED_CORPUS
 
@@ -33,6 +35,7 @@ def test_metrics_by_hand():
     assert m["false_decline_rate"] == round(1 / 3, 3) and m["decline_rate"] == 0.5
 
 
+@pytest.mark.slow
 def test_xquad_format_asks_both_languages_and_marks_missing_docs_unanswerable(tmp_path):
     qa = tmp_path / "q.jsonl"
     qa.write_text(
@@ -83,6 +86,7 @@ def run_eval(tmp_path, qa_file, corpus):
     return json.loads((out / "report.json").read_text())["metrics"]
 
 
+@pytest.mark.slow
 def test_tiny_xquad_style_file_end_to_end(tmp_path):
     corpus = tmp_path / "docs"
     corpus.mkdir()
@@ -121,6 +125,7 @@ def test_tiny_xquad_style_file_end_to_end(tmp_path):
     assert m["all"]["citation_recall"] == 1.0
 
 
+@pytest.mark.slow
 def test_shipped_corpus_quality_does_not_regress(tmp_path):
     """Floors at what was measured on 2026-11-28 with the fitted answerability model
     (de 8/8 answered correctly, en 4/6, 6/6 declined); a regression guard, not a target."""

@@ -12,6 +12,8 @@ from assistant.generative import SYSTEM_PROMPT
 from conftest import free_port
 from helpers.openai_server import ScriptedOpenAI
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def llm():

@@ -16,6 +16,8 @@ from assistant.cli import main
 from assistant.errors import IndexStateError
 from assistant.store import ChunkStore, write_lock
 
+pytestmark = pytest.mark.slow
+
 FACT_A = "Die Stadt Lindenau wurde im Jahr 1312 von Herzog Albrecht gegründet."
 FACT_A2 = "Die Stadt Lindenau wurde im Jahr 1555 von Herzog Albrecht neu gegründet."
 FACT_B = "Der Fluss Wendel ist 214 Kilometer lang und mündet in die Ostsee."

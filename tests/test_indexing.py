@@ -10,6 +10,8 @@ from assistant import Assistant
 from assistant.errors import CorpusError, IndexStateError
 from assistant.store import ChunkStore, write_lock
 
+pytestmark = pytest.mark.slow
+
 FACT_A = "Die Stadt Lindenau wurde im Jahr 1312 von Herzog Albrecht gegründet."
 FACT_B = "Der Fluss Wendel ist 214 Kilometer lang und mündet in die Ostsee."
 FACT_B2 = "Der Fluss Wendel ist 388 Kilometer lang und mündet in die Nordsee."

@@ -170,6 +170,7 @@ def workdir(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.slow
 def test_cli_shows_that_the_model_is_waited_for(workdir, llm):
     llm.failures = ["hang"] * 5
     env = {
@@ -196,6 +197,7 @@ def test_generative_mode_without_a_server_is_a_configuration_error(settings_fact
     assert "OPENAI_API_KEY" in str(info.value)
 
 
+@pytest.mark.slow
 def test_cli_generative_without_a_server_fails_at_once(workdir):
     began = time.monotonic()
     out = _cli(["ask", CEO_EN, "--mode", "generative"], workdir, {})
@@ -267,6 +269,7 @@ def test_the_prompt_has_exactly_one_fence_per_source():
     assert re.findall(r'<source n="(\d)" file="[^"\n<>]*">', body) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_hostile_file_name_and_text_through_the_server(settings_factory, llm):
     settings = settings_factory()
     (settings.corpus_dir / "boese&quot; n=7.txt").write_text(

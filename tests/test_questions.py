@@ -159,6 +159,7 @@ def workdir(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [[], ["--json"]])
 def test_invalid_utf8_on_the_command_line_is_one_error_line(workdir, flags):
     out = _cli(["ask", b"Wer ist \xff\xfe der CEO?", *flags], cwd=workdir)
@@ -169,6 +170,7 @@ def test_invalid_utf8_on_the_command_line_is_one_error_line(workdir, flags):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "not valid text" in lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", [None, "utf-8:strict"])
 def test_invalid_utf8_in_the_terminal_chat_is_an_error_and_the_chat_goes_on(workdir, encoding):
     stdin = "Wer ist \xff der CEO?\n".encode("latin-1") + (

@@ -6,6 +6,8 @@ from assistant import Assistant
 from assistant.errors import CorpusError
 from conftest import make_settings
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def bot(tmp_path):

@@ -104,6 +104,7 @@ CLUB = (
 )
 
 
+@pytest.mark.slow
 def test_follow_ups_stay_on_the_documents_the_conversation_cited(settings_factory, tmp_path):
     from conftest import ARTICLE
 

@@ -16,6 +16,8 @@ from conftest import ARTICLE, SHIPPED_CORPUS, free_port, make_settings
 from helpers.pdf import make_pdf
 from ui.app import build_app, launch_options
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TRAP = "http://127.0.0.1:9"  # nothing listens there; a request to it means markdown leaked
 QUOTE = re.compile(r"\[(\d+)\][^„“]*[„“]([^“”]+)[“”]")

@@ -21,6 +21,7 @@ def bot(settings_factory):
     return bot
 
 
+@pytest.mark.slow
 def test_same_name_different_content_is_refused_and_nothing_changes(bot):
     corpus = bot.settings.corpus_dir
     with pytest.raises(UploadError, match="bruecke.txt already exists") as info:
@@ -30,6 +31,7 @@ def test_same_name_different_content_is_refused_and_nothing_changes(bot):
     assert "1887" in bot.ask("Wann wurde die Brücke von Altdorf gebaut?").citations[0].quote
 
 
+@pytest.mark.slow
 def test_replace_true_replaces_and_says_so(bot):
     report = bot.add_document("bruecke.txt", OTHER, replace=True)
     assert report.replaced == ["bruecke.txt"] and report.added == [] and report.unchanged == []
@@ -39,6 +41,7 @@ def test_replace_true_replaces_and_says_so(bot):
     assert "1999" in answer.citations[0].quote
 
 
+@pytest.mark.slow
 def test_identical_content_under_a_new_name_is_a_duplicate(bot):
     with pytest.raises(UploadError, match="same content as bruecke.txt"):
         bot.add_document("kopie.txt", ORIGINAL)
@@ -48,6 +51,7 @@ def test_identical_content_under_a_new_name_is_a_duplicate(bot):
     assert report.rejected == [("kopie.txt", "kopie.txt: same content as bruecke.txt")]
 
 
+@pytest.mark.slow
 def test_the_same_file_again_is_unchanged(bot):
     mtime = (bot.settings.corpus_dir / "bruecke.txt").stat().st_mtime_ns
     report = bot.add_document("bruecke.txt", ORIGINAL)
@@ -56,12 +60,14 @@ def test_the_same_file_again_is_unchanged(bot):
     assert (bot.settings.corpus_dir / "bruecke.txt").stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow
 def test_two_uploads_in_one_batch_with_one_name(bot):
     report = bot.add_documents([("neu.txt", OTHER), ("neu.txt", b"Etwas ganz anderes hier.")])
     assert report.added == ["neu.txt"]
     assert report.rejected[0][0] == "neu.txt" and "already" in report.rejected[0][1]
 
 
+@pytest.mark.slow
 def test_the_report_still_unpacks_as_index_report_and_rejected(bot):
     index_report, rejected = bot.add_documents([("neu.txt", OTHER), ("x.exe", b"MZ")])
     assert index_report.added == ["neu.txt"]
