@@ -22,13 +22,26 @@ def _same_class_names(tree: ast.AST) -> dict[ast.AST, set[str]]:
             out[fn] = {
                 t.id
                 for a in ast.walk(fn)
-                if isinstance(a, ast.Assign)
-                and isinstance(a.value, ast.Call)
-                and getattr(a.value.func, "id", None) == cls.name
+                if isinstance(a, ast.Assign) and _makes(a.value, cls.name)
                 for t in a.targets
                 if isinstance(t, ast.Name)
             }
     return out
+
+
+def _makes(value: ast.AST, name: str) -> bool:
+    """``Name(...)`` or ``object.__new__(Name)``: a new instance of class ``name``."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Name):
+        return func.id == name
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "__new__"
+        and bool(value.args)
+        and getattr(value.args[0], "id", None) == name
+    )
 
 
 def private_assignments(tree: ast.AST) -> list[tuple[int, str]]:
@@ -100,6 +113,7 @@ def test_the_checks_find_what_they_look_for():
         "monkeypatch.setattr('assistant.store.PAGE', 1)\nmonkeypatch.setattr(type(g), 'llm', p)\n"
         "class Store:\n    def sibling(self, other):\n        new = Store()\n"
         "        new._collection = 1\n        other._collection = 2\n"
+        "    def view(self):\n        v = object.__new__(Store)\n        v._k = 1\n"
     )
     tree = ast.parse(code)
     assert [line for line, _ in private_assignments(tree)] == [3, 5, 14]
