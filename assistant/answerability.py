@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 # --- the kind of answer a question asks for -------------------------------------------
@@ -194,7 +194,9 @@ DECIDE_FEATURES = (
 ABLATED_WORDS = 4  # the question's rarest words, each left out once for the ablation
 
 
-def ablation_variants(question: str, weights: dict[str, float], stem) -> list[str]:
+def ablation_variants(
+    question: str, weights: dict[str, float], stem, limit: int = ABLATED_WORDS
+) -> list[str]:
     """The question with one of its rarest content words left out, for each such word.
 
     How much the sentence's similarity drops without a word says whether the sentence
@@ -209,7 +211,15 @@ def ablation_variants(question: str, weights: dict[str, float], stem) -> list[st
         if stemmed in weights and word.lower() not in _QUESTION_WORDS:
             words.append((weights[stemmed], m.start(), m.end()))
     words.sort(reverse=True)
-    return [question[:a] + question[b:] for _, a, b in words[:ABLATED_WORDS]]
+    return [question[:a] + question[b:] for _, a, b in words[:limit]]
+
+
+def ablation_evidence(drops: Sequence[float]) -> tuple[float, float]:
+    """(ablation_min, ablation_mean) from one sentence's similarity drops, one per left-out
+    word (rarest word first); (0, 0) when the question has no word to leave out."""
+    if not drops:
+        return 0.0, 0.0
+    return float(min(drops)), float(sum(drops) / len(drops))
 
 
 @dataclass(frozen=True)

