@@ -2,6 +2,8 @@
 
     python bench/fit_answerability.py            # dump evidence, fit, report held-out
     python bench/fit_answerability.py --write    # ... and write the coefficients into the code
+    python bench/fit_answerability.py --reuse --ablated-words 2   # refit from the dump for
+                                                                 # 2 ablated words
 
 The corpus is the 24 XQuAD articles plus the nine English documents of mixed-en, all
 indexed together. Questions: XQuAD (answerable, German and English), our near-miss
@@ -19,6 +21,11 @@ sum of accuracy and near-miss declines instead proved flat and unstable between 
 The hedge point is as low as the closest passage of the questions between the two
 points is still right two times in five (below it, a plain decline). Non-questions and
 other languages never reach the model.
+
+The dump keeps each candidate's similarity drop for each of the question's four rarest
+words, so any number of ablated words up to four is fitted from one dump; ``--write``
+writes that number (``ABLATED_WORDS``) with the coefficients. bench/ablation.py compares
+the settings.
 """
 
 from __future__ import annotations

