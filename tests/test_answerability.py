@@ -68,7 +68,9 @@ class TestTermsAndAnchors:
 
     def test_ablation_leaves_out_the_rarest_words_one_at_a_time(self):
         weights = {"tesla": 5.0, "geboren": 2.0, "jahr": 0.5}
-        variants = ablation_variants("In welchem Jahr wurde Tesla geboren?", weights, lambda w: w)
+        variants = ablation_variants(
+            "In welchem Jahr wurde Tesla geboren?", weights, lambda w: w, 4
+        )
         assert variants[0] == "In welchem Jahr wurde  geboren?"
         assert variants[1] == "In welchem Jahr wurde Tesla ?"
         assert len(variants) == 3
