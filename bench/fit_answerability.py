@@ -136,8 +136,6 @@ def dump(index_dir: Path, out: Path) -> None:
                 shutil.copy(p, corpus / p.name)
     bot = Assistant(corpus_dir=corpus, index_dir=index_dir, answer_mode="extractive")
     bot.index()
-    answerer = bot.extractive_answerer()
-    answerer.ablated_words = MAX_ABLATED  # every drop, so fewer words can be tried later
     rows = questions()
     began = time.perf_counter()
     with out.open("w") as fh:
@@ -145,6 +143,9 @@ def dump(index_dir: Path, out: Path) -> None:
             q = r["question"]
             lang = r["language"] if r["language"] in ("de", "en") else detect_language(q)
             hits, q_vec = bot.retrieve(q, lang)
+            doc_lang = hits[0].chunk.lang if hits else None  # as Assistant.stream does
+            answerer = bot.extractive_answerer(doc_lang)
+            answerer.ablated_words = MAX_ABLATED  # every drop, so fewer words can be tried
             ranked = answerer.rank(q, lang, hits, q_vec)
             golds = [_norm(a) for a in r.get("answers", []) if a.strip()]
             cands = [
