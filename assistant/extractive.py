@@ -13,10 +13,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from .answerability import (
+    ABLATED_WORDS,
     DECIDER,
     RANKER,
     Decider,
     Ranker,
+    ablation_evidence,
     ablation_variants,
     anchors,
     answer_spans,
@@ -47,6 +49,8 @@ class Candidate:
     probability: float = 0.0  # the decider's belief that it answers (best candidate only)
     ordinal: int = 0  # the sentence's place in its chunk
     evidence: dict[str, float] = field(default_factory=dict)
+    # the similarity drop per left-out question word, rarest first (see _ablation)
+    ablation_drops: tuple[float, ...] = ()
 
 
 # A heading is context, not an answer: a markdown heading, or a question (a FAQ entry's
@@ -133,6 +137,7 @@ class ExtractiveAnswerer:
         sentence_vectors: SentenceVectors | None = None,
         ranker: Ranker = RANKER,
         decider: Decider = DECIDER,
+        ablated_words: int = ABLATED_WORDS,
     ):
         self.settings = settings
         self.embedder = embedder
@@ -140,6 +145,7 @@ class ExtractiveAnswerer:
         self.sentence_vectors = sentence_vectors or (lambda ids: {})
         self.ranker = ranker
         self.decider = decider
+        self.ablated_words = ablated_words  # the decider's coefficients are fitted for it
         self.shift = settings.min_relevance  # the user's shift of the decision points
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
@@ -207,20 +213,21 @@ class ExtractiveAnswerer:
                 rarity_scale=scale,
             )
             cand.score = self.ranker.score(cand.evidence)
-        ablation = self._ablation(question, weights, q, s_cos, cands)
+        self._ablation(question, weights, s_cos, cands)
         for i, (margin, share) in enumerate(rank_evidence([c.score for c in cands])):
             cand = cands[i]
             cand.evidence["rank_margin"] = margin
             cand.evidence["rank_share"] = share
-            cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = ablation[i]
+            low, mean = ablation_evidence(cand.ablation_drops)
+            cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = low, mean
             cand.probability = self.decider.probability(cand.evidence)
 
-    def _ablation(self, question, weights, q, s_cos, cands) -> list[tuple[float, float]]:
-        """Per candidate: the smallest and the mean similarity drop when one of the
-        question's rare words is left out (see ``answerability.ablation_variants``)."""
-        variants = ablation_variants(question, weights, self.lexicon.stem)
+    def _ablation(self, question, weights, s_cos, cands) -> None:
+        """Each candidate's similarity drops when one of the question's rare words is left
+        out (see ``answerability.ablation_variants``): one engine batch for all variants."""
+        variants = ablation_variants(question, weights, self.lexicon.stem, self.ablated_words)
         if not variants:
-            return [(0.0, 0.0)] * len(cands)
+            return
         many = getattr(self.embedder, "query_many", None)
         vecs = many(variants) if many else [self.embedder.get_query_embedding(v) for v in variants]
         v = np.asarray(vecs, dtype=np.float32)
@@ -228,7 +235,8 @@ class ExtractiveAnswerer:
         s = np.asarray([c.sentence_vec for c in cands], dtype=np.float32)
         s /= np.linalg.norm(s, axis=1, keepdims=True) + 1e-9
         drops = s_cos[:, None] - s @ v.T
-        return [(float(d.min()), float(d.mean())) for d in drops]
+        for cand, d in zip(cands, drops):
+            cand.ablation_drops = tuple(float(x) for x in d)
 
     def rank(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]):
         """Candidates, best first by the ranker."""

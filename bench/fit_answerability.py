@@ -2,6 +2,8 @@
 
     python bench/fit_answerability.py            # dump evidence, fit, report held-out
     python bench/fit_answerability.py --write    # ... and write the coefficients into the code
+    python bench/fit_answerability.py --reuse --ablated-words 2   # refit from the dump for
+                                                                 # 2 ablated words
 
 The corpus is the 24 XQuAD articles plus the nine English documents of mixed-en, all
 indexed together. Questions: XQuAD (answerable, German and English), our near-miss
@@ -19,6 +21,11 @@ sum of accuracy and near-miss declines instead proved flat and unstable between 
 The hedge point is as low as the closest passage of the questions between the two
 points is still right two times in five (below it, a plain decline). Non-questions and
 other languages never reach the model.
+
+The dump keeps each candidate's similarity drop for each of the question's four rarest
+words, so any number of ablated words up to four is fitted from one dump; ``--write``
+writes that number (``ABLATED_WORDS``) with the coefficients. bench/ablation.py compares
+the settings.
 """
 
 from __future__ import annotations
@@ -41,14 +48,33 @@ FALSE_DECLINE_BUDGET = 0.2  # at most one in five answerable questions declined 
 HINT_RIGHT = 0.4  # a hedge shows its passage only where that passage is right this often
 
 from assistant.answerability import (  # noqa: E402
+    ABLATED_WORDS,
     DECIDE_FEATURES,
     DECIDER,
     RANK_FEATURES,
     RANKER,
     Decider,
     Ranker,
+    ablation_evidence,
     rank_evidence,
 )
+
+MAX_ABLATED = 4  # the dump keeps this many drops per candidate
+
+
+def with_ablated_words(rows: list[dict], k: int) -> list[dict]:
+    """The rows as if the answerer left out only the ``k`` rarest words (the dump holds
+    the drop for each word, rarest first): ablation_min/mean recomputed from those."""
+    out = []
+    for r in rows:
+        cands = []
+        for c in r["candidates"]:
+            low, mean = ablation_evidence(c["drops"][:k])
+            cands.append(
+                {**c, "evidence": {**c["evidence"], "ablation_min": low, "ablation_mean": mean}}
+            )
+        out.append({**r, "candidates": cands})
+    return out
 
 
 def split_of(doc: str | None, row_id: str = "") -> str:
@@ -118,11 +144,14 @@ def dump(index_dir: Path, out: Path) -> None:
             lang = r["language"] if r["language"] in ("de", "en") else detect_language(q)
             hits, q_vec = bot.retrieve(q, lang)
             doc_lang = hits[0].chunk.lang if hits else None  # as Assistant.stream does
-            ranked = bot.extractive_answerer(doc_lang).rank(q, lang, hits, q_vec)
+            answerer = bot.extractive_answerer(doc_lang)
+            answerer.ablated_words = MAX_ABLATED  # every drop, so fewer words can be tried
+            ranked = answerer.rank(q, lang, hits, q_vec)
             golds = [_norm(a) for a in r.get("answers", []) if a.strip()]
             cands = [
                 {
                     "evidence": c.evidence,
+                    "drops": list(c.ablation_drops),
                     "gold": bool(
                         r["answerable"]
                         and c.hit.chunk.source == r["doc"]
@@ -313,10 +342,13 @@ def fit(rows: list[dict]) -> tuple[Ranker, Decider]:
     return ranker, Decider(base.intercept, base.coef, round(best[1], 3), round(float(hedge_at), 3))
 
 
-def write_model(ranker: Ranker, decider: Decider) -> None:
-    """Replace the RANKER and DECIDER blocks, one coefficient a line, named."""
+def write_model(ranker: Ranker, decider: Decider, ablated_words: int = ABLATED_WORDS) -> None:
+    """Replace the RANKER and DECIDER blocks, one coefficient a line, named, and the
+    number of ablated words they were fitted for."""
     path = ROOT / "assistant" / "answerability.py"
-    text = path.read_text()
+    text = re.sub(
+        r"^ABLATED_WORDS = \d+", f"ABLATED_WORDS = {ablated_words}", path.read_text(), flags=re.M
+    )
 
     def lines(coef: tuple[float, ...], names: tuple[str, ...]) -> str:
         return "".join(f"        {c:.4f},  # {n}\n" for c, n in zip(coef, names))
@@ -348,12 +380,19 @@ def main() -> None:
     ap.add_argument("--dump", default="/tmp/answerability/evidence.jsonl")
     ap.add_argument("--reuse", action="store_true", help="fit on an existing dump")
     ap.add_argument("--write", action="store_true", help="write the model into the code")
+    ap.add_argument(
+        "--ablated-words",
+        type=int,
+        default=ABLATED_WORDS,
+        help=f"rare words left out one at a time for the ablation evidence (0-{MAX_ABLATED})",
+    )
     args = ap.parse_args()
     dump_file = Path(args.dump)
     dump_file.parent.mkdir(parents=True, exist_ok=True)
     if not args.reuse:
         dump(Path(args.index), dump_file)
     rows = [json.loads(line) for line in dump_file.read_text().splitlines()]
+    rows = with_ablated_words(rows, args.ablated_words)
     ranker, decider = fit(rows)
     print("ranker:", dict(zip(RANK_FEATURES, (round(c, 3) for c in ranker.coef))))
     print("decider:", dict(zip(DECIDE_FEATURES, (round(c, 3) for c in decider.coef))))
@@ -376,7 +415,7 @@ def main() -> None:
     current = simulate([r for r in rows if r["split"] == "heldout"], RANKER, DECIDER)
     print(f"\nheld-out objective with the models in the code now: {objective(current):.3f}")
     if args.write:
-        write_model(ranker, decider)
+        write_model(ranker, decider, args.ablated_words)
         print("written to assistant/answerability.py")
 
 

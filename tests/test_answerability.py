@@ -9,6 +9,7 @@ from assistant.answerability import (
     RANKER,
     Decider,
     Ranker,
+    ablation_evidence,
     ablation_variants,
     anchors,
     answer_spans,
@@ -67,10 +68,24 @@ class TestTermsAndAnchors:
 
     def test_ablation_leaves_out_the_rarest_words_one_at_a_time(self):
         weights = {"tesla": 5.0, "geboren": 2.0, "jahr": 0.5}
-        variants = ablation_variants("In welchem Jahr wurde Tesla geboren?", weights, lambda w: w)
+        variants = ablation_variants(
+            "In welchem Jahr wurde Tesla geboren?", weights, lambda w: w, 4
+        )
         assert variants[0] == "In welchem Jahr wurde  geboren?"
         assert variants[1] == "In welchem Jahr wurde Tesla ?"
         assert len(variants) == 3
+        # fewer words: the rarest ones, in the same order
+        assert (
+            ablation_variants("In welchem Jahr wurde Tesla geboren?", weights, lambda w: w, 2)
+            == (variants[:2])
+        )
+        assert (
+            ablation_variants("In welchem Jahr wurde Tesla geboren?", weights, lambda w: w, 0) == []
+        )
+
+    def test_ablation_evidence_is_the_worst_and_the_mean_drop(self):
+        assert ablation_evidence([0.02, -0.01, 0.05]) == pytest.approx((-0.01, 0.02))
+        assert ablation_evidence([]) == (0.0, 0.0)
 
 
 def _features(**overrides):
