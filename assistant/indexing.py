@@ -71,7 +71,7 @@ class IndexReport:
     texts_embedded: int = 0  # chunks plus their sentences and sentence windows
     tokens_embedded: int = 0  # chunks, sentences and sentence windows
     texts_reused: int = 0  # duplicates and texts whose vectors were stored already
-    seconds: float = 0.0  # until the index is complete (sentence vectors included)
+    seconds: float = 0.0  # until complete (with defer_sentences: until answerable)
     answerable_after_s: float | None = None  # until the chunks were committed (phase 1)
     sentences_pending: bool = False  # phase 2 left for later (see Assistant.index)
     moved_aside: Path | None = None  # where --rebuild put an index it could not read
