@@ -46,7 +46,6 @@ from .store import (
     SentenceVector,
     StoredChunk,
     chunk_id,
-    encode_page_starts,
     store_error,
     text_hash,
     write_lock,
@@ -117,22 +116,25 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
     for i, span in enumerate(chunk_text(doc.text, settings.chunk_tokens, count_tokens)):
         page = doc.page_at(span.start)
         inside = doc.pages_inside(span.start, span.end)
+        chunk = StoredChunk(
+            id=chunk_id(doc.source, doc.sha256, i),
+            text=span.text,
+            source=doc.source,
+            version=doc.sha256,
+            start=span.start,
+            end=span.end,
+            page=page,
+            lang=lang,
+            ordinal=i,
+            page_starts=tuple(inside),
+        )
         nodes.append(
             TextNode(
-                id_=chunk_id(doc.source, doc.sha256, i),
-                text=span.text,
-                start_char_idx=span.start,
-                end_char_idx=span.end,
-                metadata={
-                    "source": doc.source,
-                    "version": doc.sha256,
-                    "ordinal": i,
-                    "start": span.start,
-                    "end": span.end,
-                    "page": page if page is not None else -1,
-                    "page_starts": encode_page_starts(inside),
-                    "lang": lang,
-                },
+                id_=chunk.id,
+                text=chunk.text,
+                start_char_idx=chunk.start,
+                end_char_idx=chunk.end,
+                metadata=chunk.metadata(),
             )
         )
     return nodes
@@ -454,9 +456,18 @@ def finish(
     return report
 
 
-def complete_index(settings: Settings, embedder, store: ChunkStore) -> IndexReport:
+def complete_index(
+    settings: Settings,
+    embedder,
+    store: ChunkStore,
+    progress: Progress | None = None,
+    report: IndexReport | None = None,
+) -> IndexReport:
     """Phase 2 and the clean-up under the write lock: after ``defer_sentences``, and at a
     server's start (finishes what a killed run left)."""
     with write_lock(settings):
         store.refresh()
-        return finish(settings, embedder, store)
+        report = finish(settings, embedder, store, progress, report)
+    if progress:
+        progress("done", 1, 1)
+    return report
