@@ -28,7 +28,7 @@ from .errors import (
 )
 from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer, build_llm, llm_name
-from .indexing import IndexReport, Progress, index_corpus
+from .indexing import IndexReport, Progress, complete_index, index_corpus
 from .language import (
     NOT_A_QUESTION,
     UNSUPPORTED_LANGUAGE,
@@ -195,6 +195,7 @@ class Assistant:
         self._index_lock = threading.RLock()
         self._read_lock = threading.Lock()
         self._cited = CitedSources()
+        self._finishing: threading.Thread | None = None  # see index(background=True)
 
     # -- wiring --------------------------------------------------------------------------
     @property
@@ -237,14 +238,55 @@ class Assistant:
         return self.lexicon().stem(words)
 
     # -- indexing ------------------------------------------------------------------------
-    def index(self, progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
-        """(Re)index the corpus folder: new and changed files in, deleted files out."""
+    def index(
+        self, progress: Progress | None = None, rebuild: bool = False, background: bool = False
+    ) -> IndexReport:
+        """(Re)index the corpus folder: new and changed files in, deleted files out.
+
+        ``background``: return as soon as the new files are answerable (their chunks
+        committed) and add their sentence vectors in a thread (the server does this for
+        uploads); :meth:`wait_for_index` waits for it. Otherwise both phases run here.
+        """
+        began = time.perf_counter()
         with self._index_lock:
-            report = index_corpus(self.settings, self.embedder, self.store, progress, rebuild)
+            # phase 1 (the chunks), then the lexical index: from here on answerable
+            report = index_corpus(
+                self.settings, self.embedder, self.store, progress, rebuild, defer_sentences=True
+            )
             self._refresh()
             if self.store.manifest():
                 self.open()  # build the lexical index now, not on the first question
-            return report
+            report.answerable_after_s = time.perf_counter() - began
+            if not background:  # phase 2 and the clean-up of old versions, here
+                complete_index(self.settings, self.embedder, self.store, progress, report)
+                report.sentences_pending = False
+                report.seconds = time.perf_counter() - began
+        if background and (report.sentences_pending or self.store.dirty()):
+            self._complete_in_background()
+        return report
+
+    def _complete_in_background(self) -> None:
+        """Add the missing sentence vectors in a daemon thread, one at a time."""
+
+        def run() -> None:
+            with self._index_lock:
+                try:
+                    complete_index(self.settings, self.embedder, self.store)
+                except Exception:  # the next run or start finishes; answers are unaffected
+                    logger.warning("adding sentence vectors failed", exc_info=True)
+
+        thread = threading.Thread(target=run, name="sentence-vectors", daemon=True)
+        self._finishing = thread
+        thread.start()
+
+    def wait_for_index(self, timeout: float | None = None) -> bool:
+        """Wait for background sentence vectors (see :meth:`index`); True when none are
+        being added any more."""
+        thread = self._finishing
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def _refresh(self) -> None:
         with self._read_lock:
@@ -319,8 +361,11 @@ class Assistant:
         return self._state().lexicon.for_language(lang)
 
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
-        """Index once if there is no index yet (first start); otherwise leave it alone."""
+        """Index once if there is no index yet (first start); otherwise leave it alone,
+        but finish in the background the sentence vectors a killed run left missing."""
         if self.store.exists() and self.store.manifest():
+            if self.store.pending_sentences():
+                self._complete_in_background()
             return None
         return self.index(progress)
 
@@ -340,8 +385,10 @@ class Assistant:
         files: list[tuple[str, bytes]],
         progress: Progress | None = None,
         replace: bool = False,
+        background: bool = False,
     ) -> UploadReport:
-        """Validate uploads, write the good ones into the corpus folder, index once.
+        """Validate uploads, write the good ones into the corpus folder, index once
+        (``background``: as :meth:`index`).
 
         A file with the name of a different existing file is refused unless ``replace``;
         the same bytes under a new name are refused as a duplicate; the same file again
@@ -378,7 +425,7 @@ class Assistant:
                 finally:
                     if os.path.exists(tmp):
                         os.unlink(tmp)
-            report.index = self.index(progress)
+            report.index = self.index(progress, background=background)
         except BaseException:
             for target, backup in reversed(undo):
                 if backup is not None:

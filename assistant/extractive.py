@@ -45,6 +45,7 @@ class Candidate:
     sentence_vec: list[float] | None = None
     window_vec: list[float] | None = None
     window: str = ""  # the text whose vector is the window vector
+    sentence: str = ""  # the text whose vector is the sentence vector (as indexing embeds it)
     score: float = 0.0  # the ranking score among the question's candidates
     probability: float = 0.0  # the decider's belief that it answers (best candidate only)
     ordinal: int = 0  # the sentence's place in its chunk
@@ -165,6 +166,7 @@ class ExtractiveAnswerer:
                 start, end = c.start + where[0], c.start + where[1]
                 text = c.text[where[0] : where[1]]
                 cand = Candidate(hit, start, end, text, window=window or s.text, ordinal=j)
+                cand.sentence = s.text
                 cand.sentence_vec = vecs.get((key_start, key_end, "s"))
                 # the first sentence has no window of its own: its sentence vector serves
                 kind = "w" if window else "s"
@@ -173,7 +175,8 @@ class ExtractiveAnswerer:
                     missing.append(cand)
                 out.append(cand)
         if missing:  # an index from before sentence vectors, or a store without them
-            texts = [m.text for m in missing] + [m.window for m in missing]
+            # the texts indexing embeds: the same vectors as once they are stored
+            texts = [m.sentence or m.text for m in missing] + [m.window for m in missing]
             vecs = self.embedder.get_text_embedding_batch(texts)
             for i, m in enumerate(missing):
                 m.sentence_vec, m.window_vec = vecs[i], vecs[len(missing) + i]

@@ -3,6 +3,15 @@
 Incremental by file content: unchanged files cost a stat() call, changed files are
 re-embedded, deleted files lose their chunks. See ``store`` for why a crash half way
 never leaves a half-written index behind.
+
+Two phases, so a new corpus is answerable sooner: phase 1 embeds and commits the chunks
+(from that commit on the files are answerable; the extractive answerer embeds the
+sentences of the few chunks it retrieves itself while their vectors are missing). Phase 2
+(``complete_sentences``) adds the sentence and window vectors. The files still waiting
+for phase 2 are recorded with the commit, so a run killed in phase 2 is finished by the
+next run (or the server's start) without embedding the chunks again. No text is embedded
+twice: identical texts within a run once, texts already stored (a copied file, the
+unchanged passages of an edited one) not at all.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from .store import (
     StoredChunk,
     chunk_id,
     store_error,
+    text_hash,
     write_lock,
 )
 
@@ -60,7 +70,10 @@ class IndexReport:
     chunks_added: int = 0
     texts_embedded: int = 0  # chunks plus their sentences and sentence windows
     tokens_embedded: int = 0  # chunks, sentences and sentence windows
-    seconds: float = 0.0
+    texts_reused: int = 0  # duplicates and texts whose vectors were stored already
+    seconds: float = 0.0  # until complete (with defer_sentences: until answerable)
+    answerable_after_s: float | None = None  # until the chunks were committed (phase 1)
+    sentences_pending: bool = False  # phase 2 left for later (see Assistant.index)
     moved_aside: Path | None = None  # where --rebuild put an index it could not read
     leftovers_removed: int = 0  # chunks of earlier runs no manifest names
     notes: list[str] = field(default_factory=list)
@@ -80,6 +93,10 @@ class IndexReport:
             f"{self.chunks_added} chunks embedded ({self.texts_embedded} texts: chunks, "
             f"their sentences and sentence windows) in {self.seconds:.1f}s",
         ]
+        if self.answerable_after_s is not None and self.changed:
+            parts[-1] += f", answerable after {self.answerable_after_s:.1f}s"
+        if self.sentences_pending:
+            parts[-1] += " (sentence vectors are being added in the background)"
         text = "indexed: " + ", ".join(parts)
         if self.moved_aside:
             text += f"; the unreadable index was moved to {self.moved_aside}, a new one built"
@@ -124,29 +141,132 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
     return nodes
 
 
-def sentence_records(node: TextNode) -> list[tuple[SentenceVector, str]]:
+def sentence_records(chunk: StoredChunk) -> list[tuple[SentenceVector, str]]:
     """Vectors-to-be for each answer sentence of a chunk and for its window.
 
     On XQuAD the window lifts answer accuracy by 1.5 (de) to 2 (en) points.
     """
-    meta = node.metadata
     out = []
-    for j, span, window in answer_sentences(node.text):
-        start, end = meta["start"] + span.start, meta["start"] + span.end
+    for j, span, window in answer_sentences(chunk.text):
+        start, end = chunk.start + span.start, chunk.start + span.end
         for kind, text in (("s", span.text), ("w", window)):
             if text:
                 rec = SentenceVector(
-                    f"{node.node_id}:{j}{kind}",
-                    node.node_id,
-                    meta["source"],
-                    meta["version"],
+                    f"{chunk.id}:{j}{kind}",
+                    chunk.id,
+                    chunk.source,
+                    chunk.version,
                     start,
                     end,
                     kind,
                     [],
+                    text_hash(text),
                 )
                 out.append((rec, text))
     return out
+
+
+def embedding_plan(texts: list[str], known: set[str], count_tokens) -> list[str]:
+    """The texts to embed, each once, shortest first.
+
+    Drops repeats and texts in ``known`` (vectors stored already); sorting by length keeps
+    texts of similar length in one batch.
+    """
+    todo = {t: None for t in texts if t not in known}
+    return sorted(todo, key=lambda t: (count_tokens(t), t))
+
+
+def embed_texts(
+    texts: list[str],
+    embedder,
+    store: ChunkStore,
+    count_tokens,
+    batch: int,
+    report: IndexReport,
+    progress: Progress,
+    stage: str,
+    sink: Callable[[dict[str, list[float]]], None] | None = None,
+) -> dict[str, list[float]]:
+    """Vectors of ``texts`` (text -> vector), each distinct text embedded at most once.
+
+    ``sink`` gets each batch's vectors as they come, so a long run can store them early.
+    """
+    hashes = {t: text_hash(t) for t in texts}
+    stored = store.vectors_by_hash(sorted(set(hashes.values()))) if texts else {}
+    vectors = {t: stored[h] for t, h in hashes.items() if h in stored}
+    plan = embedding_plan(texts, set(vectors), count_tokens)
+    report.texts_reused += len(texts) - len(plan)
+    if vectors and sink:
+        sink(vectors)
+    for i in range(0, len(plan), batch):
+        progress(stage, i, len(plan))
+        part = plan[i : i + batch]
+        got = dict(zip(part, embedder.get_text_embedding_batch(part)))
+        vectors.update(got)
+        report.texts_embedded += len(part)
+        report.tokens_embedded += sum(count_tokens(t) for t in part)
+        if sink:
+            sink(got)
+    progress(stage, len(plan), len(plan))
+    return vectors
+
+
+def _as_stored(node: TextNode) -> StoredChunk:
+    meta = node.metadata
+    return StoredChunk(
+        node.node_id,
+        node.text,
+        meta["source"],
+        meta["version"],
+        meta["start"],
+        meta["end"],
+        None,
+        meta["lang"],
+        meta["ordinal"],
+    )
+
+
+def complete_sentences(
+    settings: Settings,
+    embedder,
+    store: ChunkStore,
+    progress: Progress | None = None,
+    report: IndexReport | None = None,
+) -> IndexReport:
+    """Phase 2: add the sentence and window vectors the committed files still lack.
+
+    Call under the write lock. Resumable: a killed run leaves the files recorded as
+    pending, and the next call embeds only the sentences not stored yet. Readers see no
+    difference but speed (the answerer embeds missing sentence vectors itself).
+    """
+    report = report or IndexReport()
+    progress = progress or (lambda stage, done, total: None)
+    pending = store.pending_sentences()
+    if not pending:
+        return report
+    manifest = store.manifest()
+    chunks = store.chunks_of(manifest, [s for s in pending if s in manifest])
+    stored = store.sentence_ids([c.id for c in chunks])
+    records = [(r, t) for c in chunks for r, t in sentence_records(c) if r.id not in stored]
+    by_text: dict[str, list[SentenceVector]] = {}
+    for rec, text in records:
+        by_text.setdefault(text, []).append(rec)
+
+    def store_batch(vectors: dict[str, list[float]]) -> None:
+        done = []
+        for text, vec in vectors.items():
+            for rec in by_text.get(text, []):
+                rec.vector = vec
+                done.append(rec)
+        store.add_sentences(done)  # as they come: a killed run keeps what it embedded
+
+    count_tokens = token_counter(embedder)
+    batch = max(1, settings.embed_batch_size)
+    texts = [t for _, t in records]
+    embed_texts(texts, embedder, store, count_tokens, batch, report, progress, "sentences",
+                sink=store_batch)  # fmt: skip
+    store.set_pending([])
+    return report
 
 
 def require_corpus(settings: Settings) -> Path:
@@ -166,8 +286,13 @@ def index_corpus(
     store: ChunkStore,
     progress: Progress | None = None,
     rebuild: bool = False,
+    defer_sentences: bool = False,
 ) -> IndexReport:
-    """Bring the index in line with ``settings.corpus_dir``; returns what changed."""
+    """Bring the index in line with ``settings.corpus_dir``; returns what changed.
+
+    ``defer_sentences``: return once the new files are answerable (phase 1) and leave the
+    sentence vectors to ``complete_index``; otherwise both phases run here.
+    """
     began = time.perf_counter()
     corpus = require_corpus(settings)
     files, skipped = list_corpus(corpus)
@@ -243,39 +368,34 @@ def index_corpus(
             )
         progress("loading", len(todo), len(todo))  # a piped log sees the stage end
 
-        # 3. embed everything (chunks, sentences, windows) before writing anything
+        # 3. embed the chunks before writing anything (phase 1)
         all_nodes = [n for _, nodes, _, _ in pending for n in nodes]
-        sentences = {n.node_id: sentence_records(n) for n in all_nodes}
-        jobs: list[tuple[object, str]] = [(n, n.text) for n in all_nodes]
-        jobs += [(rec, text) for recs in sentences.values() for rec, text in recs]
         batch = max(1, settings.embed_batch_size)
-        for i in range(0, len(jobs), batch):
-            progress("embedding", i, len(jobs))
-            part = jobs[i : i + batch]
-            vectors = embedder.get_text_embedding_batch([text for _, text in part])
-            for (owner, _), vec in zip(part, vectors):
-                if isinstance(owner, TextNode):
-                    owner.embedding = vec
-                else:
-                    owner.vector = vec
-        progress("embedding", len(jobs), len(jobs))
-        report.texts_embedded = len(jobs)
-        report.tokens_embedded = sum(count_tokens(text) for _, text in jobs)
+        vectors = embed_texts(
+            [n.text for n in all_nodes], embedder, target, count_tokens, batch, report,
+            progress, "embedding",
+        )  # fmt: skip
+        for n in all_nodes:
+            n.embedding = vectors[n.text]
+            n.metadata["h"] = text_hash(n.text)
 
         # 4. write chunks (invisible until the manifest names their version), then commit
-        if jobs:
-            dim = len(
-                jobs[0][0].embedding if isinstance(jobs[0][0], TextNode) else jobs[0][0].vector
-            )
-            target.check_room(len(jobs), dim, sum(len(t.encode()) for _, t in jobs))
+        if all_nodes:  # room for the sentence vectors of phase 2 too
+            later = [t for n in all_nodes for _, t in sentence_records(_as_stored(n))]
+            texts = sum(len(t.encode()) for t in [n.text for n in all_nodes] + later)
+            target.check_room(len(all_nodes) + len(later), len(all_nodes[0].embedding), texts)
         try:
             target.collection(create=True, embed_id=embed_id)
+            if rebuild:
+                target.sentences()  # empty: the swap must not keep the old model's vectors
             if pending and not rebuild:
                 target.mark_dirty()  # if this run dies, the next one removes its chunks
+            waiting = set() if rebuild else set(store.pending_sentences())
             for source, nodes, entry, is_new in pending:
                 target.delete_where({"$and": [{"source": source}, {"version": entry.version}]})
-                target.add(nodes, [rec for n in nodes for rec, _ in sentences[n.node_id]])
+                target.add(nodes)
                 new[source] = entry
+                waiting.add(source)
                 (report.added if is_new else report.updated).append(source)
                 report.chunks_added += len(nodes)
             for source in sorted(set(old) - set(files)):
@@ -283,9 +403,13 @@ def index_corpus(
                 report.removed.append(source)
 
             superseded = bool(report.updated or report.removed)
+            waiting &= set(new)
             if rebuild or report.changed or new != old or target.collection() is None:
                 progress("committing", 0, 1)
-                target.commit(new, embed_id, dirty=not rebuild and (was_dirty or superseded))
+                target.commit(
+                    new, embed_id, dirty=not rebuild and (was_dirty or superseded),
+                    pending=sorted(waiting),
+                )  # fmt: skip
                 if rebuild:
                     store.finish_rebuild(target)
         except AssistantError:
@@ -295,18 +419,55 @@ def index_corpus(
             if error is None:
                 raise
             raise error from exc
+        report.answerable_after_s = time.perf_counter() - began
+        if report.changed:
+            progress("answerable", 1, 1)
 
-        # 5. remove what no manifest names: superseded versions, and what runs that were
-        # killed before or after their commit left behind
-        if not rebuild and store.dirty():
-            try:
-                report.leftovers_removed = store.garbage_collect(new)
-                store.mark_dirty(False)
-            except AssistantError as exc:
-                report.notes.append(f"old chunks stay until the next run ({exc})")
+        # phase 2: the sentence vectors (now, or by the caller in the background)
+        if defer_sentences:
+            report.sentences_pending = bool(store.pending_sentences())
+        else:
+            finish(settings, embedder, store, progress, report)
     report.seconds = time.perf_counter() - began
     progress("done", 1, 1)
     for skipped in report.skipped:
         logger.info("skipped %s: %s", skipped.source, skipped.reason)
     logger.info("%s", report.summary())
+    return report
+
+
+def finish(
+    settings: Settings,
+    embedder,
+    store: ChunkStore,
+    progress: Progress | None = None,
+    report: IndexReport | None = None,
+) -> IndexReport:
+    """Phase 2 and the clean-up after it, under the write lock the caller holds: the
+    sentence vectors still missing, then what no manifest names (superseded versions, and
+    what killed runs left behind; after phase 2, which may reuse their vectors)."""
+    report = complete_sentences(settings, embedder, store, progress, report)
+    if store.dirty():
+        try:
+            report.leftovers_removed = store.garbage_collect(store.manifest())
+            store.mark_dirty(False)
+        except AssistantError as exc:
+            report.notes.append(f"old chunks stay until the next run ({exc})")
+    return report
+
+
+def complete_index(
+    settings: Settings,
+    embedder,
+    store: ChunkStore,
+    progress: Progress | None = None,
+    report: IndexReport | None = None,
+) -> IndexReport:
+    """Phase 2 and the clean-up under the write lock: after ``defer_sentences``, and at a
+    server's start (finishes what a killed run left)."""
+    with write_lock(settings):
+        store.refresh()
+        report = finish(settings, embedder, store, progress, report)
+    if progress:
+        progress("done", 1, 1)
     return report

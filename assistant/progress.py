@@ -35,7 +35,7 @@ class ProgressBar:
     terminal; in logs and CI a line every 10% or every ``every`` seconds, with the time
     left."""
 
-    STAGES = ("loading", "embedding", "eval")
+    STAGES = ("loading", "embedding", "sentences", "eval")
 
     def __init__(
         self,
@@ -56,9 +56,18 @@ class ProgressBar:
         self.last_line = 0.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "answerable" and not self.quiet:
+            self.close()
+            self.stage = stage
+            print(
+                "answerable: the new files can be asked from now on",
+                file=self.stream,
+                flush=True,
+            )
+            return
         if self.quiet or stage not in self.STAGES or not total:
             return
-        unit = {"embedding": "texts", "eval": "questions"}.get(stage, "files")
+        unit = {"embedding": "texts", "sentences": "texts", "eval": "questions"}.get(stage, "files")
         now = self.clock()
         if stage != self.stage:
             self.close()

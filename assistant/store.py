@@ -135,9 +135,10 @@ class SentenceVector:
     end: int
     kind: str
     vector: list[float]
+    text_hash: str = ""  # of the embedded text: a later run reuses the vector (text_hash())
 
     def metadata(self) -> dict:
-        return {
+        meta = {
             "chunk": self.chunk,
             "source": self.source,
             "version": self.version,
@@ -145,6 +146,16 @@ class SentenceVector:
             "end": self.end,
             "kind": self.kind,
         }
+        if self.text_hash:
+            meta["h"] = self.text_hash
+        return meta
+
+
+def text_hash(text: str) -> str:
+    """Key of an embedded text: the same text is never embedded twice (store.vectors_by_hash)."""
+    import hashlib
+
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def chunk_id(source: str, version: str, ordinal: int) -> str:
@@ -524,9 +535,15 @@ class ChunkStore:
 
     @staticmethod
     def _metadata(
-        manifest: dict[str, FileEntry], embed_id: str, complete: bool = True, dirty: bool = False
+        manifest: dict[str, FileEntry],
+        embed_id: str,
+        complete: bool = True,
+        dirty: bool = False,
+        pending: list[str] = (),
     ) -> dict:
         return {
+            # files whose sentence vectors are still being added (answerable already)
+            "pending": json.dumps(sorted(pending)),
             "schema": SCHEMA,
             "embed_model": embed_id,
             "manifest": json.dumps({k: asdict(v) for k, v in manifest.items()}, sort_keys=True),
@@ -569,9 +586,41 @@ class ChunkStore:
         return col is not None and (col.metadata or {}).get("dirty", "1") != "0"
 
     @_guarded
-    def commit(self, manifest: dict[str, FileEntry], embed_id: str, dirty: bool = False) -> None:
-        """Make ``manifest`` the answerable state: one atomic metadata update."""
-        self._write_metadata(self._metadata(manifest, embed_id, dirty=dirty), embed_id)
+    def commit(
+        self,
+        manifest: dict[str, FileEntry],
+        embed_id: str,
+        dirty: bool = False,
+        pending: list[str] | None = None,
+    ) -> None:
+        """Make ``manifest`` the answerable state: one atomic metadata update.
+
+        ``pending``: the files whose sentence vectors are still to be added (None: those
+        pending so far that the manifest still names).
+        """
+        if pending is None:
+            pending = [s for s in self.pending_sentences() if s in manifest]
+        meta = self._metadata(manifest, embed_id, dirty=dirty, pending=pending)
+        self._write_metadata(meta, embed_id)
+
+    def pending_sentences(self) -> list[str]:
+        """Files committed with their chunks whose sentence vectors are not all stored yet."""
+        col = self.collection()
+        raw = (col.metadata or {}).get("pending") if col is not None else None
+        try:
+            return [str(s) for s in json.loads(raw or "[]")]
+        except ValueError:
+            return []
+
+    @_guarded
+    def set_pending(self, pending: list[str]) -> None:
+        """Record which files still lack sentence vectors; keeps manifest and stamp (the
+        answerable state does not change, readers need not reopen)."""
+        col = self.collection()
+        if col is not None:
+            meta = dict(col.metadata or {})
+            meta["pending"] = json.dumps(sorted(pending))
+            self._write_metadata(meta, str(meta.get("embed_model", "")))
 
     @_guarded
     def mark_dirty(self, dirty: bool = True) -> None:
@@ -641,6 +690,49 @@ class ChunkStore:
         if col is not None:
             col.delete(where=where)
             self.sentences().delete(where=where)
+
+    @_guarded
+    def add_sentences(self, sentences: list[SentenceVector]) -> None:
+        """Add (or overwrite) sentence vectors of committed chunks: a resumed run may
+        repeat what a killed one stored."""
+        for i in range(0, len(sentences), 1000):
+            part = sentences[i : i + 1000]
+            self.sentences().upsert(
+                ids=[v.id for v in part],
+                embeddings=[v.vector for v in part],
+                metadatas=[v.metadata() for v in part],
+            )
+
+    @_guarded
+    def sentence_ids(self, chunk_ids: list[str]) -> set[str]:
+        """Ids of the sentence vectors stored for these chunks."""
+        out: set[str] = set()
+        for i in range(0, len(chunk_ids), 500):
+            got = self.sentences().get(where={"chunk": {"$in": chunk_ids[i : i + 500]}}, include=[])
+            out.update(got["ids"])
+        return out
+
+    @_guarded
+    def chunks_of(self, manifest: dict[str, FileEntry], sources: list[str]) -> list[StoredChunk]:
+        """The committed chunks of these files (to add their sentence vectors)."""
+        return sorted(self.iter_chunks(manifest, sources), key=lambda c: (c.source, c.ordinal))
+
+    @_guarded
+    def vectors_by_hash(self, hashes: list[str]) -> dict[str, list[float]]:
+        """Stored vectors of texts with these hashes (text_hash), from chunks and sentences:
+        a file copied or re-uploaded, or a changed file's unchanged passages, are not
+        embedded again."""
+        out: dict[str, list[float]] = {}
+        cols = [self.collection(), self._get(self.settings.collection + "-sentences")]
+        for col in (c for c in cols if c is not None):
+            wanted = [h for h in hashes if h not in out]
+            for i in range(0, len(wanted), 500):
+                got = col.get(
+                    where={"h": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"]
+                )
+                for vec, meta in zip(got["embeddings"], got["metadatas"]):
+                    out[str(meta["h"])] = [float(x) for x in vec]
+        return out
 
     @_guarded
     def garbage_collect(self, manifest: dict[str, FileEntry]) -> int:

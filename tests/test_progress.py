@@ -81,3 +81,24 @@ def test_terminal_bar_shows_rate_and_time_left():
     bar.close()
     shown = out.getvalue()
     assert "30/100 [00:00<00:0" in shown and "text/s" in shown
+
+
+def test_both_indexing_phases_show_and_the_moment_the_files_are_answerable():
+    out = io.StringIO()
+    bar = ProgressBar(stream=out, clock=Clock())
+    bar("embedding", 0, 4)
+    bar("embedding", 4, 4)
+    bar("answerable", 1, 1)
+    bar("sentences", 0, 30)
+    bar("sentences", 30, 30)
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "embedding: 0/4 texts",
+        "embedding: 4/4 texts",
+        "answerable: the new files can be asked from now on",
+        "sentences: 0/30 texts",
+        "sentences: 30/30 texts",
+    ]
+    quiet = io.StringIO()
+    ProgressBar(quiet=True, stream=quiet)("answerable", 1, 1)
+    assert quiet.getvalue() == ""

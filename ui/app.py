@@ -527,7 +527,8 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 progress(done / total, desc=t(lang, key, done=done, total=total))
 
         try:
-            done = bot.add_documents(items, progress=report, replace=bool(replace))
+            # answerable once the chunks are in; sentence vectors follow in a thread
+            done = bot.add_documents(items, progress=report, replace=bool(replace), background=True)
         except AssistantError as exc:
             return t(lang, "error", why=md_escape(str(exc)))
         lines = [t(lang, "indexed", name=md_escape(name)) for name in done.added]
