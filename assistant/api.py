@@ -37,18 +37,17 @@ from .language import (
     looks_like_code,
     question_language,
 )
+from .lexical import LanguageIndex, LexiconCache
 from .loaders import Limits, LoadError, load_bytes
-from .retrieval import LexicalIndex, cosine_fill, fuse, keep_dense_top
+from .retrieval import HybridRetriever, Snapshot
 from .settings import Settings
-from .store import ChunkStore, FileEntry
+from .store import ChunkStore
 from .uploads import UploadPlanner, UploadReport, safe_upload_name
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
 logger = logging.getLogger(__name__)
-
-DENSE_KEPT = 2  # the best dense hits the answerer always sees, whatever fusion says
 
 FALLBACK_NOTICE = {
     "de": "Hinweis: {why}; diese Antwort wurde offline aus den Dokumenten zitiert.",
@@ -192,8 +191,7 @@ class Assistant:
             self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
         self._embedder = embedder
         self._store: ChunkStore | None = store
-        self._lexical: LexicalIndex | None = None
-        self._manifest: dict[str, FileEntry] | None = None
+        self._snapshot: Snapshot | None = None
         self._index_lock = threading.RLock()
         self._read_lock = threading.Lock()
         self._cited = CitedSources()
@@ -236,8 +234,7 @@ class Assistant:
         return "offline extractive: quotes the best-matching sentences (no LLM)"
 
     def _stem(self, words: list[str]) -> list[str]:
-        lexical = self._lexical
-        return lexical._stemmer.stemWords(words) if lexical else words
+        return self.lexicon().stem(words)
 
     # -- indexing ------------------------------------------------------------------------
     def index(self, progress: Progress | None = None, rebuild: bool = False) -> IndexReport:
@@ -245,20 +242,27 @@ class Assistant:
         with self._index_lock:
             report = index_corpus(self.settings, self.embedder, self.store, progress, rebuild)
             self._refresh()
+            if self.store.manifest():
+                self.open()  # build the lexical index now, not on the first question
             return report
 
     def _refresh(self) -> None:
         with self._read_lock:
-            self._manifest = None
-            self._lexical = None
+            self._snapshot = None
 
-    def _state(self) -> tuple[dict[str, FileEntry], LexicalIndex]:
+    def open(self) -> Snapshot:
+        """Load the committed state (manifest and lexical index) now rather than on the
+        first question; building the lexical index if the corpus changed since the last
+        build. Raises :class:`IndexStateError` when there is no usable index."""
+        return self._state()
+
+    def _state(self) -> Snapshot:
         with self._read_lock:
             # Another process (`assistant index`, a second server) may have committed,
             # rebuilt or deleted the index: one cheap check per question, reload if so.
             if self.store.refresh():
-                self._manifest = self._lexical = None
-            if self._manifest is None or self._lexical is None:
+                self._snapshot = None
+            if self._snapshot is None:
                 from .embedding import embedder_id
 
                 if not self.store.exists():
@@ -267,16 +271,25 @@ class Assistant:
                     )
                 self.store.check_model(embedder_id(self.embedder))
                 manifest = self.store.manifest()
-                self._lexical = LexicalIndex(self.store.all_chunks(manifest))
-                self._manifest = manifest
-            return self._manifest, self._lexical
+                files: dict[str, list[tuple[str, str]]] = {}
+                for source, entry in manifest.items():
+                    files.setdefault(entry.lang, []).append((source, entry.version))
+
+                def read_chunks(sources: list[str]):
+                    for chunk in self.store.iter_chunks(manifest, sources):
+                        yield chunk.id, chunk.text
+
+                lexicon = LexiconCache(Path(self.settings.index_dir) / "lexical").open(
+                    files, read_chunks
+                )
+                self._snapshot = Snapshot(manifest, lexicon)
+            return self._snapshot
 
     # -- llama-index ----------------------------------------------------------------------
-    def as_retriever(self, top_k: int | None = None):
-        """A llama-index ``BaseRetriever``: hybrid, language-aware chunk retrieval."""
-        from .engines import AssistantRetriever
-
-        return AssistantRetriever(self, top_k=top_k)
+    def as_retriever(self, top_k: int | None = None) -> HybridRetriever:
+        """A llama-index ``BaseRetriever``: hybrid, language-aware chunk retrieval that
+        follows re-indexing done elsewhere."""
+        return HybridRetriever(self.settings, self.store, self.embedder, self._state, top_k)
 
     def as_query_engine(self):
         """A llama-index ``BaseQueryEngine``; source nodes are the cited passages."""
@@ -290,18 +303,20 @@ class Assistant:
 
         return AssistantChatEngine(self)
 
-    def extractive_answerer(self) -> ExtractiveAnswerer:
-        """The offline answerer over the committed state (also what the benchmarks use)."""
+    def extractive_answerer(self, lang: str | None = None) -> ExtractiveAnswerer:
+        """The offline answerer over the committed state (also what the benchmarks use);
+        its evidence is read in ``lang``'s terms (the documents' main language if None)."""
         return ExtractiveAnswerer(
             self.settings,
             self.embedder,
-            lexicon=self.lexicon(),
+            lexicon=self.lexicon(lang),
             sentence_vectors=self.store.sentence_vectors,
         )
 
-    def lexicon(self) -> LexicalIndex:
-        """The lexical index of the committed state (terms, rarity, vocabulary)."""
-        return self._state()[1]
+    def lexicon(self, lang: str | None = None) -> LanguageIndex:
+        """The lexical index of ``lang``'s documents (terms, rarity; ``known`` spans the
+        whole corpus); the documents' main language if None or absent."""
+        return self._state().lexicon.for_language(lang)
 
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
         """Index once if there is no index yet (first start); otherwise leave it alone."""
@@ -433,30 +448,7 @@ class Assistant:
     # -- asking --------------------------------------------------------------------------
     def retrieve(self, question: str, lang: str | None = None, k: int | None = None):
         """Hybrid retrieval; returns (hits best first, question embedding)."""
-        manifest, lexical = self._state()
-        lang = lang or detect_language(question)
-        q_vec = self.embedder.get_query_embedding(question)
-        n = self.settings.candidates
-        dense = [
-            (c, s)
-            for c, s in self.store.query(q_vec, n)
-            if (e := manifest.get(c.source)) is not None and e.version == c.version
-        ]
-        lexical_hits = lexical.search(question, n)
-        fused = fuse(
-            dense,
-            lexical_hits,
-            lang,
-            self.settings.lexical_weight_same_language,
-            self.settings.lexical_weight_cross_language,
-            coverage=lexical.coverage(question, [c for c, _ in lexical_hits]),
-            gate=self.settings.lexical_gate or None,
-        )
-        hits = keep_dense_top(fused, k or self.settings.top_k, DENSE_KEPT)
-        missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
-        if missing:
-            cosine_fill(hits, q_vec, self.store.embeddings(missing))
-        return hits, q_vec
+        return self.as_retriever().search(question, lang, k)
 
     def ask(self, question: str, history: Any = None) -> Answer:
         """Answer a question; the final result of :meth:`stream`."""
@@ -517,7 +509,9 @@ class Assistant:
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
         hits, q_vec = self._extractive_hits(q, lang, turns)
-        answer = self.extractive_answerer().answer(q, lang, hits, q_vec)
+        # evidence in the terms of the documents the question is most likely about
+        doc_lang = hits[0].chunk.lang if hits else None
+        answer = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec)
         logger.debug(
             "%s (confidence %.2f) in %.0f ms: %r",
             answer.outcome,
@@ -555,11 +549,13 @@ class Assistant:
         if previous is None:
             return hits, q_vec
         sources = self._cited.of(turns)
-        lexical = self.lexicon()
+        snap = self._state()
         sources_text = (
-            " ".join(c.text for c in lexical.chunks if c.source in sources) if sources else ""
+            " ".join(c.text for c in self.store.iter_chunks(snap.manifest, sorted(sources)))
+            if sources
+            else ""
         )
-        elsewhere = bool(sources) and new_anchors(q, sources_text, lexical.known)
+        elsewhere = bool(sources) and new_anchors(q, sources_text, snap.lexicon.known)
         if not is_follow_up(q, turns, anchored_elsewhere=elsewhere):
             return hits, q_vec
         context_hits, _ = self.retrieve(f"{previous} {q}", lang, k=self.settings.candidates)

@@ -14,7 +14,6 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
-from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 from llama_index.core.base.response.schema import Response
 from llama_index.core.chat_engine.types import (
@@ -52,30 +51,6 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "mode": answer.mode,
         "notice": answer.notice,
     }
-
-
-class AssistantRetriever(BaseRetriever):
-    """Hybrid, language-aware retrieval of whole chunks, best first."""
-
-    def __init__(self, assistant: Assistant, top_k: int | None = None):
-        super().__init__()
-        self._assistant = assistant
-        self._top_k = top_k
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits, _ = self._assistant.retrieve(query_bundle.query_str, k=self._top_k)
-        out = []
-        for h in hits:
-            c = h.chunk
-            node = TextNode(
-                id_=c.id,
-                text=c.text,
-                start_char_idx=c.start,
-                end_char_idx=c.end,
-                metadata={"source": c.source, "page": c.page, "language": c.lang},
-            )
-            out.append(NodeWithScore(node=node, score=float(h.dense)))
-        return out
 
 
 class AssistantQueryEngine(BaseQueryEngine):

@@ -26,7 +26,8 @@ from .answering import DECLINE, LANG_NAME, UNCITED_NOTICE, Answer, Status, make_
 from .chunking import split_sentences
 from .citations import Citation, MarkerStreamFilter, cited_numbers, strip_invalid_markers
 from .errors import ConfigError, LLMError
-from .retrieval import Hit, tokenize
+from .lexical import tokenize
+from .retrieval import Hit
 from .settings import Settings
 
 logger = logging.getLogger(__name__)

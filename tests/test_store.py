@@ -88,3 +88,49 @@ def test_move_aside_keeps_everything_but_the_lock(tmp_path):
     assert (moved / "seg" / "data.bin").exists()
     assert sorted(p.name for p in index.iterdir()) == [LOCK_FILE]
     assert move_aside(index) != moved  # a second one never overwrites the first
+
+
+class TestRefresh:
+    """A reader notices another process's commit on the next question, cheaply."""
+
+    def test_a_commit_by_another_store_is_seen_at_once(self, settings_factory):
+        from assistant.store import ChunkStore, FileEntry
+
+        settings = settings_factory()
+        writer, reader = ChunkStore(settings), ChunkStore(settings)
+        writer.commit({}, "model")
+        assert reader.manifest() == {}
+        assert reader.refresh() is False  # nothing changed
+        entry = FileEntry("v1", 1, 1, 0, "de")
+        writer.commit({"a.txt": entry}, "model")  # within the same mtime tick, probably
+        assert reader.refresh() is True
+        assert reader.manifest() == {"a.txt": entry}
+        assert reader.refresh() is False
+
+    def test_old_unchanged_files_are_trusted_recent_ones_checked(self):
+        import time
+
+        from assistant.store import _racy
+
+        now = time.time_ns()
+        assert _racy((0, 0, 0, now))
+        assert not _racy((0, 0, 0, now - 10**10))
+
+    def test_a_server_is_asked_at_most_every_interval(self, settings_factory):
+        import chromadb
+
+        from assistant.store import ChunkStore, FileEntry
+
+        client = chromadb.EphemeralClient(
+            chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
+        )
+        entry = FileEntry("v1", 1, 1, 0, "de")
+        slow = ChunkStore(settings_factory(server_check_seconds=3600), client=client)
+        quick = ChunkStore(settings_factory(server_check_seconds=0), client=client)
+        writer = ChunkStore(settings_factory(), client=client)
+        writer.commit({}, "model")
+        assert slow.manifest() == quick.manifest() == {}
+        assert slow.refresh() is False and quick.refresh() is False
+        writer.commit({"a.txt": entry}, "model")
+        assert quick.refresh() is True
+        assert slow.refresh() is False  # asked a moment ago: trusts what it has
