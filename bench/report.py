@@ -54,6 +54,7 @@ PROFILE_PIECES: list[tuple[str, list[list[tuple[str, str]]]]] = [
         [[("assistant/lexical.py", "coverage")], [("assistant/retrieval.py", "coverage")]],
     ),
     ("fusion", [[("assistant/retrieval.py", "fuse")]]),
+    ("chunk texts of lexical hits (`ChunkStore.chunks`)", [[("assistant/store.py", "chunks")]]),
     ("dense scores of lexical-only hits", [[("assistant/store.py", "embeddings")]]),
     ("sentence-vector fetch", [[("assistant/store.py", "sentence_vectors")]]),
     ("candidate sentences (incl. the fetch)", [[("assistant/extractive.py", "candidates")]]),
@@ -77,18 +78,26 @@ PROFILE_PIECES: list[tuple[str, list[list[tuple[str, str]]]]] = [
 
 
 def profile_rows(stats: dict[tuple[str, int, str], tuple[int, float]], answers: int) -> list[dict]:
-    """Per piece: ms and calls per answer from ``{(file, line, func): (calls, cumtime)}``."""
+    """Per piece: ms and calls per answer from ``{(file, line, func): (calls, cumtime)}``.
+
+    Several functions of one name in one file (a method calling its namesake on another
+    class) count once, as the outermost (largest cumulative time); different names add up.
+    """
     rows = []
     for label, alternatives in PROFILE_PIECES:
         found = None
         for alt in alternatives:
-            hits = [
-                (calls, cum)
-                for (file, _, func), (calls, cum) in stats.items()
-                if any(file.replace("\\", "/").endswith(s) and func == f for s, f in alt)
-            ]
-            if hits:
-                found = hits
+            per_name = []
+            for suffix, name in alt:
+                same = [
+                    (calls, cum)
+                    for (file, _, func), (calls, cum) in stats.items()
+                    if func == name and file.replace("\\", "/").endswith(suffix)
+                ]
+                if same:
+                    per_name.append(max(same, key=lambda x: x[1]))
+            if per_name:
+                found = per_name
                 break
         if found is None:
             rows.append({"piece": label, "ms": None, "calls": None})

@@ -621,7 +621,7 @@ def main() -> int:
         return 2
     args.runs = args.runs or (1 if args.quick else 3)
     args.sizes = args.sizes or ("1000,10000" if args.quick else "1000,10000,100000")
-    args.questions = args.questions or (20 if args.quick else 100)
+    args.questions = args.questions or (10 if args.quick else 100)
     args.asks = 2 if args.quick else 5
     args.profile_rows = 5 if args.quick else 25
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -638,7 +638,7 @@ def main() -> int:
         embed = [child("embed") for _ in range(args.runs)]
         log(f"embedding alone: {embed}")
         # run 1 asks all questions (for hit@5); later runs a sample, for latency medians
-        hit_rows = 60 if args.quick else 0
+        hit_rows = 30 if args.quick else 0
         base = [
             child("baseline", limit=(hit_rows if r == 0 else args.questions))
             for r in range(args.runs)
@@ -648,7 +648,7 @@ def main() -> int:
         log(f"our queries: {ours_q}")
         asks, imports = ask_and_imports(ix0, args.asks)
         log(f"ask cold: {asks} bare imports: {imports}")
-        qual = quality(ix0, work, 120 if args.quick else None)
+        qual = quality(ix0, work, 60 if args.quick else None)
         log(f"quality: {qual}")
         scale, profiles = [], []
         for n in sizes:

@@ -102,6 +102,7 @@ def test_profile_rows_follow_renamed_functions_and_show_missing_ones():
     stats = {
         ("/x/assistant/api.py", 1, "ask"): (10, 1.0),
         ("/x/assistant/lexical.py", 5, "search"): (10, 0.2),  # the refactored home counts
+        ("/x/assistant/lexical.py", 50, "search"): (20, 0.15),  # its namesake inside it: once
         ("/x/assistant/retrieval.py", 5, "search"): (10, 0.3),  # not added on top of it
         ("/x/assistant/answerability.py", 7, "score"): (80, 0.05),
         ("/x/assistant/answerability.py", 9, "probability"): (80, 0.05),
