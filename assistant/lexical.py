@@ -264,11 +264,10 @@ class Lexicon:
         return any(word in index.words() for index in self.indexes.values())
 
     def search(self, question: str, k: int) -> list[tuple[str, float]]:
-        """The best ``k`` chunks of every language, by BM25 score, each language's index
-        reading the question with its own stemmer."""
-        merged = [hit for index in self.indexes.values() for hit in index.search(question, k)]
-        merged.sort(key=lambda h: h[1], reverse=True)
-        return merged[:k]
+        """The best ``k`` chunks of each language, each language's index reading the
+        question with its own stemmer. Scores of two indexes are not comparable (their
+        idf is their own): rank within a language (see ``retrieval.fuse``)."""
+        return [hit for index in self.indexes.values() for hit in index.search(question, k)]
 
     def coverage(self, question: str, texts: dict[str, tuple[str, str]]) -> dict[str, float]:
         """Per chunk id: the share of the question's terms its text holds, in its language

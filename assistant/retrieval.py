@@ -63,7 +63,8 @@ def fuse(
     one, fading linearly: words shared with a chunk on another topic (an English chunk
     for an English question about a German article) cannot lift it over the right one.
     When the best dense match is in another language than the question, the dense
-    ranking stands as it is.
+    ranking stands as it is. ``lexical`` may hold the lists of several per-language
+    indexes: a chunk's lexical rank is its place among the chunks of its language.
     """
     hits: dict[str, Hit] = {}
     for rank, (chunk, score) in enumerate(dense):
@@ -76,7 +77,9 @@ def fuse(
     # document in that language, and its own words can only mislead
     if dense and dense[0][0].lang != question_lang:
         lexical = []
-    for rank, (chunk, score) in enumerate(lexical):
+    seen: dict[str, int] = {}  # lexical ranks count within each document language
+    for chunk, score in lexical:
+        rank = seen[chunk.lang] = seen.get(chunk.lang, -1) + 1
         hit = hits.setdefault(chunk.id, Hit(chunk))
         hit.lexical = score
         hit.ranks["lexical"] = rank + 1

@@ -92,8 +92,9 @@ class TestLexicon:
         lexicon = Lexicon(
             {"de": LanguageIndex.build("de", GERMAN), "en": LanguageIndex.build("en", ENGLISH)}
         )
-        ids = [cid for cid, _ in lexicon.search("council founded March", 5)]
-        assert ids[0] == "en-0"
+        found = lexicon.search("council founded March", 1)
+        ids = [cid for cid, _ in found]
+        assert "en-0" in ids  # the best of each language, not the best k overall
         assert "de-0" in ids  # the German chunk shares "Council", stemmed as German
 
     def test_known_spans_the_whole_corpus(self):

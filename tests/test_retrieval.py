@@ -31,6 +31,17 @@ class TestFuse:
         assert weighted[0].chunk.id == "best"
 
 
+class TestPerLanguageLexicalRanks:
+    def test_a_lexical_rank_counts_within_the_chunks_language(self):
+        """Hits of another language's index neither take nor push a chunk's rank."""
+        de1, de2 = chunk("de1", "de"), chunk("de2", "de")
+        en1, en2 = chunk("en1", "en"), chunk("en2", "en")
+        hits = fuse([], [(en1, 9.0), (de1, 3.0), (en2, 8.0), (de2, 2.0)], "de", 1.5, 0.0)
+        ranks = {h.chunk.id: h.ranks["lexical"] for h in hits}
+        assert ranks == {"en1": 1, "de1": 1, "en2": 2, "de2": 2}
+        assert [h.chunk.id for h in hits][:2] == ["de1", "de2"]
+
+
 class TestKeepDenseTop:
     def test_the_best_dense_hits_are_always_kept(self):
         a, b, c, d = (chunk(x) for x in "abcd")
