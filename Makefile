@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat browser test test-fast lint bench eval eval-heldout fit clean screenshots
+.PHONY: install run chat browser test test-fast lint bench bench-quick eval eval-heldout fit clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ screenshots: install browser
 
 bench: install
 	$(PY) bench/run.py
+
+bench-quick: install
+	$(PY) bench/run.py --quick
 
 eval: install
 	ASSISTANT_CORPUS_DIR=../shared/bench/xquad/docs ASSISTANT_INDEX_DIR=$${TMPDIR:-/tmp}/xquad-index \
