@@ -97,6 +97,7 @@ def keep_dense_top(hits: list[Hit], k: int, n: int) -> list[Hit]:
     """The first ``k`` fused hits, with the ``n`` best dense hits always among them: fusion
     may reorder, but it never hides what dense retrieval alone would have found."""
     top = hits[:k]
+    n = min(n, k)  # a list of k can only guarantee k of them
     dense_best = sorted((h for h in hits if "dense" in h.ranks), key=lambda h: h.ranks["dense"])[:n]
     missing = [h for h in dense_best if h not in top]
     if missing:

@@ -104,11 +104,6 @@ def test_the_evaluator_compares_real_chunk_ids(shipped_bot):
     assert missed == {"hit_rate": 1.0, "mrr": 0.5}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="retrieval.keep_dense_top with k < DENSE_KEPT (2) drops the best hit and returns "
-    "the second-best dense hit; for the lead's retrieval rewrite (remove this mark then)",
-)
 def test_a_retriever_of_one_returns_the_best_chunk(shipped_bot):
     pairs, chunks = _answerable_pairs(shipped_bot)
     _, question, ids = next(p for p in pairs if p[0] == "ambassador-de")

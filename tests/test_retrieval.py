@@ -54,6 +54,11 @@ class TestKeepDenseTop:
         hits = fuse([(a, 0.9), (b, 0.8)], [], "de", 1.5, 0.0)
         assert keep_dense_top(hits, 5, 2) == hits
 
+    def test_a_list_of_one_holds_the_best_dense_hit(self):
+        a, b, c, d = (chunk(x) for x in "abcd")
+        hits = fuse([(d, 0.9), (c, 0.8)], [(a, 9), (b, 8), (c, 7)], "de", 3.0, 0.0)
+        assert [h.chunk.id for h in keep_dense_top(hits, 1, 2)] == ["d"]
+
 
 class TestLanguageGate:
     def test_when_the_best_dense_match_is_in_the_other_language_dense_order_stands(self):
