@@ -14,11 +14,11 @@ from . import _env  # noqa: F401  (offline switches before anything else loads)
 # A library logs; the application decides where it goes (nothing printed by default).
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["Answer", "Assistant", "Citation", "Settings", "Status"]
+__all__ = ["Answer", "AnswerStream", "Assistant", "Citation", "Settings", "Status"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .answering import Answer, Status
+    from .answering import Answer, AnswerStream, Status
     from .api import Assistant
     from .citations import Citation
     from .settings import Settings
@@ -37,6 +37,10 @@ def __getattr__(name: str) -> Any:
         from .answering import Status
 
         return Status
+    if name == "AnswerStream":
+        from .answering import AnswerStream
+
+        return AnswerStream
     if name == "Citation":
         from .citations import Citation
 

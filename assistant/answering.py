@@ -1,5 +1,5 @@
 """What every answerer returns: an :class:`Answer` whose citations quote the exact
-passage, and the shared wording of a decline.
+passage, and the :class:`AnswerStream` that delivers it piece by piece.
 
 The answerers themselves live in ``extractive.py`` (offline default) and
 ``generative.py`` (any OpenAI-compatible server).
@@ -8,20 +8,11 @@ The answerers themselves live in ``extractive.py`` (offline default) and
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .citations import Citation
 from .retrieval import Hit
-
-DECLINE = {
-    "de": "Dazu steht nichts in den Dokumenten, daher kann ich die Frage nicht beantworten.",
-    "en": "The documents do not say, so I cannot answer that question.",
-}
-LANG_NAME = {"de": "German", "en": "English"}
-UNCITED_NOTICE = {
-    "de": "Hinweis: Das Modell hat keine Quelle angegeben; diese Antwort ist nicht belegt.",
-    "en": "Note: the model cited no source; this answer is not backed by the documents.",
-}
 
 
 @dataclass
@@ -72,7 +63,7 @@ class Answer:
 
 @dataclass
 class Status:
-    """A sign of life while an answer is being waited for (opt-in: ``stream(status=True)``).
+    """A sign of life while an answer is being waited for (``stream(on_status=…)``).
 
     ``kind`` is "waiting" (no text from the model yet) or "retrying"; ``text`` is in the
     question's language; ``seconds`` since the answer began.
@@ -81,6 +72,53 @@ class Status:
     kind: str
     text: str
     seconds: float = 0.0
+
+
+class AnswerStream:
+    """An answer as it is produced: iterate for the text pieces, then read :attr:`answer`.
+
+    The one typed result of ``Assistant.stream``, shaped like llama-index's
+    ``StreamingResponse`` (``response_gen``, then the whole response), so no caller has to
+    tell text from the final answer. Reading :attr:`answer` first consumes the rest.
+    Waiting notes (:class:`Status`) go to ``on_status`` and never into the text.
+    """
+
+    def __init__(
+        self,
+        events: Iterator[str | Status | Answer],
+        on_status: Callable[[Status], None] | None = None,
+    ):
+        self._events = events
+        self._on_status = on_status
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            event = next(self._events)  # StopIteration ends the text
+            if isinstance(event, str):
+                return event
+            if isinstance(event, Status):
+                if self._on_status is not None:
+                    self._on_status(event)
+            else:
+                self._answer = event
+
+    @property
+    def response_gen(self) -> Iterator[str]:
+        """The text pieces (llama-index's name for them)."""
+        return self
+
+    @property
+    def answer(self) -> Answer:
+        """The final answer with its citations, once the text is through."""
+        for _ in self:
+            pass
+        if self._answer is None:  # every answerer ends with its Answer
+            raise RuntimeError("the answer stream ended without an answer")
+        return self._answer
 
 
 def make_citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:

@@ -12,11 +12,11 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .answering import Answer, Status, timed
+from .answering import Answer, AnswerStream, Status, timed
 from .conversation import CitedSources, is_follow_up, new_anchors, previous_question
 from .errors import (
     CorpusError,
@@ -30,8 +30,6 @@ from .extractive import ExtractiveAnswerer
 from .generative import GenerativeAnswerer, build_llm, llm_name
 from .indexing import IndexReport, Progress, complete_index, index_corpus
 from .language import (
-    NOT_A_QUESTION,
-    UNSUPPORTED_LANGUAGE,
     detect_language,
     has_words,
     looks_like_code,
@@ -39,6 +37,7 @@ from .language import (
 )
 from .lexical import LanguageIndex, LexiconCache
 from .loaders import Limits, LoadError, load_bytes
+from .phrases import FALLBACK_NOTICE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
 from .retrieval import HybridRetriever, Snapshot
 from .settings import Settings
 from .store import ChunkStore
@@ -48,11 +47,6 @@ if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
 logger = logging.getLogger(__name__)
-
-FALLBACK_NOTICE = {
-    "de": "Hinweis: {why}; diese Antwort wurde offline aus den Dokumenten zitiert.",
-    "en": "Note: {why}; this answer was quoted from the documents offline.",
-}
 
 
 def validate_question(question: Any, max_chars: int) -> str:
@@ -473,7 +467,7 @@ class Assistant:
         would point outside the corpus folder raise :class:`CorpusError`; nothing changes.
         """
         from .embedding import embedder_id
-        from .store import write_lock
+        from .locking import write_lock
 
         corpus = Path(self.settings.corpus_dir).resolve()
         name = str(source).replace("\\", "/").strip()
@@ -499,21 +493,25 @@ class Assistant:
 
     def ask(self, question: str, history: Any = None) -> Answer:
         """Answer a question; the final result of :meth:`stream`."""
-        answer = None
-        for piece in self.stream(question, history):
-            if isinstance(piece, Answer):
-                answer = piece
-        assert answer is not None
-        return answer
+        return self.stream(question, history).answer
 
     def stream(
-        self, question: str, history: Any = None, *, status: bool = False
-    ) -> Iterator[str | Status | Answer]:
-        """Yield the answer text in pieces as produced, then the :class:`Answer`.
+        self,
+        question: str,
+        history: Any = None,
+        *,
+        on_status: Callable[[Status], None] | None = None,
+    ) -> AnswerStream:
+        """The answer as it is produced: iterate for text pieces, then read ``.answer``.
 
-        With ``status=True`` it also yields :class:`Status` objects while the model is
-        waited for (generative mode): show them, do not add them to the answer.
+        ``on_status`` is called with a :class:`Status` while a model is waited for
+        (generative mode): show it, it is not part of the answer. Nothing runs (and no
+        error is raised) before the stream is read.
         """
+        return AnswerStream(self._answer_events(question, history), on_status)
+
+    def _answer_events(self, question: Any, history: Any) -> Iterator[str | Status | Answer]:
+        """Text pieces, waiting notes, then the Answer: what :class:`AnswerStream` sorts."""
         began = time.perf_counter()
         q = validate_question(question, self.settings.max_question_chars)
         turns = normalise_history(
@@ -538,8 +536,7 @@ class Assistant:
                 pieces = generative.answer(q, lang, turns, lambda t: self.retrieve(t, lang)[0])
                 for piece in pieces:
                     if isinstance(piece, Status):
-                        if status:
-                            yield piece
+                        yield piece
                     elif isinstance(piece, Answer):
                         self._remember(piece)
                         yield timed(piece, began)

@@ -89,20 +89,10 @@ def _show_status(status: Any) -> None:
 
 
 def _answer(bot: Any, question: str) -> Any:
-    from .answering import Answer, Status
-
-    answer = None
-    for piece in bot.stream(question, status=True):
-        if isinstance(piece, Status):
-            _show_status(piece)
-        elif isinstance(piece, Answer):
-            answer = piece
-    return answer
+    return bot.stream(question, on_status=_show_status).answer
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .answering import Answer, Status
-
     bot = _make(args)
     _require_corpus(bot)
     bot.ensure_index(ProgressBar())
@@ -120,14 +110,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not question:
             return 0
         try:
-            answer = None
-            for piece in bot.stream(question, history, status=True):
-                if isinstance(piece, Status):
-                    _show_status(piece)
-                elif isinstance(piece, Answer):
-                    answer = piece
-                else:
-                    print(piece, end="", flush=True)
+            stream = bot.stream(question, history, on_status=_show_status)
+            for piece in stream:
+                print(piece, end="", flush=True)
+            answer = stream.answer
             print()
             if answer and answer.citations:
                 for c in answer.citations:

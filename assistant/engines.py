@@ -124,17 +124,16 @@ class AssistantChatEngine(BaseChatEngine):
 
         def pieces() -> Generator[ChatResponse, None, None]:
             text = ""
-            for piece in self._assistant.stream(message, history):
-                if isinstance(piece, Answer):
-                    response.source_nodes.extend(citation_node(c) for c in piece.citations)
-                    response.metadata = answer_metadata(piece)
-                    self._remember(message, piece)
-                elif isinstance(piece, str):
-                    text += piece
-                    yield ChatResponse(
-                        message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
-                        delta=piece,
-                    )
+            stream = self._assistant.stream(message, history)
+            for piece in stream:
+                text += piece
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece
+                )
+            answer = stream.answer
+            response.source_nodes.extend(citation_node(c) for c in answer.citations)
+            response.metadata = answer_metadata(answer)
+            self._remember(message, answer)
 
         response.chat_stream = pieces()
         thread = threading.Thread(

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import phrases
 from .answerability import (
     ABLATED_WORDS,
     DECIDER,
@@ -26,12 +27,12 @@ from .answerability import (
     features,
     rank_evidence,
 )
-from .answering import DECLINE, Answer, make_citation
+from .answering import Answer, make_citation
 from .chunking import Span, answer_sentences, split_sentences
 from .language import is_prose
+from .records import SentenceVector
 from .retrieval import Hit
 from .settings import Settings
-from .store import SentenceVector
 
 
 @dataclass
@@ -264,13 +265,13 @@ class ExtractiveAnswerer:
     def answer(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]) -> Answer:
         ranked = self.rank(question, lang, hits, q_vec)
         if not ranked:
-            return Answer(DECLINE[lang], [], lang, self.mode, declined=True, retrieved=hits)
+            return Answer(phrases.DECLINE[lang], [], lang, self.mode, declined=True, retrieved=hits)
         best = ranked[0]
         outcome = self.decider.outcome(best.probability, self.shift)
         closest = make_citation(1, best.hit, best.start, best.end, best.probability)
         if outcome == "declined":
             return Answer(
-                DECLINE[lang],
+                phrases.DECLINE[lang],
                 [],
                 lang,
                 self.mode,
@@ -325,58 +326,17 @@ def joined(a: Candidate, b: Candidate) -> Candidate:
     )
 
 
-def _quote(lang: str, text: str) -> str:
-    text = " ".join(text.split())
-    return f"„{text}“" if lang == "de" else f"“{text}”"
-
-
-def _source_language(lang: str, doc_lang: str) -> str:
-    """How the answer names a source in the other language ("" when they match)."""
-    if doc_lang == lang:
-        return ""
-    if lang == "de":
-        return "englischen " if doc_lang == "en" else "deutschen "
-    return "English " if doc_lang == "en" else "German "
-
-
 def frame(lang: str, question: str, chosen: list[Candidate]) -> str:
     """The answer text: each quote behind its [n]; across languages the source's language
     is named and the asked-for name, number or date is set apart in bold."""
     kind = expected_type(question)
     parts = []
     for i, cand in enumerate(chosen):
-        n = i + 1
-        other = _source_language(lang, cand.hit.chunk.lang)
-        spans = answer_spans(kind, cand.text, question) if other else []
-        quote = _quote(lang, cand.text)
-        if lang == "de":
-            if other:
-                found = f", die Antwort ist **{spans[0]}**" if spans else ""
-                lead = "Laut der" if i == 0 else "Außerdem laut der"
-                parts.append(f"{lead} {other}Quelle [{n}]{found}: {quote}")
-            else:
-                lead = "Laut" if i == 0 else "Außerdem laut"
-                parts.append(f"{lead} [{n}]: {quote}")
-        else:
-            if other:
-                found = f", the answer is **{spans[0]}**" if spans else ""
-                lead = "According to the" if i == 0 else "Also, according to the"
-                parts.append(f"{lead} {other}source [{n}]{found}: {quote}")
-            else:
-                lead = "According to" if i == 0 else "Also, according to"
-                parts.append(f"{lead} [{n}]: {quote}")
+        doc_lang = cand.hit.chunk.lang
+        spans = answer_spans(kind, cand.text, question) if doc_lang != lang else []
+        parts.append(phrases.cited(lang, i, cand.text, doc_lang, spans[0] if spans else None))
     return "\n\n".join(parts)
 
 
-HEDGE = {
-    "de": "Die Dokumente beantworten das nicht direkt. Am nächsten kommt {where}[1]: {quote}",
-    "en": "The documents do not answer this directly. The closest passage is {where}[1]: {quote}",
-}
-
-
 def frame_hedge(lang: str, question: str, cand: Candidate) -> str:
-    other = _source_language(lang, cand.hit.chunk.lang)
-    where = ""
-    if other:
-        where = f"in der {other}Quelle " if lang == "de" else f"in the {other}source "
-    return HEDGE[lang].format(where=where, quote=_quote(lang, cand.text))
+    return phrases.hedge(lang, cand.text, cand.hit.chunk.lang)

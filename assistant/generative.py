@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator
 from difflib import SequenceMatcher
 from typing import Any
 
-from .answering import DECLINE, LANG_NAME, UNCITED_NOTICE, Answer, Status, make_citation
+from .answering import Answer, Status, make_citation
 from .chunking import split_sentences
 from .citations import Citation, MarkerStreamFilter, cited_numbers, strip_invalid_markers
 from .errors import ConfigError, LLMError
 from .lexical import tokenize
+from .phrases import DECLINE, LANG_NAME, UNCITED_NOTICE, WAITING
 from .retrieval import Hit
 from .settings import Settings
 
@@ -385,10 +386,7 @@ class GenerativeAnswerer:
     def _waiting(self, lang: str, clock: _Clock) -> Status:
         seconds = clock.elapsed
         name, limit = llm_name(self.llm), f"{self.settings.llm_timeout:g}"
-        if lang == "de":
-            text = f"Warte auf das Modell {name} … {seconds:.0f} s (höchstens {limit} s)"
-        else:
-            text = f"Waiting for the model {name} … {seconds:.0f} s (at most {limit} s)"
+        text = WAITING[lang].format(name=name, seconds=seconds, limit=limit)
         return Status("waiting", text, seconds)
 
     def _call(

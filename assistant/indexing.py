@@ -40,17 +40,10 @@ from .loaders import (
     list_corpus,
     load_file,
 )
+from .locking import write_lock
+from .records import FileEntry, SentenceVector, StoredChunk, chunk_id, text_hash
 from .settings import Settings
-from .store import (
-    ChunkStore,
-    FileEntry,
-    SentenceVector,
-    StoredChunk,
-    chunk_id,
-    store_error,
-    text_hash,
-    write_lock,
-)
+from .store import ChunkStore, store_error
 
 Progress = Callable[[str, int, int], None]
 

@@ -77,15 +77,6 @@ def has_words(text: str) -> bool:
     return any(len(w) >= 3 and w not in _SMALL_TALK and w not in _DE | _EN for w in words)
 
 
-UNSUPPORTED_LANGUAGE = (
-    "Ich beantworte Fragen auf Deutsch oder Englisch. / I answer questions in German or English."
-)
-NOT_A_QUESTION = {
-    "de": "Das sieht nicht nach einer Frage aus. Stellen Sie eine Frage zu den Dokumenten.",
-    "en": "That does not look like a question. Ask a question about the documents.",
-}
-
-
 _CODE_SYMBOLS = set("={}[]<>;$|\\")
 
 

@@ -21,7 +21,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from .language import detect_language
 from .lexical import Lexicon, tokenize
-from .store import FileEntry, StoredChunk
+from .records import FileEntry, StoredChunk
 
 if TYPE_CHECKING:
     from .settings import Settings

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
 import json
 import logging
@@ -27,141 +26,19 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from .errors import AssistantError, IndexStateError
+from .locking import LOCK_FILE
+from .records import FileEntry, SentenceVector, StoredChunk
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
 DB_FILE = "chroma.sqlite3"
-LOCK_FILE = ".write.lock"
-
-
-@dataclass
-class FileEntry:
-    """The committed state of one corpus file in the index."""
-
-    version: str  # sha256 of the file's bytes
-    size: int
-    mtime_ns: int
-    chunks: int
-    lang: str
-    title: str | None = None  # readable title (heading, metadata); absent in old manifests
-
-
-@dataclass
-class StoredChunk:
-    """A chunk as stored: text plus where it sits in its source."""
-
-    id: str
-    text: str
-    source: str
-    version: str
-    start: int
-    end: int
-    page: int | None  # the page the chunk starts on (PDF)
-    lang: str
-    ordinal: int
-    # (offset, page) of every page that starts inside the chunk, so a quote from the
-    # middle of a chunk is cited with its own page, not the chunk's first one
-    page_starts: tuple[tuple[int, int], ...] = ()
-
-    def metadata(self) -> dict:
-        """The chunk's Chroma metadata: the one place its schema is written
-        (:meth:`from_record` reads it back). Chroma holds scalars only."""
-        return {
-            "source": self.source,
-            "version": self.version,
-            "ordinal": self.ordinal,
-            "start": self.start,
-            "end": self.end,
-            "page": self.page if self.page is not None else -1,
-            "page_starts": encode_page_starts(list(self.page_starts)),
-            "lang": self.lang,
-        }
-
-    @classmethod
-    def from_record(cls, cid: str, text: str | None, meta: dict) -> StoredChunk:
-        page = meta.get("page", -1)
-        return cls(
-            id=cid,
-            text=text or "",
-            source=str(meta.get("source", "")),
-            version=str(meta.get("version", "")),
-            start=int(meta.get("start", 0)),
-            end=int(meta.get("end", 0)),
-            page=int(page) if page not in (None, "", -1) else None,
-            lang=str(meta.get("lang", "de")),
-            ordinal=int(meta.get("ordinal", 0)),
-            page_starts=decode_page_starts(meta.get("page_starts")),
-        )
-
-    def page_at(self, offset: int) -> int | None:
-        """1-based page of source offset ``offset`` inside this chunk (None: no pages)."""
-        page = self.page
-        for start, number in self.page_starts:
-            if offset >= start:
-                page = number
-        return page
-
-
-def encode_page_starts(page_starts: list[tuple[int, int]]) -> str:
-    """Chroma metadata holds scalars only: "offset:page,offset:page"."""
-    return ",".join(f"{offset}:{page}" for offset, page in page_starts)
-
-
-def decode_page_starts(raw: object) -> tuple[tuple[int, int], ...]:
-    out = []
-    for item in str(raw or "").split(","):
-        offset, _, page = item.partition(":")
-        if offset.strip().isdigit() and page.strip().isdigit():
-            out.append((int(offset), int(page)))
-    return tuple(sorted(out))
-
-
-@dataclass
-class SentenceVector:
-    """One sentence ("s") or sentence-with-its-predecessor ("w") vector of a chunk."""
-
-    id: str
-    chunk: str
-    source: str
-    version: str
-    start: int
-    end: int
-    kind: str
-    vector: list[float]
-    text_hash: str = ""  # of the embedded text: a later run reuses the vector (text_hash())
-
-    def metadata(self) -> dict:
-        meta = {
-            "chunk": self.chunk,
-            "source": self.source,
-            "version": self.version,
-            "start": self.start,
-            "end": self.end,
-            "kind": self.kind,
-        }
-        if self.text_hash:
-            meta["h"] = self.text_hash
-        return meta
-
-
-def text_hash(text: str) -> str:
-    """Key of an embedded text: the same text is never embedded twice (store.vectors_by_hash)."""
-    import hashlib
-
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
-def chunk_id(source: str, version: str, ordinal: int) -> str:
-    import hashlib
-
-    return hashlib.sha1(f"{source}\x00{version}".encode()).hexdigest()[:20] + f"-{ordinal}"
 
 
 def _client(settings: Settings) -> tuple[Any, Any]:
@@ -934,29 +811,3 @@ def _key(col: Any) -> tuple[str, str]:
     """What a reader compares to notice another process's commit or rebuild."""
     meta = col.metadata or {}
     return (str(col.id), str(meta.get("stamp") or meta.get("manifest") or ""))
-
-
-@contextlib.contextmanager
-def write_lock(settings: Settings) -> Iterator[None]:
-    """One writer at a time; a second indexing run gets a clear error, not a corrupt index."""
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(settings.index_dir) / ".write.lock"
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise IndexStateError(
-                f"the index in {settings.index_dir} is locked by {holder}, which is indexing "
-                "right now; wait for it to finish"
-            ) from exc
-        try:
-            with contextlib.suppress(OSError):  # a full disk must not stop the run here
-                fh.seek(0)
-                fh.truncate()
-                fh.write(f"pid {os.getpid()}")
-                fh.flush()
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

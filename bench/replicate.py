@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 
-from assistant.store import ChunkStore, FileEntry, chunk_id
+from assistant.records import FileEntry, chunk_id
+from assistant.store import ChunkStore
 
 NOISE = 0.01
 

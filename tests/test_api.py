@@ -4,9 +4,9 @@ that really contain the facts, declines, follow-ups, bad questions, hostile docu
 import pytest
 
 from assistant import Answer, Assistant
-from assistant.answering import DECLINE
 from assistant.citations import verify
 from assistant.errors import QuestionError
+from assistant.phrases import DECLINE
 
 CASES = [
     ("Wer ist der CEO des Pakistan Crypto Council?", "de", "Bilal bin Saqib"),
@@ -75,11 +75,16 @@ def test_to_dict_is_the_json_contract(shipped_bot):
 
 
 def test_stream_yields_text_then_the_answer(shipped_bot):
-    pieces = list(shipped_bot.stream("Wer ist der CEO des Pakistan Crypto Council?"))
-    final = pieces[-1]
-    assert isinstance(final, Answer)
-    text = "".join(p for p in pieces[:-1])
-    assert len(pieces) > 3 and text == final.text
+    stream = shipped_bot.stream("Wer ist der CEO des Pakistan Crypto Council?")
+    pieces = list(stream.response_gen)
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces)
+    assert isinstance(stream.answer, Answer) and "".join(pieces) == stream.answer.text
+    assert list(stream) == []  # read through: the answer is all that is left
+
+
+def test_reading_the_answer_first_consumes_the_text(shipped_bot):
+    stream = shipped_bot.stream("Who is the CEO of the Pakistan Crypto Council?")
+    assert "Bilal bin Saqib" in stream.answer.text and list(stream) == []
 
 
 def test_follow_up_uses_the_conversation(shipped_bot):

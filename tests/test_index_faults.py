@@ -14,7 +14,8 @@ import pytest
 from assistant import Assistant
 from assistant.cli import main
 from assistant.errors import IndexStateError
-from assistant.store import ChunkStore, write_lock
+from assistant.locking import write_lock
+from assistant.store import ChunkStore
 
 pytestmark = pytest.mark.slow
 

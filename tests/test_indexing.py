@@ -8,7 +8,8 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import CorpusError, IndexStateError
-from assistant.store import ChunkStore, write_lock
+from assistant.locking import write_lock
+from assistant.store import ChunkStore
 
 pytestmark = pytest.mark.slow
 

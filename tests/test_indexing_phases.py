@@ -18,7 +18,8 @@ from assistant.indexing import (
     index_corpus,
     sentence_records,
 )
-from assistant.store import ChunkStore, StoredChunk
+from assistant.records import StoredChunk
+from assistant.store import ChunkStore
 from conftest import ARTICLE, ROOT
 
 QA = [json.loads(line) for line in (ROOT / "tests/data/corpus_qa.jsonl").read_text().splitlines()]

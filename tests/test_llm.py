@@ -18,10 +18,10 @@ from llama_index.core.llms import (
 from test_generative import generative
 
 from assistant import Answer, Assistant, Status
-from assistant.answering import DECLINE
 from assistant.citations import verify
 from assistant.errors import ConfigError, LLMError
 from assistant.generative import build_messages, fence_attribute, fence_text
+from assistant.phrases import DECLINE
 from assistant.settings import Settings
 from conftest import ARTICLE, SHIPPED_CORPUS
 from helpers.cli import run_cli
@@ -38,9 +38,12 @@ def llm():
 
 
 def collect(bot: Assistant, question: str, **kwargs) -> tuple[list, Answer]:
-    pieces = list(bot.stream(question, status=True, **kwargs))
-    assert isinstance(pieces[-1], Answer)
-    return pieces[:-1], pieces[-1]
+    """Text pieces and waiting notes in the order they came, and the Answer."""
+    events: list = []
+    stream = bot.stream(question, on_status=events.append, **kwargs)
+    events.extend(stream)
+    assert all(isinstance(e, str | Status) for e in events)
+    return events, stream.answer
 
 
 # -- broken answers from the server ---------------------------------------------------------
@@ -119,9 +122,9 @@ def test_a_hanging_server_is_given_up_at_the_deadline_with_signs_of_life(shipped
     assert len(waits) >= 2 and waits[0].seconds < 0.5
     assert all("waiting for the model" in s.text.lower() for s in waits)
     assert [s.seconds for s in waits] == sorted(s.seconds for s in waits)
-    # statuses are opt-in: a plain consumer sees only text and the Answer
+    # statuses go only where asked: a plain consumer sees text
     llm.failures = ["hang"]
-    assert all(not isinstance(p, Status) for p in bot.stream(CEO_EN))
+    assert all(isinstance(p, str) for p in bot.stream(CEO_EN))
 
 
 def test_a_hanging_server_without_fallback_is_a_clear_error(shipped_bot, llm):

@@ -1,7 +1,7 @@
 """Fusion of dense and lexical rankings, on their own: pure functions, no index."""
 
+from assistant.records import StoredChunk
 from assistant.retrieval import fuse, keep_dense_top
-from assistant.store import StoredChunk
 
 
 def chunk(cid: str, lang: str = "de") -> StoredChunk:
@@ -111,9 +111,9 @@ class TestHybridRetriever:
 
     def retriever(self, store, manifest_versions=None):
         from assistant.lexical import LanguageIndex, Lexicon
+        from assistant.records import FileEntry
         from assistant.retrieval import HybridRetriever, Snapshot
         from assistant.settings import Settings
-        from assistant.store import FileEntry
 
         versions = manifest_versions or {"a.md": "v", "b.md": "v", "c.md": "v"}
         manifest = {s: FileEntry(v, 1, 1, 1, "de") for s, v in versions.items()}

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexStateError
-from assistant.store import LOCK_FILE, ChunkStore, move_aside, sqlite_problem, store_error
+from assistant.locking import LOCK_FILE
+from assistant.store import ChunkStore, move_aside, sqlite_problem, store_error
 
 
 @pytest.fixture
@@ -139,7 +140,8 @@ class TestRefresh:
     """A reader notices another process's commit on the next question, cheaply."""
 
     def test_a_commit_by_another_store_is_seen_at_once(self, settings_factory):
-        from assistant.store import ChunkStore, FileEntry
+        from assistant.records import FileEntry
+        from assistant.store import ChunkStore
 
         settings = settings_factory()
         writer, reader = ChunkStore(settings), ChunkStore(settings)
@@ -164,7 +166,8 @@ class TestRefresh:
     def test_a_server_is_asked_at_most_every_interval(self, settings_factory):
         import chromadb
 
-        from assistant.store import ChunkStore, FileEntry
+        from assistant.records import FileEntry
+        from assistant.store import ChunkStore
 
         client = chromadb.EphemeralClient(
             chromadb.Settings(anonymized_telemetry=False, allow_reset=True)

@@ -5,11 +5,9 @@ import pytest
 
 from assistant import Assistant
 from assistant.answerability import DECIDE_FEATURES, Decider
-from assistant.answering import DECLINE
 from assistant.chunking import split_sentences
 from assistant.citations import verify
 from assistant.extractive import (
-    HEDGE,
     Candidate,
     ExtractiveAnswerer,
     frame,
@@ -17,9 +15,9 @@ from assistant.extractive import (
     joined,
     quote_span,
 )
-from assistant.language import NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
+from assistant.phrases import DECLINE, HEDGE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
+from assistant.records import StoredChunk
 from assistant.retrieval import Hit
-from assistant.store import StoredChunk
 
 
 class TestDeclines:

@@ -393,18 +393,15 @@ def build_app(bot: Assistant) -> gr.Blocks:
         partial = ""
         yield chat_messages(turns, lang, (text, "")), "", skip, skip, skip, skip
         try:
-            answer = None
-            for piece in bot.stream(text, follow_up_history(turns)):
-                if isinstance(piece, Answer):
-                    answer = piece
-                else:
-                    partial += piece
-                    yield chat_messages(turns, lang, (text, partial)), skip, skip, skip, skip, skip
+            stream = bot.stream(text, follow_up_history(turns))
+            for piece in stream:
+                partial += piece
+                yield chat_messages(turns, lang, (text, partial)), skip, skip, skip, skip, skip
+            answer = stream.answer
         except AssistantError as exc:
             gr.Warning(t(lang, "refused", why=str(exc)))
             yield chat_messages(turns, lang), message, skip, skip, skip, skip
             return
-        assert answer is not None
         turns.append(make_turn(text, answer, document_titles(bot)))
         conv = {
             **conv,
@@ -568,12 +565,11 @@ def build_app(bot: Assistant) -> gr.Blocks:
         conversation = list(conversation or [])
         text = ""
         try:
-            for piece in bot.stream(message, conversation):
-                if isinstance(piece, Answer):
-                    text = piece.text
-                else:
-                    text += piece
-                    yield text, conversation
+            stream = bot.stream(message, conversation)
+            for piece in stream:
+                text += piece
+                yield text, conversation
+            text = stream.answer.text
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
         conversation += [
