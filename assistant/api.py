@@ -176,9 +176,9 @@ class Assistant:
         """``llm``: any llama-index LLM for generative answers (default: the
         OpenAI-compatible server from the settings, if one is configured)."""
         if settings is None:
-            settings = Settings(**overrides)
+            settings = Settings.load(**overrides)
         elif overrides:
-            settings = settings.model_copy(update=overrides)
+            settings = settings.updated(**overrides)
         self.settings = settings
         self._llm = llm
         if llm is None and settings.answer_mode == "generative":

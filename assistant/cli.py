@@ -29,7 +29,7 @@ def _make(args: argparse.Namespace) -> Any:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "mode", None):
         overrides["answer_mode"] = args.mode
-    return Assistant(Settings().model_copy(update=overrides))
+    return Assistant(Settings.load(**overrides))
 
 
 def _index(bot: Any, rebuild: bool = False, quiet: bool = False) -> Any:

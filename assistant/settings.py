@@ -8,10 +8,12 @@ those ecosystems already use (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``CHROMA_
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -89,6 +91,26 @@ class Settings(BaseSettings):
     port: int = 7860
     max_upload_mb: float = 20.0
 
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """From the environment and ``.env``, ``overrides`` on top. A bad value is a
+        :class:`ConfigError` naming the variable, not pydantic's error (a traceback)."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise ConfigError(_readable(exc)) from exc
+
+    def updated(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` validated as the environment is (``model_copy`` does
+        not validate): an unknown name or a wrong value is a :class:`ConfigError`."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(f"unknown setting: {', '.join(unknown)}")
+        try:
+            return type(self).model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise ConfigError(_readable(exc)) from exc
+
     @property
     def generative(self) -> bool:
         """Whether answers come from an LLM (configured and not forced off)."""
@@ -96,3 +118,23 @@ class Settings(BaseSettings):
             return False
         configured = bool(self.openai_api_key or self.openai_base_url)
         return configured or self.answer_mode == "generative"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (its first alias, else the prefix)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"ASSISTANT_{field.upper()}"
+
+
+def _readable(exc: ValidationError) -> str:
+    """One line per wrong setting: which variable, what is wrong, the value given."""
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        given = err.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        problems.append(f"{env_name(field)}: {err['msg']}{shown}")
+    return "invalid setting " + "; ".join(problems)

@@ -226,3 +226,9 @@ def test_serve_prints_its_address_not_gradios_share_hint(workdir):
         output = proc.communicate(timeout=30)[0]
     assert f"Open http://127.0.0.1:{port} in your browser" in output
     assert "share=True" not in output
+
+
+def test_a_bad_setting_in_the_environment_is_one_readable_line(tmp_path):
+    out = run("ask", "Wer?", cwd=tmp_path, env_extra={"ASSISTANT_TOP_K": "viele"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().startswith("error: invalid setting ASSISTANT_TOP_K:")

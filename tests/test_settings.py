@@ -43,3 +43,37 @@ def test_openai_embeddings_without_a_destination_send_nothing(tmp_path):
         build_embedder(settings)
     with pytest.raises(ConfigError, match="unknown ASSISTANT_EMBED_MODEL"):
         build_embedder(make_settings(tmp_path, embed_model="word2vec"))
+
+
+class TestValidation:
+    """A wrong setting is a ConfigError naming the variable, wherever it comes from."""
+
+    def test_a_bad_environment_value_names_the_variable(self, monkeypatch, tmp_path):
+        import pytest
+
+        from assistant.errors import ConfigError
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("ASSISTANT_TOP_K", "viele")
+        with pytest.raises(ConfigError, match=r"ASSISTANT_TOP_K: .*integer.*'viele'"):
+            Assistant()
+        monkeypatch.setenv("ASSISTANT_TOP_K", "3")
+        monkeypatch.setenv("CHROMA_PORT", "achttausend")
+        with pytest.raises(ConfigError, match="CHROMA_PORT"):
+            Assistant()
+
+    def test_overrides_are_validated_like_the_environment(self, tmp_path):
+        import pytest
+
+        from assistant.errors import ConfigError
+
+        base = Settings(_env_file=None, index_dir=tmp_path / "ix", top_k=5)
+        changed = base.updated(top_k="3", corpus_dir=str(tmp_path / "docs"))
+        assert changed.top_k == 3 and changed.corpus_dir == tmp_path / "docs"
+        assert changed.index_dir == base.index_dir and base.top_k == 5
+        with pytest.raises(ConfigError, match="ASSISTANT_TOP_K"):
+            base.updated(top_k="drei")
+        with pytest.raises(ConfigError, match="unknown setting: top_kk"):
+            base.updated(top_kk=3)
+        with pytest.raises(ConfigError, match="ASSISTANT_QUERY_THREADS"):
+            Assistant(base, query_threads=-1)

@@ -21,6 +21,7 @@ import html
 import mimetypes
 import os
 import re
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -863,12 +864,19 @@ def serve(bot: Assistant, host: str = "127.0.0.1", port: int = 7860, **kwargs: A
     demo.launch(server_name=host, server_port=port, **options)
 
 
-def main() -> None:
+def main() -> int:
+    """``python -m ui.app``: index what changed and serve; a setting or corpus problem is
+    one line on stderr (exit 2), as in the CLI."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    bot = Assistant()
-    bot.ensure_index()
+    try:
+        bot = Assistant()
+        bot.ensure_index()
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     serve(bot, bot.settings.host, bot.settings.port)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
