@@ -205,18 +205,8 @@ def embed_texts(
 
 
 def _as_stored(node: TextNode) -> StoredChunk:
-    meta = node.metadata
-    return StoredChunk(
-        node.node_id,
-        node.text,
-        meta["source"],
-        meta["version"],
-        meta["start"],
-        meta["end"],
-        None,
-        meta["lang"],
-        meta["ordinal"],
-    )
+    """A node about to be stored, read back through the one metadata schema."""
+    return StoredChunk.from_record(node.node_id, node.text, node.metadata)
 
 
 def complete_sentences(
