@@ -77,3 +77,11 @@ class TestValidation:
             base.updated(top_kk=3)
         with pytest.raises(ConfigError, match="ASSISTANT_QUERY_THREADS"):
             Assistant(base, query_threads=-1)
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from assistant.settings import env_name
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [env_name(f) for f in Settings.model_fields if f"`{env_name(f)}`" not in readme]
+    assert missing == []
