@@ -120,6 +120,21 @@ class SentenceVector:
             meta["h"] = self.text_hash
         return meta
 
+    @classmethod
+    def from_record(cls, sid: str, vector: object, meta: dict) -> SentenceVector:
+        """Read back what :meth:`metadata` wrote (with the stored vector)."""
+        return cls(
+            id=sid,
+            chunk=str(meta["chunk"]),
+            source=str(meta["source"]),
+            version=str(meta["version"]),
+            start=int(meta["start"]),
+            end=int(meta["end"]),
+            kind=str(meta["kind"]),
+            vector=list(vector),  # type: ignore[call-overload]
+            text_hash=str(meta.get("h", "")),
+        )
+
 
 def text_hash(text: str) -> str:
     """Key of an embedded text: the same text is never embedded twice (store.vectors_by_hash)."""

@@ -235,9 +235,19 @@ def move_aside(index_dir: Path) -> Path:
 PAGE = 5000  # Chroma's embedded SQLite refuses a get() of ~100k ids at once
 
 
-def _scan_where(col: Any, where: dict) -> Iterator[tuple[str, Any, dict]]:
-    got = col.get(where=where, include=["documents", "metadatas"])
-    yield from zip(got["ids"], got["documents"], got["metadatas"])
+# Values per ``$in`` filter or ids per get: Chroma's SQLite refuses a statement with
+# more variables than its limit ("too many SQL variables", seen at ~17k sources).
+IN_BATCH = 500
+
+
+def _scan_in(
+    col: Any, field: str, values: list[str], include: list[str]
+) -> Iterator[tuple[str, Any, dict]]:
+    """(id, document or None, metadata) of the records whose ``field`` is in ``values``."""
+    for i in range(0, len(values), IN_BATCH):
+        got = col.get(where={field: {"$in": values[i : i + IN_BATCH]}}, include=include)
+        docs = got.get("documents") or [None] * len(got["ids"])
+        yield from zip(got["ids"], docs, got["metadatas"])
 
 
 def _scan(col: Any, include: list[str]) -> Iterator[tuple[str, Any, dict]]:
@@ -584,8 +594,10 @@ class ChunkStore:
     def sentence_ids(self, chunk_ids: list[str]) -> set[str]:
         """Ids of the sentence vectors stored for these chunks."""
         out: set[str] = set()
-        for i in range(0, len(chunk_ids), 500):
-            got = self.sentences().get(where={"chunk": {"$in": chunk_ids[i : i + 500]}}, include=[])
+        for i in range(0, len(chunk_ids), IN_BATCH):
+            got = self.sentences().get(
+                where={"chunk": {"$in": chunk_ids[i : i + IN_BATCH]}}, include=[]
+            )
             out.update(got["ids"])
         return out
 
@@ -603,9 +615,10 @@ class ChunkStore:
         cols = [self.collection(), self._get(self.settings.collection + "-sentences")]
         for col in (c for c in cols if c is not None):
             wanted = [h for h in hashes if h not in out]
-            for i in range(0, len(wanted), 500):
+            for i in range(0, len(wanted), IN_BATCH):
                 got = col.get(
-                    where={"h": {"$in": wanted[i : i + 500]}}, include=["embeddings", "metadatas"]
+                    where={"h": {"$in": wanted[i : i + IN_BATCH]}},
+                    include=["embeddings", "metadatas"],
                 )
                 for vec, meta in zip(got["embeddings"], got["metadatas"]):
                     out[str(meta["h"])] = [float(x) for x in vec]
@@ -646,15 +659,22 @@ class ChunkStore:
         col = self.collection()
         if col is None:
             return
-        if sources is None:
-            pages = _scan(col, ["documents", "metadatas"])
+        wanted = None if sources is None else set(sources)
+        if wanted is None or wanted >= manifest.keys():
+            pages = _scan(col, ["documents", "metadatas"])  # all of it: page by page
         else:
-            pages = _scan_where(col, {"source": {"$in": list(sources)}})
-        for cid, text, meta in pages:
-            chunk = StoredChunk.from_record(cid, text, meta)
-            entry = manifest.get(chunk.source)
-            if entry is not None and entry.version == chunk.version:
-                yield chunk
+            pages = _scan_in(col, "source", sorted(wanted), ["documents", "metadatas"])
+        try:
+            for cid, text, meta in pages:
+                chunk = StoredChunk.from_record(cid, text, meta)
+                entry = manifest.get(chunk.source)
+                if entry is not None and entry.version == chunk.version:
+                    yield chunk
+        except Exception as exc:  # a generator is not covered by @_guarded
+            error = store_error(exc, self.settings)
+            if error is None:
+                raise
+            raise error from exc
 
     @_guarded
     def chunks(self, ids: list[str]) -> dict[str, StoredChunk]:
@@ -662,11 +682,13 @@ class ChunkStore:
         col = self.collection()
         if col is None or not ids:
             return {}
-        got = col.get(ids=list(ids), include=["documents", "metadatas"])
-        return {
-            cid: StoredChunk.from_record(cid, text, meta)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"])
-        }
+        out = {}
+        ids = list(ids)
+        for i in range(0, len(ids), IN_BATCH):
+            got = col.get(ids=ids[i : i + IN_BATCH], include=["documents", "metadatas"])
+            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                out[cid] = StoredChunk.from_record(cid, text, meta)
+        return out
 
     def count(self) -> int:
         """Chunks in the collection; counted once per opened state, not per question."""
@@ -702,23 +724,15 @@ class ChunkStore:
         """Stored sentence and window vectors of the given chunks, by chunk id."""
         if not chunk_ids:
             return {}
-        got = self.sentences().get(
-            where={"chunk": {"$in": list(chunk_ids)}}, include=["embeddings", "metadatas"]
-        )
         out: dict[str, list[SentenceVector]] = {}
-        for sid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"]):
-            out.setdefault(str(meta["chunk"]), []).append(
-                SentenceVector(
-                    sid,
-                    str(meta["chunk"]),
-                    str(meta["source"]),
-                    str(meta["version"]),
-                    int(meta["start"]),
-                    int(meta["end"]),
-                    str(meta["kind"]),
-                    list(vec),
-                )
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), IN_BATCH):
+            got = self.sentences().get(
+                where={"chunk": {"$in": ids[i : i + IN_BATCH]}}, include=["embeddings", "metadatas"]
             )
+            for sid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"]):
+                sv = SentenceVector.from_record(sid, vec, meta)
+                out.setdefault(sv.chunk, []).append(sv)
         return out
 
     @_guarded

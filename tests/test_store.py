@@ -182,3 +182,35 @@ class TestRefresh:
         writer.commit({"a.txt": entry}, "model")
         assert quick.refresh() is True
         assert slow.refresh() is False  # asked a moment ago: trusts what it has
+
+
+@pytest.mark.slow
+def test_chunks_of_tens_of_thousands_of_files_are_read_in_batches(settings_factory):
+    """At ~34k files one ``$in`` filter exceeded SQLite's variable limit ("too many SQL
+    variables", found by the 100k-chunk bench opening its lexical index)."""
+    from llama_index.core.schema import TextNode
+
+    from assistant.records import FileEntry, StoredChunk
+
+    n = 34_000
+    chunks = [
+        StoredChunk(f"c{i}", f"text {i}", f"f{i}.txt", "v", 0, 6, None, "de", 0) for i in range(n)
+    ]
+    store = ChunkStore(settings_factory())
+    try:
+        store.collection(create=True, embed_id="test/vectors")
+        nodes = [
+            TextNode(id_=c.id, text=c.text, embedding=[1.0, i % 7, 0.5], metadata=c.metadata())
+            for i, c in enumerate(chunks)
+        ]
+        for i in range(0, n, 5000):
+            store.add(nodes[i : i + 5000])
+        manifest = {c.source: FileEntry("v", 1, 0, 1, "de") for c in chunks}
+        manifest["f1.txt"] = FileEntry("older", 1, 0, 1, "de")  # a stale version is left out
+        wanted = [c.source for c in chunks[: n - 500]]  # 33,500 names: more than one filter holds
+        got = [c.id for c in store.iter_chunks(manifest, wanted)]
+        assert sorted(got) == sorted(c.id for c in chunks[: n - 500] if c.source != "f1.txt")
+        ids = [c.id for c in chunks[:1200]]
+        assert sorted(store.chunks(ids)) == sorted(ids)
+    finally:
+        store.close()
