@@ -7,6 +7,7 @@ document can change what it does.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -183,8 +184,16 @@ class ExtractiveAnswerer:
                 m.sentence_vec, m.window_vec = vecs[i], vecs[len(missing) + i]
         return out
 
-    def weigh(self, question: str, lang: str, q_vec: list[float], cands: list[Candidate]) -> None:
-        """Collect each candidate's evidence, rank them, and let the decider judge each."""
+    def weigh(
+        self,
+        question: str,
+        lang: str,
+        q_vec: list[float],
+        cands: list[Candidate],
+        ahead: Future[dict[str, list[float]]] | None = None,
+    ) -> None:
+        """Collect each candidate's evidence, rank them, and let the decider judge each.
+        ``ahead``: vectors of ablation texts embedded meanwhile (see :meth:`embed_ahead`)."""
         if not cands:
             return
         q = np.asarray(q_vec, dtype=np.float32)
@@ -217,7 +226,7 @@ class ExtractiveAnswerer:
                 rarity_scale=scale,
             )
             cand.score = self.ranker.score(cand.evidence)
-        self._ablation(question, weights, s_cos, cands)
+        self._ablation(question, weights, s_cos, cands, ahead)
         for i, (margin, share) in enumerate(rank_evidence([c.score for c in cands])):
             cand = cands[i]
             cand.evidence["rank_margin"] = margin
@@ -226,15 +235,35 @@ class ExtractiveAnswerer:
             cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = low, mean
             cand.probability = self.decider.probability(cand.evidence)
 
-    def _ablation(self, question, weights, s_cos, cands) -> None:
+    def ablation_texts(self, question: str) -> list[str]:
+        """The question variants the ablation evidence embeds (one per left-out word)."""
+        weights = self.lexicon.term_weights(question)
+        return ablation_variants(question, weights, self.lexicon.stem, self.ablated_words)
+
+    def embed_ahead(self, question: str, pool: Executor) -> Future[dict[str, list[float]]] | None:
+        """Start embedding the ablation texts on ``pool`` while the question itself is
+        embedded and retrieved on this thread. Exact, not a guess: :meth:`weigh` looks the
+        vectors up by text and embeds whatever the documents' language made different."""
+        texts = self.ablation_texts(question)
+        if not texts:
+            return None
+        return pool.submit(lambda: dict(zip(texts, self._embed_queries(texts))))
+
+    def _embed_queries(self, texts: list[str]) -> list[list[float]]:
+        many = getattr(self.embedder, "query_many", None)
+        return many(texts) if many else [self.embedder.get_query_embedding(t) for t in texts]
+
+    def _ablation(self, question, weights, s_cos, cands, ahead=None) -> None:
         """Each candidate's similarity drops when one of the question's rare words is left
         out (see ``answerability.ablation_variants``): one engine batch for all variants."""
         variants = ablation_variants(question, weights, self.lexicon.stem, self.ablated_words)
         if not variants:
             return
-        many = getattr(self.embedder, "query_many", None)
-        vecs = many(variants) if many else [self.embedder.get_query_embedding(v) for v in variants]
-        v = np.asarray(vecs, dtype=np.float32)
+        known = ahead.result() if ahead is not None else {}
+        todo = [t for t in variants if t not in known]
+        if todo:
+            known = {**known, **dict(zip(todo, self._embed_queries(todo)))}
+        v = np.asarray([known[t] for t in variants], dtype=np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
         s = np.asarray([c.sentence_vec for c in cands], dtype=np.float32)
         s /= np.linalg.norm(s, axis=1, keepdims=True) + 1e-9
@@ -242,10 +271,10 @@ class ExtractiveAnswerer:
         for cand, d in zip(cands, drops):
             cand.ablation_drops = tuple(float(x) for x in d)
 
-    def rank(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]):
+    def rank(self, question: str, lang: str, hits: list[Hit], q_vec: list[float], ahead=None):
         """Candidates, best first by the ranker."""
         cands = self.candidates(hits)
-        self.weigh(question, lang, q_vec, cands)
+        self.weigh(question, lang, q_vec, cands, ahead)
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
     def select(self, ranked: list[Candidate]) -> list[Candidate]:
@@ -262,8 +291,15 @@ class ExtractiveAnswerer:
             return [best, second]
         return [best]
 
-    def answer(self, question: str, lang: str, hits: list[Hit], q_vec: list[float]) -> Answer:
-        ranked = self.rank(question, lang, hits, q_vec)
+    def answer(
+        self,
+        question: str,
+        lang: str,
+        hits: list[Hit],
+        q_vec: list[float],
+        ahead: Future[dict[str, list[float]]] | None = None,
+    ) -> Answer:
+        ranked = self.rank(question, lang, hits, q_vec, ahead)
         if not ranked:
             return Answer(phrases.DECLINE[lang], [], lang, self.mode, declined=True, retrieved=hits)
         best = ranked[0]

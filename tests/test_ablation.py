@@ -48,3 +48,45 @@ def test_the_ablation_embeds_the_rarest_words_variants_in_one_call(shipped_bot, 
     for c in ranked:
         assert len(c.ablation_drops) == words
         assert c.evidence["ablation_min"] == pytest.approx(min(c.ablation_drops))
+
+
+class TestEmbedAhead:
+    """Ablation texts embedded ahead, on another thread, give the same evidence and are
+    not embedded again; what the ahead texts lack is embedded when needed."""
+
+    def answerer(self, bot, embedder):
+        return ExtractiveAnswerer(
+            bot.settings,
+            embedder,
+            lexicon=bot.lexicon(),
+            sentence_vectors=bot.store.sentence_vectors,
+            ablated_words=2,
+        )
+
+    def test_vectors_embedded_ahead_are_used_and_the_evidence_is_the_same(self, shipped_bot):
+        from concurrent.futures import ThreadPoolExecutor
+
+        hits, q_vec = shipped_bot.retrieve(QUESTION, "de")
+        plain = self.answerer(shipped_bot, CountingEmbedder(shipped_bot.embedder))
+        expected = [c.evidence for c in plain.rank(QUESTION, "de", hits, q_vec)]
+        embedder = CountingEmbedder(shipped_bot.embedder)
+        answerer = self.answerer(shipped_bot, embedder)
+        with ThreadPoolExecutor(1) as pool:
+            ahead = answerer.embed_ahead(QUESTION, pool)
+            ahead.result()
+            assert embedder.batches == [answerer.ablation_texts(QUESTION)]
+            ranked = answerer.rank(QUESTION, "de", hits, q_vec, ahead)
+        assert len(embedder.batches) == 1  # nothing embedded twice
+        assert [c.evidence for c in ranked] == expected
+
+    def test_texts_the_ahead_work_lacks_are_embedded_then(self, shipped_bot):
+        from concurrent.futures import Future
+
+        hits, q_vec = shipped_bot.retrieve(QUESTION, "de")
+        embedder = CountingEmbedder(shipped_bot.embedder)
+        answerer = self.answerer(shipped_bot, embedder)
+        first, second = answerer.ablation_texts(QUESTION)
+        ahead: Future = Future()
+        ahead.set_result({first: shipped_bot.embedder.query_many([first])[0], "other": [0.0]})
+        answerer.rank(QUESTION, "de", hits, q_vec, ahead)
+        assert embedder.batches == [[second]]
