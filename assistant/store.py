@@ -663,11 +663,12 @@ class ChunkStore:
         col = self.collection()
         if col is None:
             return
-        wanted = None if sources is None else set(sources)
-        if wanted is None or wanted >= manifest.keys():
-            pages = _scan(col, ["documents", "metadatas"])  # all of it: page by page
+        if sources is None:
+            pages = _scan(col, ["documents", "metadatas"])
         else:
-            pages = _scan_in(col, "source", sorted(wanted), ["documents", "metadatas"])
+            # by file name, not by page: a deletion between two pages (the clean-up after
+            # another process's commit) would shift the offsets and skip records
+            pages = _scan_in(col, "source", sorted(set(sources)), ["documents", "metadatas"])
         try:
             for cid, text, meta in pages:
                 chunk = StoredChunk.from_record(cid, text, meta)
