@@ -106,6 +106,18 @@ class AnswerStream:
             else:
                 self._answer = event
 
+    def close(self) -> None:
+        """Stop early (a client went away): the answerer's work is wound up now."""
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> AnswerStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def response_gen(self) -> Iterator[str]:
         """The text pieces (llama-index's name for them)."""

@@ -59,8 +59,16 @@ def _ahead_pool() -> ThreadPoolExecutor:
     global _AHEAD
     with _AHEAD_LOCK:
         if _AHEAD is None:
-            _AHEAD = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="ahead")
+            _AHEAD = ThreadPoolExecutor(_cores(), thread_name_prefix="ahead")
         return _AHEAD
+
+
+def _cores() -> int:
+    """Cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def validate_question(question: Any, max_chars: int) -> str:
@@ -567,10 +575,14 @@ class Assistant:
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
         ahead = self._embed_ahead(q)
-        hits, q_vec = self._extractive_hits(q, lang, turns)
-        # evidence in the terms of the documents the question is most likely about
-        doc_lang = hits[0].chunk.lang if hits else None
-        answer = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec, ahead)
+        try:
+            hits, q_vec = self._extractive_hits(q, lang, turns)
+            # evidence in the terms of the documents the question is most likely about
+            doc_lang = hits[0].chunk.lang if hits else None
+            answer = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec, ahead)
+        finally:
+            if ahead is not None:
+                ahead.cancel()  # not started yet (no hits, an error): leave it undone
         logger.debug(
             "%s (confidence %.2f) in %.0f ms: %r",
             answer.outcome,
@@ -589,8 +601,8 @@ class Assistant:
         """The ablation texts of the documents' main language, embedded on a second core
         while this thread embeds the question and retrieves (about a third of an answer's
         time when done one after the other); None on one core."""
-        if (os.cpu_count() or 1) < 2:
-            return None
+        if _cores() < 2 or self.settings.query_threads != 1:
+            return None  # a multi-threaded embedding takes every core: nothing to overlap
         return self.extractive_answerer().embed_ahead(q, _ahead_pool())
 
     def _not_askable(self, q: str) -> Answer | None:

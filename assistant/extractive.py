@@ -6,6 +6,7 @@ document can change what it does.
 
 from __future__ import annotations
 
+import logging
 import re
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from .language import is_prose
 from .records import SentenceVector
 from .retrieval import Hit
 from .settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -259,7 +262,12 @@ class ExtractiveAnswerer:
         variants = ablation_variants(question, weights, self.lexicon.stem, self.ablated_words)
         if not variants:
             return
-        known = ahead.result() if ahead is not None else {}
+        known: dict[str, list[float]] = {}
+        if ahead is not None:
+            try:
+                known = ahead.result()
+            except Exception:  # embedded again below; a real fault shows there
+                logger.warning("embedding ahead failed", exc_info=True)
         todo = [t for t in variants if t not in known]
         if todo:
             known = {**known, **dict(zip(todo, self._embed_queries(todo)))}

@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     def load(cls, **overrides: Any) -> Settings:
         """From the environment and ``.env``, ``overrides`` on top. A bad value is a
         :class:`ConfigError` naming the variable, not pydantic's error (a traceback)."""
+        _check_names(overrides)
         try:
             return cls(**overrides)
         except ValidationError as exc:
@@ -103,11 +104,10 @@ class Settings(BaseSettings):
     def updated(self, **changes: Any) -> Settings:
         """A copy with ``changes`` validated as the environment is (``model_copy`` does
         not validate): an unknown name or a wrong value is a :class:`ConfigError`."""
-        unknown = sorted(set(changes) - set(type(self).model_fields))
-        if unknown:
-            raise ConfigError(f"unknown setting: {', '.join(unknown)}")
+        _check_names(changes)
+        by_field = {_FIELD_OF.get(name, name): value for name, value in changes.items()}
         try:
-            return type(self).model_validate({**self.model_dump(), **changes})
+            return type(self).model_validate({**self.model_dump(), **by_field})
         except ValidationError as exc:
             raise ConfigError(_readable(exc)) from exc
 
@@ -121,12 +121,32 @@ class Settings(BaseSettings):
 
 
 def env_name(field: str) -> str:
-    """The environment variable that sets ``field`` (its first alias, else the prefix)."""
+    """The environment variable that sets ``field`` (its first alias, else the prefix);
+    a name that is no field (pydantic reports an alias as itself) is shown as it is."""
     info = Settings.model_fields.get(field)
-    alias = info.validation_alias if info else None
+    if info is None:
+        return field
+    alias = info.validation_alias
     if isinstance(alias, AliasChoices):
         return str(alias.choices[0])
     return f"ASSISTANT_{field.upper()}"
+
+
+# alias (e.g. CHROMA_HOST) -> field name, for overrides given by their variable's name
+_FIELD_OF = {
+    str(choice): name
+    for name, info in Settings.model_fields.items()
+    if isinstance(info.validation_alias, AliasChoices)
+    for choice in info.validation_alias.choices
+}
+
+
+def _check_names(changes: dict[str, Any]) -> None:
+    """Unknown names are errors: the environment may hold anything, code may not."""
+    names = {n for n in changes if not n.startswith("_")}  # _env_file and the like
+    unknown = sorted(names - set(Settings.model_fields) - set(_FIELD_OF))
+    if unknown:
+        raise ConfigError(f"unknown setting: {', '.join(unknown)}")
 
 
 def _readable(exc: ValidationError) -> str:

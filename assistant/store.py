@@ -346,6 +346,7 @@ class ChunkStore:
         if embedded:
             signature = self._file_signature()
             if signature is None or signature[:2] != self._file:  # deleted, replaced, moved
+                logger.info("index file in %s replaced; reopening", self.settings.index_dir)
                 self.reopen()
                 return True
             if signature == self._checked and not _racy(signature):
@@ -355,6 +356,7 @@ class ChunkStore:
         col = self._get(self.settings.collection)
         key = None if col is None else _key(col)
         if key != self._seen:
+            logger.info("another process committed to the index; reopening")
             self.reopen()
             return True
         self._checked, self._checked_at = signature, time.monotonic()
@@ -641,6 +643,8 @@ class ChunkStore:
             for i in range(0, len(stale), 5000):
                 col.delete(ids=stale[i : i + 5000])
             removed += len(stale)
+        if removed:
+            logger.info("removed %d records no committed file version names", removed)
         return removed
 
     @_guarded
@@ -659,11 +663,12 @@ class ChunkStore:
         col = self.collection()
         if col is None:
             return
-        wanted = None if sources is None else set(sources)
-        if wanted is None or wanted >= manifest.keys():
-            pages = _scan(col, ["documents", "metadatas"])  # all of it: page by page
+        if sources is None:
+            pages = _scan(col, ["documents", "metadatas"])
         else:
-            pages = _scan_in(col, "source", sorted(wanted), ["documents", "metadatas"])
+            # by file name, not by page: a deletion between two pages (the clean-up after
+            # another process's commit) would shift the offsets and skip records
+            pages = _scan_in(col, "source", sorted(set(sources)), ["documents", "metadatas"])
         try:
             for cid, text, meta in pages:
                 chunk = StoredChunk.from_record(cid, text, meta)

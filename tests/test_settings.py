@@ -59,8 +59,11 @@ class TestValidation:
             Assistant()
         monkeypatch.setenv("ASSISTANT_TOP_K", "3")
         monkeypatch.setenv("CHROMA_PORT", "achttausend")
-        with pytest.raises(ConfigError, match="CHROMA_PORT"):
+        with pytest.raises(ConfigError, match="^invalid setting CHROMA_PORT: "):
             Assistant()
+        monkeypatch.delenv("CHROMA_PORT")
+        with pytest.raises(ConfigError, match="unknown setting: top_kk"):
+            Assistant(top_kk=3)
 
     def test_overrides_are_validated_like_the_environment(self, tmp_path):
         import pytest
@@ -75,6 +78,7 @@ class TestValidation:
             base.updated(top_k="drei")
         with pytest.raises(ConfigError, match="unknown setting: top_kk"):
             base.updated(top_kk=3)
+        assert base.updated(CHROMA_HOST="chroma.local").chroma_host == "chroma.local"
         with pytest.raises(ConfigError, match="ASSISTANT_QUERY_THREADS"):
             Assistant(base, query_threads=-1)
 

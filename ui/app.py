@@ -394,11 +394,11 @@ def build_app(bot: Assistant) -> gr.Blocks:
         partial = ""
         yield chat_messages(turns, lang, (text, "")), "", skip, skip, skip, skip
         try:
-            stream = bot.stream(text, follow_up_history(turns))
-            for piece in stream:
-                partial += piece
-                yield chat_messages(turns, lang, (text, partial)), skip, skip, skip, skip, skip
-            answer = stream.answer
+            with bot.stream(text, follow_up_history(turns)) as stream:  # closed if the tab goes
+                for piece in stream:
+                    partial += piece
+                    yield chat_messages(turns, lang, (text, partial)), skip, skip, skip, skip, skip
+                answer = stream.answer
         except AssistantError as exc:
             gr.Warning(t(lang, "refused", why=str(exc)))
             yield chat_messages(turns, lang), message, skip, skip, skip, skip
@@ -566,11 +566,11 @@ def build_app(bot: Assistant) -> gr.Blocks:
         conversation = list(conversation or [])
         text = ""
         try:
-            stream = bot.stream(message, conversation)
-            for piece in stream:
-                text += piece
-                yield text, conversation
-            text = stream.answer.text
+            with bot.stream(message, conversation) as stream:
+                for piece in stream:
+                    text += piece
+                    yield text, conversation
+                text = stream.answer.text
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
         conversation += [
