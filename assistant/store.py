@@ -235,17 +235,23 @@ def move_aside(index_dir: Path) -> Path:
 PAGE = 5000  # Chroma's embedded SQLite refuses a get() of ~100k ids at once
 
 
-# Values per ``$in`` filter or ids per get: Chroma's SQLite refuses a statement with
-# more variables than its limit ("too many SQL variables", seen at ~17k sources).
+# Values per ``$in`` filter or ids per get: Chroma's SQLite refuses a statement with more
+# variables than its limit ("too many SQL variables"; met with ~34k file names at once).
 IN_BATCH = 500
+
+
+def _get_in(col: Any, field: str, values: list[str], include: list[str]) -> Iterator[dict]:
+    """Chroma's get() results for the records whose ``field`` is in ``values``, a batch
+    of values at a time."""
+    for i in range(0, len(values), IN_BATCH):
+        yield col.get(where={field: {"$in": values[i : i + IN_BATCH]}}, include=include)
 
 
 def _scan_in(
     col: Any, field: str, values: list[str], include: list[str]
 ) -> Iterator[tuple[str, Any, dict]]:
     """(id, document or None, metadata) of the records whose ``field`` is in ``values``."""
-    for i in range(0, len(values), IN_BATCH):
-        got = col.get(where={field: {"$in": values[i : i + IN_BATCH]}}, include=include)
+    for got in _get_in(col, field, values, include):
         docs = got.get("documents") or [None] * len(got["ids"])
         yield from zip(got["ids"], docs, got["metadatas"])
 
@@ -596,10 +602,7 @@ class ChunkStore:
     def sentence_ids(self, chunk_ids: list[str]) -> set[str]:
         """Ids of the sentence vectors stored for these chunks."""
         out: set[str] = set()
-        for i in range(0, len(chunk_ids), IN_BATCH):
-            got = self.sentences().get(
-                where={"chunk": {"$in": chunk_ids[i : i + IN_BATCH]}}, include=[]
-            )
+        for got in _get_in(self.sentences(), "chunk", list(chunk_ids), []):
             out.update(got["ids"])
         return out
 
@@ -617,11 +620,7 @@ class ChunkStore:
         cols = [self.collection(), self._get(self.settings.collection + "-sentences")]
         for col in (c for c in cols if c is not None):
             wanted = [h for h in hashes if h not in out]
-            for i in range(0, len(wanted), IN_BATCH):
-                got = col.get(
-                    where={"h": {"$in": wanted[i : i + IN_BATCH]}},
-                    include=["embeddings", "metadatas"],
-                )
+            for got in _get_in(col, "h", wanted, ["embeddings", "metadatas"]):
                 for vec, meta in zip(got["embeddings"], got["metadatas"]):
                     out[str(meta["h"])] = [float(x) for x in vec]
         return out
@@ -730,11 +729,8 @@ class ChunkStore:
         if not chunk_ids:
             return {}
         out: dict[str, list[SentenceVector]] = {}
-        ids = list(chunk_ids)
-        for i in range(0, len(ids), IN_BATCH):
-            got = self.sentences().get(
-                where={"chunk": {"$in": ids[i : i + IN_BATCH]}}, include=["embeddings", "metadatas"]
-            )
+        include = ["embeddings", "metadatas"]
+        for got in _get_in(self.sentences(), "chunk", list(chunk_ids), include):
             for sid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"]):
                 sv = SentenceVector.from_record(sid, vec, meta)
                 out.setdefault(sv.chunk, []).append(sv)
