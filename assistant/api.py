@@ -59,16 +59,10 @@ def _ahead_pool() -> ThreadPoolExecutor:
     global _AHEAD
     with _AHEAD_LOCK:
         if _AHEAD is None:
-            _AHEAD = ThreadPoolExecutor(_cores(), thread_name_prefix="ahead")
+            from .embedding import cores
+
+            _AHEAD = ThreadPoolExecutor(cores(), thread_name_prefix="ahead")
         return _AHEAD
-
-
-def _cores() -> int:
-    """Cores this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def validate_question(question: Any, max_chars: int) -> str:
@@ -601,7 +595,9 @@ class Assistant:
         """The ablation texts of the documents' main language, embedded on a second core
         while this thread embeds the question and retrieves (about a third of an answer's
         time when done one after the other); None on one core."""
-        if _cores() < 2 or self.settings.query_threads != 1:
+        from .embedding import cores
+
+        if cores() < 2 or self.settings.query_threads != 1:
             return None  # a multi-threaded embedding takes every core: nothing to overlap
         return self.extractive_answerer().embed_ahead(q, _ahead_pool())
 

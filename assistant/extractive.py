@@ -238,9 +238,11 @@ class ExtractiveAnswerer:
             cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = low, mean
             cand.probability = self.decider.probability(cand.evidence)
 
-    def ablation_texts(self, question: str) -> list[str]:
-        """The question variants the ablation evidence embeds (one per left-out word)."""
-        weights = self.lexicon.term_weights(question)
+    def ablation_texts(self, question: str, weights: dict[str, float] | None = None) -> list[str]:
+        """The question variants the ablation evidence embeds (one per left-out word);
+        ``weights``: the question's term weights, if already at hand."""
+        if weights is None:
+            weights = self.lexicon.term_weights(question)
         return ablation_variants(question, weights, self.lexicon.stem, self.ablated_words)
 
     def embed_ahead(self, question: str, pool: Executor) -> Future[dict[str, list[float]]] | None:
@@ -259,7 +261,7 @@ class ExtractiveAnswerer:
     def _ablation(self, question, weights, s_cos, cands, ahead=None) -> None:
         """Each candidate's similarity drops when one of the question's rare words is left
         out (see ``answerability.ablation_variants``): one engine batch for all variants."""
-        variants = ablation_variants(question, weights, self.lexicon.stem, self.ablated_words)
+        variants = self.ablation_texts(question, weights)
         if not variants:
             return
         known: dict[str, list[float]] = {}
