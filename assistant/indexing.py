@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,6 +215,7 @@ def complete_sentences(
     store: ChunkStore,
     progress: Progress | None = None,
     report: IndexReport | None = None,
+    group_texts: int = 2048,
 ) -> IndexReport:
     """Phase 2: add the sentence and window vectors the committed files still lack.
 
@@ -224,32 +225,81 @@ def complete_sentences(
     """
     report = report or IndexReport()
     progress = progress or (lambda stage, done, total: None)
+    if store.drop_legacy_sentences():  # an older index's layout: all of them again
+        store.set_pending(sorted(store.manifest()))
     pending = store.pending_sentences()
     if not pending:
         return report
     manifest = store.manifest()
     chunks = store.chunks_of(manifest, [s for s in pending if s in manifest])
-    stored = store.sentence_ids([c.id for c in chunks])
-    records = [(r, t) for c in chunks for r, t in sentence_records(c) if r.id not in stored]
-    by_text: dict[str, list[SentenceVector]] = {}
-    for rec, text in records:
-        by_text.setdefault(text, []).append(rec)
+    stored = store.chunks_with_sentences([c.id for c in chunks])
+    todo = [c for c in chunks if c.id not in stored]
+    copied = store.sentences_by_hash(todo)  # the same chunk text stored before
+    if copied:
+        store.add_sentences([(c, copied[c.id]) for c in todo if c.id in copied])
+    report.texts_reused += sum(len(v) for v in copied.values())
+
+    # a chunk's record is written once all its vectors are there (as they come: a killed
+    # run keeps the chunks it finished)
+    records = {c.id: sentence_records(c) for c in todo if c.id not in copied}
+    by_id = {c.id: c for c in todo}
+    left = {cid: len(recs) for cid, recs in records.items()}
+    by_text: dict[str, list[tuple[str, SentenceVector]]] = {}
+    for cid, recs in records.items():
+        for rec, text in recs:
+            by_text.setdefault(text, []).append((cid, rec))
 
     def store_batch(vectors: dict[str, list[float]]) -> None:
-        done = []
+        finished = []
         for text, vec in vectors.items():
-            for rec in by_text.get(text, []):
+            for cid, rec in by_text.pop(text, []):
                 rec.vector = vec
-                done.append(rec)
-        store.add_sentences(done)  # as they come: a killed run keeps what it embedded
+                left[cid] -= 1
+                if left[cid] == 0:
+                    finished.append((by_id[cid], [r for r, _ in records[cid]]))
+        if finished:
+            store.add_sentences(finished)
+
+    # an edited file's earlier versions (kept until the clean-up after this phase)
+    for old, vecs in store.stored_sentences(sorted({by_id[cid].source for cid in records})):
+        recs = sentence_records(old)
+        if len(recs) == len(vecs):  # stored in sentence_records' order
+            known = {t: v.vector for (_, t), v in zip(recs, vecs) if t in by_text}
+            report.texts_reused += len(known)
+            store_batch(known)
 
     count_tokens = token_counter(embedder)
     batch = max(1, settings.embed_batch_size)
-    texts = [t for _, t in records]
-    embed_texts(texts, embedder, store, count_tokens, batch, report, progress, "sentences",
-                sink=store_batch)  # fmt: skip
+    total, done = len(by_text), 0
+    for group in chunk_groups(records, group_texts):
+        texts = list(dict.fromkeys(t for cid in group for _, t in records[cid] if t in by_text))
+        embed_texts(texts, embedder, store, count_tokens, batch, report,
+                    lambda stage, i, n, at=done: progress(stage, at + i, total), "sentences",
+                    sink=store_batch)  # fmt: skip
+        done += len(texts)
+    progress("sentences", total, total)
     store.set_pending([])
     return report
+
+
+def chunk_groups(records: dict[str, list], texts: int) -> Iterator[list[str]]:
+    """Chunk ids in groups of about ``texts`` texts to embed.
+
+    Within a group texts are sorted by length (less padding); a chunk's record is written
+    when its group is done. Measured on XQuAD, padding over a global sort: +9% with
+    groups of 32 chunks (~270 texts), +17% with 16; 2048 texts keep it near the global
+    sort while a killed run loses about a minute of work.
+    """
+    group: list[str] = []
+    size = 0
+    for cid, recs in records.items():
+        group.append(cid)
+        size += len(recs)
+        if size >= texts:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
 def require_corpus(settings: Settings) -> Path:

@@ -32,13 +32,24 @@ from typing import Any
 
 from .errors import AssistantError, IndexStateError
 from .locking import LOCK_FILE
-from .records import FileEntry, SentenceVector, StoredChunk
+from .records import (
+    FileEntry,
+    SentenceVector,
+    StoredChunk,
+    decode_sentence_vectors,
+    encode_sentence_vectors,
+    text_hash,
+)
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
 DB_FILE = "chroma.sqlite3"
+# the collection of per-chunk sentence-vector records (see records.encode_sentence_vectors)
+SENTENCES = "-sentence-vectors"
+LEGACY_SENTENCES = "-sentences"  # one record per vector, before; dropped by the next writer
+PLACEHOLDER = [1.0]  # Chroma wants a vector per record; these records are fetched by id only
 
 
 def _client(settings: Settings) -> tuple[Any, Any]:
@@ -261,7 +272,8 @@ def _scan(col: Any, include: list[str]) -> Iterator[tuple[str, Any, dict]]:
     for offset in range(0, col.count(), PAGE):
         got = col.get(include=include, limit=PAGE, offset=offset)
         docs = got.get("documents") or [None] * len(got["ids"])
-        yield from zip(got["ids"], docs, got["metadatas"])
+        metas = got.get("metadatas") or [{}] * len(got["ids"])
+        yield from zip(got["ids"], docs, metas)
 
 
 class ChunkStore:
@@ -421,12 +433,24 @@ class ChunkStore:
 
     @_guarded
     def sentences(self) -> Any:
-        """Sentence and sentence-window vectors; the extractive answerer's evidence."""
+        """Sentence and sentence-window vectors, one record per chunk; the extractive
+        answerer's evidence."""
         if self._sentences is None:
-            name = self.settings.collection + "-sentences"
+            name = self.settings.collection + SENTENCES
             col = self._get(name)
             self._sentences = col if col is not None else self._create(name, {"schema": SCHEMA})
         return self._sentences
+
+    @_guarded
+    def drop_legacy_sentences(self) -> bool:
+        """Delete the one-record-per-vector collection of an older index (a writer's job,
+        under the lock); True if there was one, so its files' vectors are added again."""
+        name = self.settings.collection + LEGACY_SENTENCES
+        if self._get(name) is None:
+            return False
+        self.client.delete_collection(name)
+        logger.info("dropped %s: sentence vectors are now stored one record per chunk", name)
+        return True
 
     @staticmethod
     def _metadata(
@@ -565,18 +589,11 @@ class ChunkStore:
         return self._vector_store
 
     @_guarded
-    def add(self, nodes: list[Any], sentences: list[SentenceVector] = ()) -> None:
-        """Add llama-index TextNodes carrying their embeddings, and their sentence vectors."""
+    def add(self, nodes: list[Any]) -> None:
+        """Add llama-index TextNodes carrying their embeddings."""
         self._count = None
         if nodes:
             self.vector_store.add(nodes)
-        for i in range(0, len(sentences), 1000):
-            part = sentences[i : i + 1000]
-            self.sentences().add(
-                ids=[v.id for v in part],
-                embeddings=[v.vector for v in part],
-                metadatas=[v.metadata() for v in part],
-            )
 
     @_guarded
     def delete_where(self, where: dict) -> None:
@@ -587,23 +604,39 @@ class ChunkStore:
             self.sentences().delete(where=where)
 
     @_guarded
-    def add_sentences(self, sentences: list[SentenceVector]) -> None:
-        """Add (or overwrite) sentence vectors of committed chunks: a resumed run may
-        repeat what a killed one stored."""
-        for i in range(0, len(sentences), 1000):
-            part = sentences[i : i + 1000]
+    def add_sentences(self, chunks: list[tuple[StoredChunk, list[SentenceVector]]]) -> None:
+        """Store (or overwrite) all sentence vectors of each committed chunk, one record per
+        chunk: a resumed run may repeat what a killed one stored."""
+        for i in range(0, len(chunks), 200):
+            part = chunks[i : i + 200]
             self.sentences().upsert(
-                ids=[v.id for v in part],
-                embeddings=[v.vector for v in part],
-                metadatas=[v.metadata() for v in part],
+                ids=[c.id for c, _ in part],
+                embeddings=[PLACEHOLDER] * len(part),
+                metadatas=[encode_sentence_vectors(c, vecs) for c, vecs in part],
             )
 
     @_guarded
-    def sentence_ids(self, chunk_ids: list[str]) -> set[str]:
-        """Ids of the sentence vectors stored for these chunks."""
+    def chunks_with_sentences(self, chunk_ids: list[str]) -> set[str]:
+        """Which of these chunks have their sentence vectors stored."""
         out: set[str] = set()
-        for got in _get_in(self.sentences(), "chunk", list(chunk_ids), []):
-            out.update(got["ids"])
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), IN_BATCH):
+            out.update(self.sentences().get(ids=ids[i : i + IN_BATCH], include=[])["ids"])
+        return out
+
+    @_guarded
+    def sentences_by_hash(self, chunks: list[StoredChunk]) -> dict[str, list[SentenceVector]]:
+        """Stored sentence vectors of other chunks with the same text (a copied file, an
+        unchanged passage of an edited one), placed at these chunks' offsets; by chunk id."""
+        wanted: dict[str, list[StoredChunk]] = {}
+        for c in chunks:
+            wanted.setdefault(text_hash(c.text), []).append(c)
+        out: dict[str, list[SentenceVector]] = {}
+        for got in _get_in(self.sentences(), "h", sorted(wanted), ["metadatas"]):
+            for sid, meta in zip(got["ids"], got["metadatas"]):
+                for c in wanted.pop(str(meta.get("h")), []):
+                    with contextlib.suppress(ValueError):  # corrupt: embedded again
+                        out[c.id] = decode_sentence_vectors(sid, meta, at=c)
         return out
 
     @_guarded
@@ -612,15 +645,28 @@ class ChunkStore:
         return sorted(self.iter_chunks(manifest, sources), key=lambda c: (c.source, c.ordinal))
 
     @_guarded
+    def stored_sentences(
+        self, sources: list[str]
+    ) -> Iterator[tuple[StoredChunk, list[SentenceVector]]]:
+        """Every stored chunk of these files (any version, committed or not yet collected)
+        with its stored sentence vectors: an edited file's unchanged sentences are not
+        embedded again."""
+        for got in _get_in(self.sentences(), "source", sorted(set(sources)), ["metadatas"]):
+            texts = self.chunks(got["ids"])
+            for cid, meta in zip(got["ids"], got["metadatas"]):
+                if cid in texts:
+                    with contextlib.suppress(ValueError):
+                        yield texts[cid], decode_sentence_vectors(cid, meta)
+
+    @_guarded
     def vectors_by_hash(self, hashes: list[str]) -> dict[str, list[float]]:
         """Stored vectors of texts with these hashes (text_hash), from chunks and sentences:
         a file copied or re-uploaded, or a changed file's unchanged passages, are not
         embedded again."""
         out: dict[str, list[float]] = {}
-        cols = [self.collection(), self._get(self.settings.collection + "-sentences")]
-        for col in (c for c in cols if c is not None):
-            wanted = [h for h in hashes if h not in out]
-            for got in _get_in(col, "h", wanted, ["embeddings", "metadatas"]):
+        col = self.collection()
+        if col is not None:
+            for got in _get_in(col, "h", list(hashes), ["embeddings", "metadatas"]):
                 for vec, meta in zip(got["embeddings"], got["metadatas"]):
                     out[str(meta["h"])] = [float(x) for x in vec]
         return out
@@ -631,17 +677,20 @@ class ChunkStore:
         self._count = None
         if self.collection() is None:
             return 0
-        removed = 0
-        for col in (self.collection(), self.sentences()):
-            stale = [
-                cid
-                for cid, _, meta in _scan(col, ["metadatas"])
-                if (entry := manifest.get(str(meta.get("source")))) is None
-                or entry.version != meta.get("version")
-            ]
-            for i in range(0, len(stale), 5000):
-                col.delete(ids=stale[i : i + 5000])
-            removed += len(stale)
+        kept: set[str] = set()
+        stale: list[str] = []
+        for cid, _, meta in _scan(self.collection(), ["metadatas"]):
+            entry = manifest.get(str(meta.get("source")))
+            if entry is None or entry.version != meta.get("version"):
+                stale.append(cid)
+            else:
+                kept.add(cid)
+        # sentence records by id alone: their metadata holds the (large) vectors
+        orphans = [sid for sid, _, _ in _scan(self.sentences(), []) if sid not in kept]
+        for col, ids in ((self.collection(), stale), (self.sentences(), orphans)):
+            for i in range(0, len(ids), 5000):
+                col.delete(ids=ids[i : i + 5000])
+        removed = len(stale) + len(orphans)
         if removed:
             logger.info("removed %d records no committed file version names", removed)
         return removed
@@ -726,14 +775,15 @@ class ChunkStore:
     @_guarded
     def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
         """Stored sentence and window vectors of the given chunks, by chunk id."""
-        if not chunk_ids:
-            return {}
         out: dict[str, list[SentenceVector]] = {}
-        include = ["embeddings", "metadatas"]
-        for got in _get_in(self.sentences(), "chunk", list(chunk_ids), include):
-            for sid, vec, meta in zip(got["ids"], got["embeddings"], got["metadatas"]):
-                sv = SentenceVector.from_record(sid, vec, meta)
-                out.setdefault(sv.chunk, []).append(sv)
+        ids = list(dict.fromkeys(chunk_ids))
+        for i in range(0, len(ids), IN_BATCH):
+            got = self.sentences().get(ids=ids[i : i + IN_BATCH], include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"]):
+                try:
+                    out[cid] = decode_sentence_vectors(cid, meta)
+                except ValueError as exc:  # the answerer embeds what is missing
+                    logger.warning("ignoring stored sentence vectors: %s", exc)
         return out
 
     @_guarded
@@ -788,7 +838,7 @@ class ChunkStore:
         staged = self._get(staged_name)
         if staged is not None and (staged.metadata or {}).get("complete") == "1":
             return  # complete: collection() swaps it in
-        for name in (staged_name, staged_name + "-sentences"):
+        for name in (staged_name, staged_name + SENTENCES, staged_name + LEGACY_SENTENCES):
             if self._get(name) is not None:
                 self.client.delete_collection(name)
 
@@ -804,11 +854,13 @@ class ChunkStore:
         Safe to repeat after a crash at any step: each step checks what is still staged.
         """
         name = self.settings.collection
-        staged_sentences = self._get(staged_name + "-sentences")
+        if self._get(name + LEGACY_SENTENCES) is not None:
+            self.client.delete_collection(name + LEGACY_SENTENCES)
+        staged_sentences = self._get(staged_name + SENTENCES)
         if staged_sentences is not None:
-            if self._get(name + "-sentences") is not None:
-                self.client.delete_collection(name + "-sentences")
-            staged_sentences.modify(name=name + "-sentences")
+            if self._get(name + SENTENCES) is not None:
+                self.client.delete_collection(name + SENTENCES)
+            staged_sentences.modify(name=name + SENTENCES)
         if self._get(name) is not None:
             self.client.delete_collection(name)
         self._get(staged_name).modify(name=name)

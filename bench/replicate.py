@@ -9,10 +9,11 @@ renormalised) so the HNSW graph does not collapse onto exact duplicates.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 
-from assistant.records import FileEntry, chunk_id
+from assistant.records import FileEntry, StoredChunk, chunk_id, decode_sentence_vectors
 from assistant.store import ChunkStore
 
 NOISE = 0.01
@@ -29,12 +30,12 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
     manifest = source.manifest()
     col = source.collection()
     chunks = col.get(include=["documents", "metadatas", "embeddings"])
-    sents = source.sentences().get(include=["metadatas", "embeddings"])
-    by_chunk: dict[str, list[int]] = {}
-    for i, meta in enumerate(sents["metadatas"]):
-        by_chunk.setdefault(meta["chunk"], []).append(i)
+    sents = source.sentences().get(include=["metadatas"])
+    by_chunk = {
+        cid: decode_sentence_vectors(cid, meta)
+        for cid, meta in zip(sents["ids"], sents["metadatas"])
+    }
     chunk_vecs = np.asarray(chunks["embeddings"], dtype=np.float32)
-    sent_vecs = np.asarray(sents["embeddings"], dtype=np.float32)
     per_copy = len(chunks["ids"])
     copies = max(1, -(-n_chunks // per_copy))
     target.collection(create=True, embed_id=embed_id)
@@ -45,7 +46,7 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
         if take <= 0:
             break
         ids, docs, metas = [], [], []
-        s_ids, s_metas, s_rows = [], [], []
+        with_sentences = []
         for i in range(take):
             meta = dict(chunks["metadatas"][i])
             src = f"copy{k:05d}/{meta['source']}"
@@ -58,11 +59,14 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
             ids.append(new_id)
             docs.append(chunks["documents"][i])
             metas.append(meta)
-            for j in by_chunk.get(chunks["ids"][i], []):
-                smeta = dict(sents["metadatas"][j], chunk=new_id, source=src)
-                s_ids.append(f"{new_id}:{sents['ids'][j].split(':', 1)[1]}")
-                s_metas.append(smeta)
-                s_rows.append(j)
+            stored = by_chunk.get(chunks["ids"][i])
+            if stored:
+                copy = StoredChunk.from_record(new_id, chunks["documents"][i], meta)
+                rows = _perturb(np.asarray([v.vector for v in stored], dtype=np.float32), rng)
+                moved = [replace(v, chunk=new_id, source=src) for v in stored]
+                for v, row in zip(moved, rows):
+                    v.vector = row.tolist()
+                with_sentences.append((copy, moved))
             entry = manifest[chunks["metadatas"][i]["source"]]
             if src not in new_manifest:
                 new_manifest[src] = FileEntry(
@@ -77,13 +81,7 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
                 metadatas=metas[a : a + 2000],
                 embeddings=vecs[a : a + 2000],
             )
-        svecs = _perturb(sent_vecs[s_rows], rng) if s_rows else sent_vecs[:0]
-        for a in range(0, len(s_ids), 2000):
-            target.sentences().add(
-                ids=s_ids[a : a + 2000],
-                metadatas=s_metas[a : a + 2000],
-                embeddings=svecs[a : a + 2000],
-            )
+        target.add_sentences(with_sentences)
         written += take
     target.commit(new_manifest, embed_id)
     return written

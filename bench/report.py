@@ -595,6 +595,11 @@ def scaling_values(raw: dict) -> dict[str, str]:
 
 SCALES = {"10k": 10**4, "100k": 10**5, "1m": 10**6, "10m": 10**7}
 HNSW_BYTES_PER_VECTOR = 384 * 4 + 2 * 16 * 4 + 8  # vector, 2M neighbour ids (M=16), label
+# a chunk's sentence-vector record sits in a graph too, with a 1-dim placeholder vector
+HNSW_BYTES_PER_PLACEHOLDER = 4 + 2 * 16 * 4 + 8
+# a sentence vector in its chunk's record: float32 as base64 (4/3), and SQLite indexes
+# string metadata, so it is on disk twice; never in memory but for the hits' records
+SENTENCE_DISK_BYTES = 384 * 4 * 4 / 3 * 2
 
 
 def size(mb: float | None) -> str:
@@ -609,7 +614,8 @@ def arithmetic(shape: dict) -> dict[str, str]:
     v, chars = shape.get("texts_per_chunk"), shape.get("chunk_chars")
     utf8, terms = shape.get("chunk_bytes"), shape.get("terms_per_chunk")
     kb = lambda b: num(None if b is None else b / 1024, "{:.2f}", " kB")  # noqa: E731
-    hnsw = None if v is None else v * HNSW_BYTES_PER_VECTOR
+    hnsw = HNSW_BYTES_PER_VECTOR + HNSW_BYTES_PER_PLACEHOLDER
+    sentences = None if v is None else (v - 1) * SENTENCE_DISK_BYTES
     text = None if chars is None else 2 * chars + 49  # UCS-2 str plus its object header
     bm25 = None if terms is None else terms * 8
     out = {
@@ -618,13 +624,15 @@ def arithmetic(shape: dict) -> dict[str, str]:
         "chunk_bytes": N0(utf8),
         "terms_per_chunk": N0(terms),
         "hnsw_kb_per_chunk": kb(hnsw),
+        "sentences_kb_per_chunk": kb(sentences),
         "text_kb_per_chunk": kb(text),
         "bm25_kb_per_chunk": kb(bm25),
     }
     for tag, n in SCALES.items():
         for key, per in (
             ("hnsw", hnsw),
-            ("hnsw1", HNSW_BYTES_PER_VECTOR),
+            ("sentences", sentences),
+            ("allhnsw", None if v is None else v * HNSW_BYTES_PER_VECTOR),
             ("text", text),
             ("bm25", bm25),
         ):

@@ -198,8 +198,9 @@ def phase_shape(index: str) -> dict:
 
     store = ChunkStore(settings(Path(index)))
     col = store.collection()
-    docs = col.get(include=["documents"])["documents"]
-    sentences = store.sentences().count()
+    got = col.get(include=["documents"])
+    docs = got["documents"]
+    sentences = sum(len(v) for v in store.sentence_vectors(got["ids"]).values())
     terms = [len({w.lower() for w in re.findall(r"\w+", d)}) for d in docs]
     return {
         "chunks": len(docs),

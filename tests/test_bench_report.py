@@ -149,10 +149,11 @@ def test_results_put_now_beside_earlier_and_quickstart_with_ratios():
 
 
 def test_scaling_doc_fills_measured_and_extrapolated_figures():
-    template = "{{open_cached_s_100k_emb}} {{disk_100k_emb}} {{hnsw_1m}} {{lexical_ms_10m}} {{dense_ms_1m}} {{open_first_s_10k_srv}} {{nonsense}}"
+    template = "{{open_cached_s_100k_emb}} {{disk_100k_emb}} {{hnsw_1m}} {{sentences_1m}} {{lexical_ms_10m}} {{dense_ms_1m}} {{open_first_s_10k_srv}} {{nonsense}}"
     text = render_scaling(template, _now())
-    # 10 vectors x 1672 B x 1M = 15.6 GB; lexical 4 ms x 100; dense 10 ms x ln(1e6)/ln(1e5)
-    assert text == "0.50 s 2.0 GB 15.6 GB 400.0 ms 12.0 ms - -"
+    # graph: (1672 + 140) B x 1M = 1.7 GB; 9 sentence vectors x 2048 B x 2 x 1M = 34.3 GB;
+    # lexical 4 ms x 100; dense 10 ms x ln(1e6)/ln(1e5)
+    assert text == "0.50 s 2.0 GB 1.7 GB 34.3 GB 400.0 ms 12.0 ms - -"
     values = scaling_values(_now())
     assert values["bm25_kb_per_chunk"] == "0.78 kB" and values["texts_per_chunk"] == "10.0"
 

