@@ -5,6 +5,7 @@ The CLI and the Gradio UI use only this class, so every way in behaves the same.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -204,6 +205,7 @@ class Assistant:
         self._snapshot: Snapshot | None = None
         self._index_lock = threading.RLock()
         self._read_lock = threading.Lock()
+        self._pinned = threading.local()  # the state one answer in this thread reads
         self._cited = CitedSources()
         self._finishing: threading.Thread | None = None  # see index(background=True)
 
@@ -309,6 +311,9 @@ class Assistant:
         return self._state()
 
     def _state(self) -> Snapshot:
+        pinned = getattr(self._pinned, "snapshot", None)
+        if pinned is not None:
+            return pinned
         with self._read_lock:
             # Another process (`assistant index`, a second server) may have committed,
             # rebuilt or deleted the index: one cheap check per question, reload if so.
@@ -336,6 +341,17 @@ class Assistant:
                 )
                 self._snapshot = Snapshot(manifest, lexicon)
             return self._snapshot
+
+    @contextlib.contextmanager
+    def _pinned_to(self, snapshot: Snapshot) -> Iterator[None]:
+        """Within the block this thread reads ``snapshot``: an answer checks the committed
+        state once (not at each of its four steps) and never mixes two of them."""
+        before = getattr(self._pinned, "snapshot", None)
+        self._pinned.snapshot = snapshot
+        try:
+            yield
+        finally:
+            self._pinned.snapshot = before
 
     # -- llama-index ----------------------------------------------------------------------
     def as_retriever(self, top_k: int | None = None) -> HybridRetriever:
@@ -537,7 +553,7 @@ class Assistant:
             self.settings.max_question_chars,
             self.settings.history_question_chars,
         )
-        self._state()  # no index, a corrupt one, another model: say so before anything else
+        snapshot = self._state()  # no index, a corrupt one, another model: say so first
         answer = self._not_askable(q)
         if answer is not None:
             yield answer.text
@@ -568,15 +584,16 @@ class Assistant:
                 notice = FALLBACK_NOTICE[lang].format(why=exc.in_language(lang))
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
-        ahead = self._embed_ahead(q)
-        try:
-            hits, q_vec = self._extractive_hits(q, lang, turns)
-            # evidence in the terms of the documents the question is most likely about
-            doc_lang = hits[0].chunk.lang if hits else None
-            answer = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec, ahead)
-        finally:
-            if ahead is not None:
-                ahead.cancel()  # not started yet (no hits, an error): leave it undone
+        with self._pinned_to(snapshot):
+            ahead = self._embed_ahead(q)
+            try:
+                hits, q_vec = self._extractive_hits(q, lang, turns)
+                # evidence in the terms of the documents the question is most likely about
+                doc_lang = hits[0].chunk.lang if hits else None
+                answer = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec, ahead)
+            finally:
+                if ahead is not None:
+                    ahead.cancel()  # not started yet (no hits, an error): leave it undone
         logger.debug(
             "%s (confidence %.2f) in %.0f ms: %r",
             answer.outcome,

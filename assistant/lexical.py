@@ -263,11 +263,16 @@ class Lexicon:
     def known(self, word: str) -> bool:
         return any(word in index.words() for index in self.indexes.values())
 
-    def search(self, question: str, k: int) -> list[tuple[str, float]]:
-        """The best ``k`` chunks of each language, each language's index reading the
-        question with its own stemmer. Scores of two indexes are not comparable (their
-        idf is their own): rank within a language (see ``retrieval.fuse``)."""
-        return [hit for index in self.indexes.values() for hit in index.search(question, k)]
+    def search(self, question: str, k: int) -> list[tuple[str, float, str]]:
+        """(chunk id, score, language) of the best ``k`` chunks of each language, each
+        language's index reading the question with its own stemmer. Scores of two indexes
+        are not comparable (their idf is their own): rank within a language (see
+        ``retrieval.fuse``)."""
+        return [
+            (cid, score, lang)
+            for lang, index in self.indexes.items()
+            for cid, score in index.search(question, k)
+        ]
 
     def coverage(self, question: str, texts: dict[str, tuple[str, str]]) -> dict[str, float]:
         """Per chunk id: the share of the question's terms its text holds, in its language

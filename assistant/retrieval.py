@@ -178,36 +178,50 @@ class HybridRetriever(BaseRetriever):
         if q_vec is None:
             q_vec = self._embedder.get_query_embedding(question)
         n = settings.candidates
+        k = k or self._top_k or settings.top_k
         dense = [(c, s) for c, s in self._store.query(q_vec, n) if snap.committed(c)]
-        lexical = self._lexical(snap, question, n, {c.id: c for c, _ in dense})
+        # under the gate a chunk dense retrieval did not find gets no lexical weight: with
+        # k dense hits it cannot reach the top k, and its text is not worth a store read
+        texts = not settings.lexical_gate or len(dense) < k
+        lexical = self._lexical(snap, question, n, {c.id: c for c, _ in dense}, texts)
+        read = {c.id: (c.lang, c.text) for c, _ in lexical if c.version}
         fused = fuse(
             dense,
             lexical,
             lang,
             settings.lexical_weight_same_language,
             settings.lexical_weight_cross_language,
-            coverage=snap.lexicon.coverage(question, {c.id: (c.lang, c.text) for c, _ in lexical}),
+            coverage=snap.lexicon.coverage(question, read),
             gate=settings.lexical_gate or None,
         )
-        hits = keep_dense_top(fused, k or self._top_k or settings.top_k, DENSE_KEPT)
+        hits = keep_dense_top(fused, k, DENSE_KEPT)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
         if missing:
             cosine_fill(hits, q_vec, self._store.embeddings(missing))
         return hits, q_vec
 
     def _lexical(
-        self, snap: Snapshot, question: str, n: int, known: dict[str, StoredChunk]
+        self,
+        snap: Snapshot,
+        question: str,
+        n: int,
+        known: dict[str, StoredChunk],
+        texts: bool = True,
     ) -> list[tuple[StoredChunk, float]]:
-        """BM25 hits as chunks: texts the dense half did not bring are read from the store."""
+        """BM25 hits as chunks: texts the dense half did not bring are read from the store
+        (without ``texts``, such hits keep only their id and language, for their ranks)."""
         found = snap.lexicon.search(question, n)
-        missing = [cid for cid, _ in found if cid not in known]
-        if missing:
+        missing = [cid for cid, _, _ in found if cid not in known]
+        if missing and texts:
             known = known | self._store.chunks(missing)
-        return [
-            (known[cid], score)
-            for cid, score in found
-            if cid in known and snap.committed(known[cid])
-        ]
+        out = []
+        for cid, score, lang in found:
+            chunk = known.get(cid)
+            if chunk is None and not texts:  # unread: no text, no version
+                out.append((StoredChunk(cid, "", "", "", 0, 0, None, lang, 0), score))
+            elif chunk is not None and snap.committed(chunk):
+                out.append((chunk, score))
+        return out
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits, _ = self.search(query_bundle.query_str, q_vec=query_bundle.embedding)

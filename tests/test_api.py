@@ -165,3 +165,28 @@ def test_follow_up_resolves_the_pronoun_across_documents(settings_factory):
     ]
     answer = bot.ask("Wann wurde er geboren?", history=history)
     assert answer.citations[0].source == "einstein.txt" and "1879" in answer.citations[0].quote
+
+
+def test_one_answer_checks_the_committed_state_once(settings_factory):
+    """The check for another process's commit runs once per answer, not at each step, so
+    an answer reads one state throughout."""
+    from assistant.store import ChunkStore
+
+    class CountingStore(ChunkStore):
+        checks = 0
+
+        def refresh(self):
+            CountingStore.checks += 1
+            return super().refresh()
+
+    settings = settings_factory()
+    (settings.corpus_dir / "a.txt").write_text(
+        "Die Stadt Lindenau wurde im Jahr 1312 von Herzog Albrecht gegründet."
+    )
+    bot = Assistant(settings, store=CountingStore(settings))
+    bot.index()
+    bot.ask("Wann wurde Lindenau gegründet?")  # opens the state
+    CountingStore.checks = 0
+    answer = bot.ask("Wann wurde Lindenau gegründet?")
+    assert "1312" in answer.citations[0].quote
+    assert CountingStore.checks == 1

@@ -93,9 +93,10 @@ class TestLexicon:
             {"de": LanguageIndex.build("de", GERMAN), "en": LanguageIndex.build("en", ENGLISH)}
         )
         found = lexicon.search("council founded March", 1)
-        ids = [cid for cid, _ in found]
+        ids = [cid for cid, _, _ in found]
         assert "en-0" in ids  # the best of each language, not the best k overall
         assert "de-0" in ids  # the German chunk shares "Council", stemmed as German
+        assert {(cid, lang) for cid, _, lang in found} == {("en-0", "en"), ("de-0", "de")}
 
     def test_known_spans_the_whole_corpus(self):
         lexicon = Lexicon(

@@ -134,6 +134,33 @@ class TestHybridRetriever:
         assert "b" in [h.chunk.id for h in hits]
         assert store.fetched and "b" in store.fetched[0] and "a" not in store.fetched[0]
 
+    def test_with_k_dense_hits_the_gate_makes_reading_lexical_only_hits_needless(self):
+        """Gated, a chunk only BM25 found gets no weight: the same hits, no store read."""
+        chunks = [
+            text_chunk("a", "Der Rat wurde im März gegründet.", "a.md"),
+            text_chunk("c", "Der Rat tagt im Rathaus.", "c.md"),
+            text_chunk("b", "Bilal bin Saqib ist Geschäftsführer des Rates.", "b.md"),
+        ]
+        self.chunks = chunks
+        question = "Wer ist Geschäftsführer des Rates?"
+        enough = FakeStore(chunks, dense=[("a", 0.80), ("c", 0.78)])
+        retriever, _ = self.retriever(enough)
+        hits, _ = retriever.search(question, "de")
+        assert enough.fetched == []  # "b", found by BM25 only, was not read
+        assert [h.chunk.id for h in hits] == ["a", "c"]
+        # what reading it would have given: the same two, "b" weighed nothing
+        from assistant.retrieval import fuse
+
+        snap = retriever._snapshot()
+        lexical = [(enough.by_id[cid], sc) for cid, sc, _ in snap.lexicon.search(question, 5)]
+        dense = enough.query(None, 5)
+        full = fuse(dense, lexical, "de", 1.5, 0.0, coverage=None, gate=0.05)
+        assert [h.chunk.id for h in full[:2]] == ["a", "c"] and full[2].fused == 0.0
+
+        short = FakeStore(chunks, dense=[("a", 0.80)])  # fewer than k: read, as before
+        hits, _ = self.retriever(short)[0].search(question, "de")
+        assert "b" in short.fetched[0] and [h.chunk.id for h in hits] == ["a", "b"]
+
     def test_chunks_of_superseded_versions_are_never_returned(self):
         store = FakeStore(self.chunks, dense=[("old", 0.9), ("a", 0.8)])
         retriever, _ = self.retriever(store)
