@@ -388,9 +388,10 @@ class Assistant:
 
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
         """Index once if there is no index yet (first start); otherwise leave it alone,
-        but finish in the background the sentence vectors a killed run left missing."""
+        but finish in the background the sentence vectors a killed run left missing (or an
+        older index stored in its own layout)."""
         if self.store.exists() and self.store.manifest():
-            if self.store.pending_sentences():
+            if self.store.pending_sentences() or self.store.has_legacy_sentences():
                 self._complete_in_background()
             return None
         return self.index(progress)

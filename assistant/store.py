@@ -442,12 +442,17 @@ class ChunkStore:
         return self._sentences
 
     @_guarded
+    def has_legacy_sentences(self) -> bool:
+        """Whether an older index's one-record-per-vector collection is still there."""
+        return self._get(self.settings.collection + LEGACY_SENTENCES) is not None
+
+    @_guarded
     def drop_legacy_sentences(self) -> bool:
         """Delete the one-record-per-vector collection of an older index (a writer's job,
         under the lock); True if there was one, so its files' vectors are added again."""
-        name = self.settings.collection + LEGACY_SENTENCES
-        if self._get(name) is None:
+        if not self.has_legacy_sentences():
             return False
+        name = self.settings.collection + LEGACY_SENTENCES
         self.client.delete_collection(name)
         logger.info("dropped %s: sentence vectors are now stored one record per chunk", name)
         return True
