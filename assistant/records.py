@@ -165,7 +165,7 @@ def decode_sentence_vectors(
             base + int(end),
             kind,
             packed[j].tolist(),
-        )  # fmt: skip
+        )
         for j, (start, end, kind) in enumerate(spans)
     ]
 

@@ -258,6 +258,13 @@ def _get_in(col: Any, field: str, values: list[str], include: list[str]) -> Iter
         yield col.get(where={field: {"$in": values[i : i + IN_BATCH]}}, include=include)
 
 
+def _get_ids(col: Any, ids: list[str], include: list[str]) -> Iterator[dict]:
+    """Chroma's get() results for these ids, a batch of ids at a time."""
+    ids = list(dict.fromkeys(ids))
+    for i in range(0, len(ids), IN_BATCH):
+        yield col.get(ids=ids[i : i + IN_BATCH], include=include)
+
+
 def _scan_in(
     col: Any, field: str, values: list[str], include: list[str]
 ) -> Iterator[tuple[str, Any, dict]]:
@@ -624,9 +631,8 @@ class ChunkStore:
     def chunks_with_sentences(self, chunk_ids: list[str]) -> set[str]:
         """Which of these chunks have their sentence vectors stored."""
         out: set[str] = set()
-        ids = list(chunk_ids)
-        for i in range(0, len(ids), IN_BATCH):
-            out.update(self.sentences().get(ids=ids[i : i + IN_BATCH], include=[])["ids"])
+        for got in _get_ids(self.sentences(), chunk_ids, []):
+            out.update(got["ids"])
         return out
 
     @_guarded
@@ -741,9 +747,7 @@ class ChunkStore:
         if col is None or not ids:
             return {}
         out = {}
-        ids = list(ids)
-        for i in range(0, len(ids), IN_BATCH):
-            got = col.get(ids=ids[i : i + IN_BATCH], include=["documents", "metadatas"])
+        for got in _get_ids(col, ids, ["documents", "metadatas"]):
             for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
                 out[cid] = StoredChunk.from_record(cid, text, meta)
         return out
@@ -781,9 +785,7 @@ class ChunkStore:
     def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
         """Stored sentence and window vectors of the given chunks, by chunk id."""
         out: dict[str, list[SentenceVector]] = {}
-        ids = list(dict.fromkeys(chunk_ids))
-        for i in range(0, len(ids), IN_BATCH):
-            got = self.sentences().get(ids=ids[i : i + IN_BATCH], include=["metadatas"])
+        for got in _get_ids(self.sentences(), chunk_ids, ["metadatas"]):
             for cid, meta in zip(got["ids"], got["metadatas"]):
                 try:
                     out[cid] = decode_sentence_vectors(cid, meta)
