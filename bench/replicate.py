@@ -63,9 +63,10 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
             if stored:
                 copy = StoredChunk.from_record(new_id, chunks["documents"][i], meta)
                 rows = _perturb(np.asarray([v.vector for v in stored], dtype=np.float32), rng)
-                moved = [replace(v, chunk=new_id, source=src) for v in stored]
-                for v, row in zip(moved, rows):
-                    v.vector = row.tolist()
+                moved = [
+                    replace(v, chunk=new_id, source=src, vector=row.tolist())
+                    for v, row in zip(stored, rows)
+                ]
                 with_sentences.append((copy, moved))
             entry = manifest[chunks["metadatas"][i]["source"]]
             if src not in new_manifest:
