@@ -391,7 +391,7 @@ class Assistant:
         but finish in the background the sentence vectors a killed run left missing (or an
         older index stored in its own layout)."""
         if self.store.exists() and self.store.manifest():
-            if self.store.pending_sentences() or self.store.has_legacy_sentences():
+            if self.store.pending_sentences() or self.store.has_legacy_layout():
                 self._complete_in_background()
             return None
         return self.index(progress)

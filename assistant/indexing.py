@@ -225,7 +225,8 @@ def complete_sentences(
     """
     report = report or IndexReport()
     progress = progress or (lambda stage, done, total: None)
-    if store.drop_legacy_sentences():  # an older index's layout: all of them again
+    store.move_manifest_out()  # an older index's layouts: the manifest, the sentences
+    if store.drop_legacy_sentences():  # (all of them again)
         store.set_pending(sorted(store.manifest()))
     pending = store.pending_sentences()
     if not pending:
@@ -350,6 +351,7 @@ def index_corpus(
         else:
             store.drop_staged()  # what a killed rebuild left behind
             store.check_model(embed_id)
+            store.move_manifest_out()  # an older index's layout, before it is written to
             old = store.manifest()
             was_dirty = store.dirty()
         new = dict(old)

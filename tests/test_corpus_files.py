@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 
@@ -133,13 +134,12 @@ def test_an_old_manifest_without_titles_stays_readable(settings_factory):
     settings = settings_factory()
     (settings.corpus_dir / "a.md").write_text("# Chronik\n\n" + FACT)
     Assistant(settings).index()
-    col = Assistant(settings).store.collection()
-    meta = dict(col.metadata)
-    manifest = json.loads(meta["manifest"])
+    store = Assistant(settings).store
+    manifest = {k: asdict(v) for k, v in store.manifest().items()}
     for entry in manifest.values():
-        del entry["title"]  # as written before titles existed
-    meta["manifest"] = json.dumps(manifest)
-    col.modify(metadata=meta)
+        del entry["title"]  # as written before titles existed (in the collection's metadata)
+    col = store.collection()
+    col.modify(metadata={**col.metadata, "manifest": json.dumps(manifest)})
     bot = Assistant(settings)
     assert bot.documents()[0]["title"] is None
     assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote

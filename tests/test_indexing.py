@@ -149,7 +149,7 @@ def test_rebuild_replaces_index_atomically(settings_factory):
     report = bot.index(rebuild=True)
     assert report.added == ["a.txt"]
     names = sorted(c.name for c in bot.store.client.list_collections())
-    assert names == ["documents", "documents-sentence-vectors"]
+    assert names == ["documents", "documents-manifests", "documents-sentence-vectors"]
     assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote
 
 

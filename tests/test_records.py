@@ -1,4 +1,5 @@
-"""The stored record schema: a chunk's sentence vectors packed into one record."""
+"""The stored record schemas: a chunk's sentence vectors packed into one record, and
+the manifest's record."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import numpy as np
 import pytest
 
 from assistant.records import (
+    FileEntry,
     SentenceVector,
     StoredChunk,
+    decode_manifest,
     decode_sentence_vectors,
+    encode_manifest,
     encode_sentence_vectors,
 )
 
@@ -70,3 +74,35 @@ class TestSentenceVectorRecord:
         meta[field] = meta[field][: len(meta[field]) // 2 // 4 * 4]
         with pytest.raises(ValueError):
             decode_sentence_vectors(c.id, meta)
+
+
+class TestManifestRecord:
+    MANIFEST = {
+        "a.txt": FileEntry("v1", 10, 123, 2, "de", "Titel"),
+        "ü/b.md": FileEntry("v2", 20, 456, 1, "en"),
+    }
+
+    def test_round_trip(self):
+        assert decode_manifest(encode_manifest(self.MANIFEST)) == self.MANIFEST
+
+    def test_packed_smaller_than_its_json_for_many_similar_entries(self):
+        many = {f"dir/file{i:05d}.txt": FileEntry(f"{i:064x}", i, i, 3, "de") for i in range(2000)}
+        import json
+        from dataclasses import asdict
+
+        plain = json.dumps({k: asdict(v) for k, v in many.items()})
+        assert len(encode_manifest(many)) < len(plain) / 3
+
+    def test_an_older_index_s_plain_json_is_read(self):
+        raw = '{"a.txt": {"version": "v", "size": 1, "mtime_ns": 2, "chunks": 3, "lang": "de"}}'
+        assert decode_manifest(raw, packed=False) == {"a.txt": FileEntry("v", 1, 2, 3, "de")}
+
+    @pytest.mark.parametrize("raw", ["", "not base64!", "eJw=", encode_manifest(MANIFEST)[:-12]])
+    def test_a_damaged_record_is_refused(self, raw):
+        with pytest.raises(ValueError):
+            decode_manifest(raw)
+
+    @pytest.mark.parametrize("raw", ["[1]", '{"a.txt": 5}', '{"a.txt": {"version": "v"}}'])
+    def test_wrong_shapes_are_refused(self, raw):
+        with pytest.raises(ValueError):
+            decode_manifest(raw, packed=False)

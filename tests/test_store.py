@@ -136,6 +136,67 @@ def test_query_scores_are_the_true_cosine(settings_factory):
     assert hits[-1][1] == pytest.approx(-1.0, abs=1e-4)
 
 
+class TestManifest:
+    """The committed manifest lives in a record of its own, named by the stamp; the
+    chunk collection's metadata (which Chroma reads on every query) stays small."""
+
+    def test_committed_out_of_the_collection_metadata_and_pruned(self, settings_factory):
+        from assistant.records import FileEntry
+        from assistant.store import ChunkStore
+
+        store = ChunkStore(settings_factory())
+        many = {f"f{i:05d}.txt": FileEntry(f"{i:064x}", i, i, 1, "de") for i in range(3000)}
+        for n in range(4):
+            store.commit(dict(list(many.items())[: 1000 * n]), "model")
+        meta = store.collection().metadata
+        assert "manifest" not in meta and len(str(meta)) < 1000
+        assert ChunkStore(store.settings).manifest() == many
+        assert len(store.manifests().get(include=[])["ids"]) == 2  # this commit, the one before
+
+    def test_an_older_index_s_inline_manifest_is_read_then_moved_out(self, settings_factory):
+        import json
+        from dataclasses import asdict
+
+        from assistant.records import FileEntry
+        from assistant.store import ChunkStore
+
+        store = ChunkStore(settings_factory())
+        store.commit({}, "model")
+        entry = FileEntry("v1", 1, 1, 0, "de")
+        col = store.collection()
+        inline = json.dumps({"a.txt": asdict(entry)})
+        col.modify(metadata={**col.metadata, "manifest": inline, "dirty": "1"})
+        old = ChunkStore(store.settings)
+        assert old.manifest() == {"a.txt": entry} and old.has_legacy_layout()
+        assert old.move_manifest_out() is True
+        assert not old.has_legacy_layout() and old.dirty()  # the same state, moved
+        assert ChunkStore(store.settings).manifest() == {"a.txt": entry}
+        assert old.move_manifest_out() is False
+
+    def test_a_reader_that_looked_before_two_commits_reads_the_current_one(self, settings_factory):
+        from assistant.records import FileEntry
+        from assistant.store import ChunkStore
+
+        settings = settings_factory()
+        writer, reader = ChunkStore(settings), ChunkStore(settings)
+        writer.commit({}, "model")
+        reader.collection()  # holds the first stamp, whose record goes two commits later
+        entries = [{f"{n}.txt": FileEntry(f"v{n}", 1, 1, 0, "de")} for n in range(2)]
+        for manifest in entries:
+            writer.commit(manifest, "model")
+        assert reader.manifest() == entries[-1]
+
+    def test_a_damaged_manifest_record_points_at_rebuild(self, settings_factory):
+        from assistant.store import ChunkStore
+
+        store = ChunkStore(settings_factory())
+        store.commit({}, "model")
+        stamp = store.collection().metadata["stamp"]
+        store.manifests().upsert(ids=[stamp], embeddings=[[1.0]], metadatas=[{"z": "eJw="}])
+        with pytest.raises(IndexStateError, match="corrupt.*--rebuild"):
+            ChunkStore(store.settings).manifest()
+
+
 class TestRefresh:
     """A reader notices another process's commit on the next question, cheaply."""
 
