@@ -86,11 +86,11 @@ def is_prose(text: str) -> bool:
     Lines of code and HTTP headers sit near every question in the embedding space (they
     mean little, so they lie in the middle of it); quoting them answers nothing.
     """
-    chars = [ch for ch in text if not ch.isspace()]
+    chars = "".join(text.split())  # every non-space character (one pass in C: ~20 a question)
     if not chars:
         return False
-    letters = sum(ch.isalpha() for ch in chars)
-    symbols = sum(ch in _CODE_SYMBOLS for ch in chars)
+    letters = sum(map(str.isalpha, chars))
+    symbols = sum(map(chars.count, _CODE_SYMBOLS))
     words = _ANY_WORD.findall(text)
     return (
         letters / len(chars) >= 0.65
