@@ -153,7 +153,6 @@ def sentence_records(chunk: StoredChunk) -> list[tuple[SentenceVector, str]]:
                     end,
                     kind,
                     [],
-                    text_hash(text),
                 )
                 out.append((rec, text))
     return out

@@ -29,8 +29,8 @@ class FileEntry:
 
 
 def encode_manifest(manifest: dict[str, FileEntry]) -> str:
-    """The manifest as its record stores it: JSON, deflated, base64 (a tenth of the
-    ~3.5 MB of JSON at 17,000 files)."""
+    """The manifest as its record stores it: JSON, deflated, base64 (about 0.4 of the
+    JSON with distinct file versions: 1.4 of 3.7 MB at 17,000 files)."""
     text = json.dumps({k: asdict(v) for k, v in manifest.items()}, sort_keys=True)
     return base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
 
@@ -127,7 +127,6 @@ class SentenceVector:
     end: int
     kind: str
     vector: list[float]
-    text_hash: str = ""  # of the embedded text: a later run reuses the vector (text_hash())
 
 
 # A chunk's sentence and window vectors are stored as ONE record keyed by the chunk id,
