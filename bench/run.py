@@ -649,6 +649,16 @@ def main() -> int:
         log(f"our queries: {ours_q}")
         asks, imports = ask_and_imports(ix0, args.asks)
         log(f"ask cold: {asks} bare imports: {imports}")
+        from threads import hogs
+
+        busy = hogs(2)  # the same, with two CPU-bound processes on the two cores
+        try:
+            busy_asks, busy_imports = ask_and_imports(ix0, args.asks)
+        finally:
+            for proc in busy:
+                proc.kill()
+                proc.wait()
+        log(f"beside two CPU hogs: ask cold: {busy_asks} bare imports: {busy_imports}")
         qual = quality(ix0, work, 60 if args.quick else None)
         log(f"quality: {qual}")
         scale, profiles = [], []
@@ -675,7 +685,12 @@ def main() -> int:
             "embed": embed,
             "baseline": base,
             "queries": ours_q,
-            "start": {"ask": asks, "imports": imports},
+            "start": {
+                "ask": asks,
+                "imports": imports,
+                "busy_ask": busy_asks,
+                "busy_imports": busy_imports,
+            },
             "quality": qual,
             "scale": scale,
             "profile": profiles,

@@ -13,6 +13,7 @@ from report import (  # noqa: E402
     render_scaling,
     scaling_values,
     summary,
+    under_load,
 )
 
 EARLIER = json.loads((BENCH / "RESULTS-2026-11-27.json").read_text())
@@ -146,6 +147,35 @@ def test_results_put_now_beside_earlier_and_quickstart_with_ratios():
     assert "| sentence-vector fetch | - | - | - |" in text
     assert "| lexical search (BM25) | 4.0 ms | 1.0 | 8% |" in text
     assert "not run: `bench/threads.py` does not exist" in text
+
+
+class TestUnderLoad:
+    """The goals' under-load rows, from bench/threads.py's last output line."""
+
+    TABLE = {
+        "idle/passive/1": {"answer_p95": 50.0, "parallel20_p95": 640.0},
+        "loaded/passive/1": {"answer_p95": 95.0, "parallel20_p95": 1116.0},
+        "loaded/active/2": {"answer_p95": 880.0, "parallel20_p95": 2606.0},
+    }
+
+    def test_the_default_setting_s_ratio_and_parallel_p95(self):
+        out = under_load({"rc": 0, "stdout": "table\n" + json.dumps(self.TABLE)})
+        assert out["load.p95_ratio"] == 1.9 and out["load.parallel20_p95_ms"] == 1116.0
+
+    def test_rendered_as_goals_busy_start_included(self):
+        raw = _now()
+        raw["threads"] = {"rc": 0, "stdout": json.dumps(self.TABLE)}
+        raw["start"] |= {"busy_ask": [{"seconds": 3.0}], "busy_imports": [{"seconds": 2.0}]}
+        text = render_results(raw, EARLIER, "RESULTS-2026-11-27.json")
+        assert (
+            "| answer p95 beside two CPU hogs / idle" in text
+            and "| 1.90x | ≤ 2.00x | met |" in text
+        )
+        assert "p95 (XQuAD index, `bench/threads.py`) | 1116.0 ms | ≤ 1000.0 ms | not met |" in text
+        assert "| `assistant ask` cold / bare imports, two CPU hogs beside both | 1.50x |" in text
+
+    def test_no_or_garbled_output_gives_no_figures(self):
+        assert under_load(None) == {} and under_load({"rc": 1, "stdout": "Traceback"}) == {}
 
 
 def test_scaling_doc_fills_measured_and_extrapolated_figures():
