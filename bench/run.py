@@ -653,7 +653,7 @@ def main() -> int:
 
         busy = hogs(2)  # the same, with two CPU-bound processes on the two cores
         try:
-            busy_asks, busy_imports = ask_and_imports(ix0, args.asks)
+            busy_asks, busy_imports = ask_and_imports(ix0, 2 * args.asks)  # noisier: more
         finally:
             for proc in busy:
                 proc.kill()
