@@ -263,6 +263,20 @@ def under_load(threads: dict | None) -> dict:
     }
 
 
+def speed_note(now: dict, old: dict) -> str:
+    """Why the absolute-time goals move between runs: the host's arithmetic speed, as the
+    embedding engine alone measures it (the ratio rows do not depend on it)."""
+    tps, old_tps = now.get("emb.tokens_per_s"), old.get("emb.tokens_per_s")
+    if tps is None:
+        return ""
+    base = f" ({ratio(tps, old_tps)} the earlier run's {old_tps:,.0f})" if old_tps else ""
+    return (
+        f"Machine speed: the embedding engine alone ran at {tps:,.0f} tokens/s on this run"
+        f"{base}. Half of an answer's time is embedding its question, so the rows in ms and s "
+        "move with it; the rows in x compare two things measured side by side and do not."
+    )
+
+
 def _goal(label: str, value: float | None, limit: float, fmt: Fmt) -> str:
     met = "-" if value is None else ("met" if value <= limit else "not met")
     return f"| {label} | {fmt(value)} | ≤ {fmt(limit)} | {met} |"
@@ -381,6 +395,7 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         f"Under load: the default setting ({DEFAULT_POLICY}: `OMP_WAIT_POLICY=PASSIVE`, one "
         "engine thread per question); every setting is in the `bench/threads.py` section below.",
         "",
+        *([note, ""] if (note := speed_note(now, old)) else []),
         "## Indexing (XQuAD docs, cold)",
         "",
         head,

@@ -12,6 +12,7 @@ from report import (  # noqa: E402
     render_results,
     render_scaling,
     scaling_values,
+    speed_note,
     summary,
     under_load,
 )
@@ -33,6 +34,7 @@ def _now() -> dict:
         "runs": 1,
         "sizes": [100000],
         "questions": 10,
+        "embed": [{"tokens_per_s": 1500.0}],
         "index": [
             {
                 "seconds": 20.0,
@@ -147,6 +149,25 @@ def test_results_put_now_beside_earlier_and_quickstart_with_ratios():
     assert "| sentence-vector fetch | - | - | - |" in text
     assert "| lexical search (BM25) | 4.0 ms | 1.0 | 8% |" in text
     assert "not run: `bench/threads.py` does not exist" in text
+
+
+class TestSpeedNote:
+    def test_names_this_run_engine_speed_against_the_earlier_run(self):
+        note = speed_note({"emb.tokens_per_s": 1500.0}, {"emb.tokens_per_s": 2000.0})
+        assert "1,500 tokens/s" in note and "0.75x the earlier run's 2,000" in note
+
+    def test_without_an_earlier_figure_only_this_run(self):
+        note = speed_note({"emb.tokens_per_s": 1500.0}, {})
+        assert "1,500 tokens/s on this run." in note and "earlier" not in note
+
+    def test_no_engine_figure_no_note(self):
+        assert speed_note({}, {}) == ""
+
+    def test_the_results_carry_it_under_the_goals(self):
+        text = render_results(_now(), EARLIER, "RESULTS-2026-11-27.json")
+        goals, indexing = text.index("## Goals"), text.index("## Indexing")
+        note = text.index("Machine speed: the embedding engine alone ran at 1,500 tokens/s")
+        assert goals < note < indexing
 
 
 class TestUnderLoad:
