@@ -59,14 +59,23 @@ eval: install
 	ASSISTANT_CORPUS_DIR=../shared/bench/xquad/docs ASSISTANT_INDEX_DIR=$${TMPDIR:-/tmp}/xquad-index \
 	  $(VENV)/bin/assistant eval ../shared/bench/xquad/questions.jsonl --out eval-out
 
-# Held-out quality on the mixed German/English development corpus (README, "Quality").
-MIXED := $${TMPDIR:-/tmp}/assistant-mixed
+# Held-out quality on the two development corpora (README, "Quality"): XQuAD's German
+# articles with the English documents ("mixed"), and the German laws with the same English
+# documents ("laws"); each corpus is also asked the other one's questions (off-topic).
+DEV := $${TMPDIR:-/tmp}/assistant-dev
 eval-heldout: install
-	mkdir -p $(MIXED)/corpus && cp ../shared/bench/xquad/docs/* ../shared/bench/mixed-en/docs/* $(MIXED)/corpus/
-	ASSISTANT_CORPUS_DIR=$(MIXED)/corpus ASSISTANT_INDEX_DIR=$(MIXED)/index \
+	mkdir -p $(DEV)/mixed/corpus $(DEV)/laws/corpus
+	cp ../shared/bench/xquad/docs/* ../shared/bench/mixed-en/docs/* $(DEV)/mixed/corpus/
+	cp ../shared/bench/laws-de/docs/* ../shared/bench/mixed-en/docs/* $(DEV)/laws/corpus/
+	ASSISTANT_CORPUS_DIR=$(DEV)/mixed/corpus ASSISTANT_INDEX_DIR=$(DEV)/mixed/index \
 	  $(VENV)/bin/assistant eval ../shared/bench/xquad/questions.jsonl bench/data/nearmiss.jsonl \
-	  bench/data/mixed_answerable.jsonl bench/data/offtopic.jsonl --split heldout --out eval-out
+	  bench/data/mixed_answerable.jsonl bench/data/offtopic.jsonl bench/data/laws_answerable.jsonl \
+	  --split heldout --out eval-out/mixed
+	ASSISTANT_CORPUS_DIR=$(DEV)/laws/corpus ASSISTANT_INDEX_DIR=$(DEV)/laws/index \
+	  $(VENV)/bin/assistant eval bench/data/laws_answerable.jsonl bench/data/laws_nearmiss.jsonl \
+	  bench/data/mixed_answerable.jsonl bench/data/offtopic.jsonl ../shared/bench/xquad/questions.jsonl \
+	  --split heldout --out eval-out/laws
 
-# Refit the answerability model on the fit split and write its coefficients into the code.
+# Refit the answerability models on the fit split and write their coefficients into the code.
 fit: install
-	$(PY) bench/fit_answerability.py --index $(MIXED)/index --write
+	$(PY) bench/fit_answerability.py --root $(DEV) --write

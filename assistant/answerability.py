@@ -110,23 +110,63 @@ def _new_matches(pattern: re.Pattern, text: str, question: str) -> list[str]:
     return [m.group(0) for m in pattern.finditer(text) if m.group(0).lower() not in asked]
 
 
+# A number as a whole token ("WLF1" holds none), with the scale and unit that follow it.
+_WHOLE_NUMBER = re.compile(
+    r"(?<![\w.,])(?:\d+(?:[.,]\d+)*|" + _NUMBER.pattern.split("|", 1)[1] + r")(?![\w])"
+    r"(?:\s+(?:Millionen|Milliarden|Mio\.|Mrd\.|Tausend|million|billion|thousand))?"
+    r"(?:\s*(?:%|Prozent|percent|per cent|Euro|EUR|€|US-Dollar|Dollar|dollars?|\$|Jahren?|"
+    r"years?|Tagen?|days?|Wochen|weeks?|Monaten?|months?|Stunden|hours?|Minuten|minutes?|"
+    r"Meter|met(?:re|er)s?|Kilometer|km|Punkte|points?)(?![\w]))?",
+    re.I,
+)
+# endings of German common nouns: a capitalised run with one is no name ("Förderung von")
+_NOUN_ENDING = re.compile(
+    r"(ung|heit|keit|schaft|tion|tät|ismus|ment|nis|tum|rat|amt|gesetz|verband|gruppe|"
+    r"ministerium|behörde|agentur|gericht|ordnung)$",
+    re.I,
+)
+
+
+def is_name(span: str) -> bool:
+    """A run of capitalised words that reads as a name, not a German noun phrase."""
+    words = span.split()
+    if words[0].lower() in _NOT_NAME_START or span.endswith("-"):
+        return False
+    caps = [w for w in words if w[0].isupper()]
+    return not any(_NOUN_ENDING.search(w.strip("-")) for w in caps)
+
+
 def answer_spans(kind: str | None, text: str, question: str) -> list[str]:
-    """Pieces of ``text`` of the asked kind that the question does not already contain."""
+    """Whole words or phrases of ``text`` of the asked kind that the question does not
+    already contain (a person's name for who, a number with its unit for how many, a
+    date for when, a place for where); [] when there is none of that kind."""
     if kind == "time":
         return _new_matches(_TIME, text, question)
     if kind == "number":
-        return _new_matches(_NUMBER, text, question)
+        return [m.strip() for m in _new_matches(_WHOLE_NUMBER, text, question)]
     if kind == "person":
-        return [
-            name
-            for name in _new_matches(_NAME, text, question)
-            if name.split()[0].lower() not in _NOT_NAME_START
-        ]
+        return [name for name in _new_matches(_NAME, text, question) if is_name(name)]
     if kind == "place":
         return _new_matches(_PLACE, text, question)
     if kind == "reason":
         return _new_matches(_REASON, text, question)
     return []
+
+
+# a heading line: markdown, or a numbered section or article of a law or contract
+_HEADING_LINE = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]+\S.*|(?:§+|Art\.|Artikel|Section|Article)[ \t]*\d+\w*\b.*)$",
+    re.M,
+)
+
+
+def heading_before(text: str, offset: int) -> str:
+    """The last heading line of ``text`` before ``offset`` ("" when there is none): the
+    section a sentence stands under says what it is about."""
+    found = ""
+    for m in _HEADING_LINE.finditer(text, 0, offset):
+        found = m.group(0).strip()
+    return found
 
 
 # --- terms and names of the question --------------------------------------------------
@@ -178,6 +218,8 @@ RANK_FEATURES = (
     "type_missing",  # it is asked for and not in the sentence
     "coverage_sentence",  # IDF share of question terms in the sentence (same language)
     "coverage_context",  # ... in the sentence's chunk (same language)
+    "coverage_neighbours",  # ... in the sentence with the ones before and after it
+    "coverage_heading",  # ... in the heading the sentence stands under (§ 3 Dauer des Urlaubs)
     "anchor_sentence",  # share of the question's names/numbers found in the sentence
     "anchor_coverage",  # ... in the chunk
 )
@@ -245,24 +287,23 @@ class Ranker:
 
 @dataclass(frozen=True)
 class Decider:
-    """Logistic regression: does the best sentence answer? Plus the two decision points."""
+    """Logistic regression: does the best sentence answer? Plus the answer point.
+
+    Below the answer point the outcome is not a decline: the closest passages are shown
+    ("hedged"). Whether the documents say nothing at all is the :class:`TopicJudge`'s call.
+    """
 
     intercept: float
     coef: tuple[float, ...]
     answer_at: float  # probability from which the sentence is quoted as the answer
-    hedge_at: float  # from here up to answer_at: "not directly; closest passage is …"
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.intercept + sum(c * features[f] for c, f in zip(self.coef, DECIDE_FEATURES))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
-    def outcome(self, probability: float, shift: float = 0.0) -> str:
-        """'answered', 'hedged' or 'declined'; ``shift`` raises both points (+: stricter)."""
-        if probability >= min(0.99, self.answer_at + shift):
-            return "answered"
-        if probability >= min(0.99, self.hedge_at + shift):
-            return "hedged"
-        return "declined"
+    def answers(self, probability: float, shift: float = 0.0) -> bool:
+        """Quote the sentence as the answer? ``shift`` raises the point (+: stricter)."""
+        return probability >= min(0.99, self.answer_at + shift)
 
 
 def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
@@ -279,6 +320,60 @@ def rank_evidence(scores: list[float]) -> list[tuple[float, float]]:
     return out
 
 
+# Evidence that the retrieved passages are about the question's subject at all, from the
+# candidates' evidence (see ``topic_evidence``). "Not in the documents" is a claim about
+# the whole corpus, so it is decided on its own, not as the low end of the answer decision.
+TOPIC_FEATURES = (
+    "best_chunk",  # the best chunk's cosine to the question
+    "best_sentence",  # the best sentence's cosine
+    "best_window",  # the best sentence-with-its-neighbour cosine
+    "best_coverage",  # the largest share of question terms one chunk holds (same language)
+    "best_anchors",  # the largest share of the question's names/numbers one chunk holds
+    "unknown_anchors",  # share of the question's names/numbers the corpus never mentions
+    "same_language",  # the best chunk is in the question's language
+    "best_probability",  # the decider's belief in the best sentence
+)
+
+
+def topic_evidence(evidence: Sequence[dict[str, float]], probability: float) -> dict[str, float]:
+    """The question-level evidence for the topic decision, from each candidate's
+    evidence (``features``) and the decider's belief in the best one."""
+    if not evidence:
+        return {f: 0.0 for f in TOPIC_FEATURES}
+    best = max(evidence, key=lambda e: e["chunk"])
+    return {
+        "best_chunk": max(e["chunk"] for e in evidence),
+        "best_sentence": max(e["sentence"] for e in evidence),
+        "best_window": max(e["window"] for e in evidence),
+        "best_coverage": max(e["coverage_context"] for e in evidence),
+        "best_anchors": max(e["anchor_coverage"] for e in evidence),
+        "unknown_anchors": evidence[0]["unknown_anchors"],
+        "same_language": best["same_language"],
+        "best_probability": float(probability),
+    }
+
+
+@dataclass(frozen=True)
+class TopicJudge:
+    """Logistic regression: is anything retrieved about the question's subject?
+
+    Fitted on questions over the documents (answerable and near-miss: on topic) against
+    questions about other domains; ``decline_below`` is set so that almost no on-topic
+    question of the fit split is told "not in the documents".
+    """
+
+    intercept: float
+    coef: tuple[float, ...]
+    decline_below: float
+
+    def probability(self, evidence: dict[str, float]) -> float:
+        z = self.intercept + sum(c * evidence[f] for c, f in zip(self.coef, TOPIC_FEATURES))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def off_topic(self, evidence: dict[str, float], shift: float = 0.0) -> bool:
+        return self.probability(evidence) < self.decline_below + shift
+
+
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
@@ -290,6 +385,8 @@ RANKER = Ranker(
         -0.8283,  # type_missing
         2.0838,  # coverage_sentence
         3.4172,  # coverage_context
+        0.0,  # coverage_neighbours
+        0.0,  # coverage_heading
         -0.6544,  # anchor_sentence
         0.8529,  # anchor_coverage
     ),
@@ -306,6 +403,8 @@ DECIDER = Decider(
         -1.9213,  # type_missing
         1.3165,  # coverage_sentence
         -0.4210,  # coverage_context
+        0.0,  # coverage_neighbours
+        0.0,  # coverage_heading
         0.6742,  # anchor_sentence
         0.5572,  # anchor_coverage
         1.2010,  # unknown_anchors
@@ -316,7 +415,11 @@ DECIDER = Decider(
         2.8722,  # ablation_mean
     ),
     answer_at=0.44,
-    hedge_at=0.43,
+)
+TOPIC = TopicJudge(
+    intercept=-40.0,
+    coef=(50.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    decline_below=0.2,
 )
 
 
@@ -333,6 +436,8 @@ def features(
     sentence_terms: set[str],
     context_terms: set[str],
     question_anchors: list[str],
+    neighbour_terms: set[str] = frozenset(),
+    heading_terms: set[str] = frozenset(),
     context_lower: str,
     known: Callable[[str], bool],
     rarity_scale: float,
@@ -351,6 +456,10 @@ def features(
         "type_missing": 1.0 if kind and not found else 0.0,
         "coverage_sentence": coverage(term_weights, sentence_terms) if same_language else 0.0,
         "coverage_context": coverage(term_weights, context_terms) if same_language else 0.0,
+        "coverage_neighbours": (
+            coverage(term_weights, sentence_terms | neighbour_terms) if same_language else 0.0
+        ),
+        "coverage_heading": coverage(term_weights, heading_terms) if same_language else 0.0,
         "anchor_sentence": (
             sum(a in text_lower for a in question_anchors) / n_anchor if n_anchor else 1.0
         ),

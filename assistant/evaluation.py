@@ -41,6 +41,7 @@ class QAItem:
     alt_answers: list[str] = field(default_factory=list)  # generative may translate
     kind: str = "answerable"  # "answerable" | "near-miss" | "off-topic"
     split: str | None = None  # "fit" | "heldout" where the file says (or by document)
+    corpus: str = ""  # which development corpus the question is about ("xquad", "laws", …)
 
 
 OFF_TOPIC_PATTERNS = {"off-topic", "non-question", "other-language", "prompt-injection"}
@@ -53,8 +54,12 @@ def _kind(row: dict) -> str:
 
 
 def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
-    """Read either format; XQuAD questions on documents outside the corpus are unanswerable."""
+    """Read either format; questions on documents outside the corpus are unanswerable
+    (about another domain: what "not in the documents" is measured on)."""
     items: list[QAItem] = []
+    # the corpus a file's own-format rows are about: its name's first part ("laws_…")
+    stem = path.stem.split("_")[0]
+    corpus = {"nearmiss": "xquad", "questions": "xquad"}.get(stem, stem)
     text = path.read_text(encoding="utf-8")
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     # XQuAD rows carry no split: every other document (sorted) is "fit", the rest "heldout"
@@ -77,19 +82,24 @@ def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
                         alt_answers=[row["answer_en"]],
                         kind="answerable" if present else "off-corpus",
                         split=split,
+                        corpus="xquad",
                     )
                 )
         else:
+            # a question about a document the corpus lacks asks about another domain
+            absent = bool(corpus_files is not None and row.get("source"))
+            absent = absent and row["source"] not in corpus_files
             items.append(
                 QAItem(
                     id=str(row.get("id", n)),
                     question=row["question"],
                     language=row.get("language") or detect_language(row["question"]),
                     answers=list(row.get("answers", [])),
-                    answerable=bool(row.get("answerable", True)),
+                    answerable=bool(row.get("answerable", True)) and not absent,
                     source=row.get("source"),
-                    kind=_kind(row),
+                    kind="off-corpus" if absent else _kind(row),
                     split=row.get("split"),
+                    corpus=row.get("corpus") or corpus,
                 )
             )
     return items
@@ -133,6 +143,9 @@ class Outcome:
     outcome: str = "answered"
     probability: float = 0.0  # the answerer's belief in its best passage (for the curve)
     closest_correct: bool = False  # whether that best passage holds the gold answer
+    corpus: str = ""
+    # the gold answer is in what the user sees: the answer's quote or a hedge's passages
+    shown: bool = False
 
 
 def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outcome]:
@@ -171,6 +184,8 @@ def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outco
                     and (item.source is None or closest.source == item.source)
                     and contains_any(closest.quote, item.answers)
                 ),
+                corpus=item.corpus,
+                shown=item.answerable and ans.outcome != "declined" and cited,
             )
         )
     bar("eval", len(items), len(items))
@@ -190,41 +205,55 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def summarise(outcomes: list[Outcome]) -> dict[str, dict]:
-    """Metrics per question language and overall."""
+    """Metrics per question language, per corpus and language ("laws-en"), and overall."""
     groups: dict[str, list[Outcome]] = {}
     for o in outcomes:
         groups.setdefault(o.language, []).append(o)
+    for o in outcomes:
+        if o.corpus:
+            groups.setdefault(f"{o.corpus}-{o.language}", []).append(o)
     groups["all"] = list(outcomes)
-    table = {}
-    for lang, rows in groups.items():
-        ans = [o for o in rows if o.answerable]
-        unans = [o for o in rows if not o.answerable]
-        near = [o for o in unans if o.kind == "near-miss"]
-        off = [o for o in unans if o.kind in ("off-topic", "off-corpus")]
-        answered = [o for o in ans if not o.declined]
-        n_cit = sum(o.citations for o in answered)
-        secs = [o.seconds for o in rows]
-        table[lang] = {
-            "questions": len(rows),
-            "answerable": len(ans),
-            "hit@1": _share(sum(o.rank == 1 for o in ans), len(ans)),
-            "hit@5": _share(sum(o.rank is not None and o.rank <= 5 for o in ans), len(ans)),
-            "mrr": round(sum(1 / o.rank for o in ans if o.rank) / len(ans), 3) if ans else None,
-            "answer_accuracy": _share(sum(o.correct for o in ans), len(ans)),
-            "citation_precision": _share(sum(o.supporting for o in answered), n_cit),
-            "citation_recall": _share(sum(o.supporting > 0 for o in answered), len(answered)),
-            "false_decline_rate": _share(sum(o.declined for o in ans), len(ans)),
-            "unanswerable": len(unans),
-            "decline_rate": _share(sum(o.declined for o in unans), len(unans)),
-            "near_miss": len(near),
-            "near_miss_decline_rate": _share(sum(o.declined for o in near), len(near)),
-            "off_topic": len(off),
-            "off_topic_decline_rate": _share(sum(o.declined for o in off), len(off)),
-            "hedged": _share(sum(o.outcome == "hedged" for o in rows), len(rows)),
-            "latency_p50_s": round(statistics.median(secs), 3) if secs else None,
-            "latency_p95_s": round(_pct(secs, 0.95), 3) if secs else None,
-        }
-    return table
+    return {key: _metrics(rows) for key, rows in groups.items()}
+
+
+def _metrics(rows: list[Outcome]) -> dict:
+    ans = [o for o in rows if o.answerable]
+    unans = [o for o in rows if not o.answerable]
+    near = [o for o in unans if o.kind == "near-miss"]
+    off = [o for o in unans if o.kind in ("off-topic", "off-corpus")]
+    answered = [o for o in ans if o.outcome == "answered"]
+    n_cit = sum(o.citations for o in answered)
+    secs = [o.seconds for o in rows]
+    return {
+        "questions": len(rows),
+        "answerable": len(ans),
+        "hit@1": _share(sum(o.rank == 1 for o in ans), len(ans)),
+        "hit@5": _share(sum(o.rank is not None and o.rank <= 5 for o in ans), len(ans)),
+        "mrr": round(sum(1 / o.rank for o in ans if o.rank) / len(ans), 3) if ans else None,
+        # answered, with the gold answer in a cited quote (recall of right answers)
+        "answer_accuracy": _share(sum(o.correct for o in ans), len(ans)),
+        # of the answered answerable questions, the share whose quote holds the answer
+        "answer_precision": _share(sum(o.correct for o in answered), len(answered)),
+        "citation_precision": _share(sum(o.supporting for o in answered), n_cit),
+        # the answer is in front of the user: in the quote, or among a hedge's passages
+        "answer_shown": _share(sum(o.shown for o in ans), len(ans)),
+        "answered_rate": _share(len(answered), len(ans)),
+        "hedged_answerable": _share(sum(o.outcome == "hedged" for o in ans), len(ans)),
+        # "not in the documents" said of a question the documents answer
+        "false_not_in_documents": _share(sum(o.outcome == "declined" for o in ans), len(ans)),
+        "false_decline_rate": _share(sum(o.declined for o in ans), len(ans)),
+        "unanswerable": len(unans),
+        "decline_rate": _share(sum(o.declined for o in unans), len(unans)),
+        "near_miss": len(near),
+        "near_miss_answered": _share(sum(o.outcome == "answered" for o in near), len(near)),
+        "near_miss_decline_rate": _share(sum(o.declined for o in near), len(near)),
+        "off_topic": len(off),
+        "off_topic_decline_rate": _share(sum(o.outcome == "declined" for o in off), len(off)),
+        "off_topic_answered": _share(sum(o.outcome == "answered" for o in off), len(off)),
+        "hedged": _share(sum(o.outcome == "hedged" for o in rows), len(rows)),
+        "latency_p50_s": round(statistics.median(secs), 3) if secs else None,
+        "latency_p95_s": round(_pct(secs, 0.95), 3) if secs else None,
+    }
 
 
 def threshold_curve(outcomes: list[Outcome], points: int = 41) -> list[dict]:
@@ -247,14 +276,20 @@ METRICS = [
     "hit@5",
     "mrr",
     "answer_accuracy",
+    "answer_precision",
     "citation_precision",
-    "citation_recall",
+    "answer_shown",
+    "answered_rate",
+    "hedged_answerable",
+    "false_not_in_documents",
     "false_decline_rate",
     "decline_rate",
     "near_miss",
+    "near_miss_answered",
     "near_miss_decline_rate",
     "off_topic",
     "off_topic_decline_rate",
+    "off_topic_answered",
     "hedged",
     "latency_p50_s",
     "latency_p95_s",
@@ -289,10 +324,10 @@ def chart(table: dict[str, dict], outcomes: list[Outcome], path: Path) -> None:
     keys = [
         "hit@5",
         "answer_accuracy",
-        "citation_precision",
-        "citation_recall",
-        "near_miss_decline_rate",
-        "false_decline_rate",
+        "answer_precision",
+        "answer_shown",
+        "false_not_in_documents",
+        "near_miss_answered",
     ]
     langs = [k for k in ("de", "en") if k in table] or ["all"]
     fig, (ax, curve_ax) = plt.subplots(1, 2, figsize=(13, 4.5))

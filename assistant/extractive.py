@@ -19,15 +19,19 @@ from .answerability import (
     ABLATED_WORDS,
     DECIDER,
     RANKER,
+    TOPIC,
     Decider,
     Ranker,
+    TopicJudge,
     ablation_evidence,
     ablation_variants,
     anchors,
     answer_spans,
     expected_type,
     features,
+    heading_before,
     rank_evidence,
+    topic_evidence,
 )
 from .answering import Answer, make_citation
 from .chunking import Span, answer_sentences, split_sentences
@@ -128,10 +132,13 @@ class SentenceVectors(Protocol):
     def __call__(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]: ...
 
 
+CLOSEST_PASSAGES = 3  # a hedge shows this many passages at most, for the user to judge
+
+
 class ExtractiveAnswerer:
     """Quotes the sentence that answers as [1] (joined with the runner-up when that is
-    its neighbour); declines, or hedges with the closest passage, when the evidence says
-    the documents do not answer."""
+    its neighbour). When no sentence is certain it says so and shows the closest
+    passages; "not in the documents" only when nothing retrieved is about the subject."""
 
     mode = "extractive"
 
@@ -144,6 +151,7 @@ class ExtractiveAnswerer:
         ranker: Ranker = RANKER,
         decider: Decider = DECIDER,
         ablated_words: int = ABLATED_WORDS,
+        topic: TopicJudge = TOPIC,
     ):
         self.settings = settings
         self.embedder = embedder
@@ -151,6 +159,7 @@ class ExtractiveAnswerer:
         self.sentence_vectors = sentence_vectors or (lambda ids: {})
         self.ranker = ranker
         self.decider = decider
+        self.topic = topic
         self.ablated_words = ablated_words  # the decider's coefficients are fitted for it
         self.shift = settings.min_relevance  # the user's shift of the decision points
 
@@ -207,11 +216,18 @@ class ExtractiveAnswerer:
         q_anchors = anchors(question)
         scale = self.lexicon.rarity_scale()
         context_cache: dict[str, tuple[set[str], str]] = {}
+        terms = [set(self.lexicon.terms(c.text)) for c in cands]
+        by_place = {(c.hit.chunk.id, c.ordinal): i for i, c in enumerate(cands)}
         for i, cand in enumerate(cands):
             chunk = cand.hit.chunk
             if chunk.id not in context_cache:
                 context_cache[chunk.id] = (set(self.lexicon.terms(chunk.text)), chunk.text.lower())
             context_terms, context_lower = context_cache[chunk.id]
+            neighbours: set[str] = set()
+            for j in (cand.ordinal - 1, cand.ordinal + 1):
+                if (chunk.id, j) in by_place:
+                    neighbours |= terms[by_place[chunk.id, j]]
+            heading = heading_before(chunk.text, cand.start - chunk.start)
             cand.evidence = features(
                 sentence=float(s_cos[i]),
                 window=float(w_cos[i]),
@@ -221,8 +237,10 @@ class ExtractiveAnswerer:
                 text=cand.text,
                 question=question,
                 term_weights=weights,
-                sentence_terms=set(self.lexicon.terms(cand.text)),
+                sentence_terms=terms[i],
                 context_terms=context_terms,
+                neighbour_terms=neighbours,
+                heading_terms=set(self.lexicon.terms(heading)) if heading else set(),
                 question_anchors=q_anchors,
                 context_lower=context_lower,
                 known=self.lexicon.known,
@@ -313,42 +331,64 @@ class ExtractiveAnswerer:
         if not ranked:
             return Answer(phrases.DECLINE[lang], [], lang, self.mode, declined=True, retrieved=hits)
         best = ranked[0]
-        outcome = self.decider.outcome(best.probability, self.shift)
+        on_topic = self.topic.probability(
+            topic_evidence([c.evidence for c in ranked], best.probability)
+        )
         closest = make_citation(1, best.hit, best.start, best.end, best.probability)
-        if outcome == "declined":
+        common = {"retrieved": hits, "probability": best.probability, "closest": closest}
+        if on_topic < self.topic.decline_below + self.shift:
             return Answer(
                 phrases.DECLINE[lang],
                 [],
                 lang,
                 self.mode,
                 declined=True,
-                retrieved=hits,
-                confidence=1.0 - best.probability,
+                confidence=1.0 - on_topic,
                 outcome="declined",
-                probability=best.probability,
-                closest=closest,
+                **common,
             )
-        chosen = self.select(ranked) if outcome == "answered" else [best]
+        if self.decider.answers(best.probability, self.shift):
+            chosen = self.select(ranked)
+            citations = [
+                make_citation(i + 1, c.hit, c.start, c.end, c.probability)
+                for i, c in enumerate(chosen)
+            ]
+            text = frame(lang, question, chosen)
+            return Answer(
+                text,
+                citations,
+                lang,
+                self.mode,
+                confidence=best.probability,
+                outcome="answered",
+                **common,
+            )
+        shown = closest_passages(ranked, CLOSEST_PASSAGES)
         citations = [
-            make_citation(i + 1, c.hit, c.start, c.end, c.probability) for i, c in enumerate(chosen)
+            make_citation(i + 1, c.hit, c.start, c.end, c.probability) for i, c in enumerate(shown)
         ]
-        text = (
-            frame(lang, question, chosen)
-            if outcome == "answered"
-            else frame_hedge(lang, question, best)
-        )
         return Answer(
-            text,
+            phrases.hedge(lang, [(c.text, c.hit.chunk.lang) for c in shown]),
             citations,
             lang,
             self.mode,
-            declined=outcome != "answered",
-            retrieved=hits,
-            confidence=best.probability if outcome == "answered" else 1.0 - best.probability,
-            outcome=outcome,
-            probability=best.probability,
-            closest=closest,
+            declined=True,
+            confidence=1.0 - best.probability,
+            outcome="hedged",
+            **common,
         )
+
+
+def closest_passages(ranked: list[Candidate], limit: int) -> list[Candidate]:
+    """The best-ranked sentences that do not overlap, at most ``limit``: what a hedge
+    shows so the user can judge (the answer is often among them when none is certain)."""
+    shown: list[Candidate] = []
+    for cand in ranked:
+        if len(shown) == limit:
+            break
+        if not any(overlapping(cand, s) for s in shown):
+            shown.append(cand)
+    return shown
 
 
 def overlapping(a: Candidate, b: Candidate) -> bool:
@@ -382,7 +422,3 @@ def frame(lang: str, question: str, chosen: list[Candidate]) -> str:
         spans = answer_spans(kind, cand.text, question) if doc_lang != lang else []
         parts.append(phrases.cited(lang, i, cand.text, doc_lang, spans[0] if spans else None))
     return "\n\n".join(parts)
-
-
-def frame_hedge(lang: str, question: str, cand: Candidate) -> str:
-    return phrases.hedge(lang, cand.text, cand.hit.chunk.lang)

@@ -24,6 +24,11 @@ HEDGE = {
     "de": "Die Dokumente beantworten das nicht direkt. Am nächsten kommt {where}[1]: {quote}",
     "en": "The documents do not answer this directly. The closest passage is {where}[1]: {quote}",
 }
+# several closest passages, each on its own line behind its marker
+HEDGE_MANY = {
+    "de": "Die Dokumente beantworten das nicht direkt. Am nächsten kommen diese Stellen:",
+    "en": "The documents do not answer this directly. These passages come closest:",
+}
 HEDGE_WHERE = {"de": "in der {other}Quelle ", "en": "in the {other}source "}
 UNCITED_NOTICE = {
     "de": "Hinweis: Das Modell hat keine Quelle angegeben; diese Antwort ist nicht belegt.",
@@ -90,8 +95,16 @@ def cited(lang: str, i: int, text: str, doc_lang: str, span: str | None = None) 
     )
 
 
-def hedge(lang: str, text: str, doc_lang: str) -> str:
-    """The hedge: not answered directly, the closest passage as a hint."""
-    other = source_language(lang, doc_lang)
-    where = HEDGE_WHERE[lang].format(other=other) if other else ""
-    return HEDGE[lang].format(where=where, quote=quote(lang, text))
+def hedge(lang: str, passages: list[tuple[str, str]]) -> str:
+    """Not answered directly: the closest passages, (text, document language) each."""
+    if len(passages) == 1:
+        text, doc_lang = passages[0]
+        other = source_language(lang, doc_lang)
+        where = HEDGE_WHERE[lang].format(other=other) if other else ""
+        return HEDGE[lang].format(where=where, quote=quote(lang, text))
+    lines = [HEDGE_MANY[lang]]
+    for n, (text, doc_lang) in enumerate(passages, 1):
+        other = source_language(lang, doc_lang)
+        where = f" ({HEDGE_WHERE[lang].format(other=other).strip()})" if other else ""
+        lines.append(f"[{n}]{where}: {quote(lang, text)}")
+    return "\n\n".join(lines)

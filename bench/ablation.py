@@ -38,12 +38,12 @@ METRICS = (
 )
 
 
-def outcomes(rows: list[dict], ranker, decider) -> list[dict]:
-    """Per held-out question: group, language, answered correctly, declined."""
+def outcomes(rows: list[dict], ranker, decider, judge) -> list[dict]:
+    """Per held-out question: group, language, answered correctly, not answered."""
     out = []
-    for r, top in zip(rows, fa.best_candidates(rows, ranker)):
-        p = decider.probability(top["evidence"]) if top else 0.0
-        outcome = decider.outcome(p)
+    tops = fa.best_candidates(rows, ranker)
+    for r, top, te in zip(rows, tops, fa.topic_rows(rows, ranker, decider)):
+        outcome = fa.outcome_of(r, top, te, ranker, decider, judge)
         gold = any(c["gold"] for cit in fa.quotes(r, ranker) for c in cit)
         out.append(
             {
@@ -72,9 +72,9 @@ def quality(dump: Path, words: list[int], boot: int, refits: int) -> dict:
     per_k, outs_k = {}, {}
     for k in words:
         rows_k = fa.with_ablated_words(rows, k)
-        ranker, decider = fa.fit(rows_k)
+        ranker, decider, judge = fa.fit(rows_k)
         held_k = [r for r in rows_k if r["split"] == "heldout"]
-        outs_k[k] = outcomes(held_k, ranker, decider)
+        outs_k[k] = outcomes(held_k, ranker, decider, judge)
         per_k[k] = {"figures": figures(outs_k[k]), "answer_at": decider.answer_at}
         print(k, json.dumps(per_k[k]), file=sys.stderr, flush=True)
     rng = np.random.default_rng(0)
@@ -97,8 +97,8 @@ def quality(dump: Path, words: list[int], boot: int, refits: int) -> dict:
     held_base = fa.with_ablated_words(held, base)
     for i in range(refits):
         pick = np.random.default_rng(100 + i).integers(0, len(fit_rows), len(fit_rows))
-        ranker, decider = fa.fit([fit_rows[j] for j in pick])
-        for m, v in figures(outcomes(held_base, ranker, decider)).items():
+        ranker, decider, judge = fa.fit([fit_rows[j] for j in pick])
+        for m, v in figures(outcomes(held_base, ranker, decider, judge)).items():
             spread.setdefault(m, []).append(v)
         print("refit", i, file=sys.stderr, flush=True)
     if refits:

@@ -1,26 +1,31 @@
-"""Fit the answerability model (assistant/answerability.py) on the development set.
+"""Fit the answerability models (assistant/answerability.py) on the development set.
 
-    python bench/fit_answerability.py            # dump evidence, fit, report held-out
+    python bench/fit_answerability.py            # index, dump evidence, fit, report held-out
     python bench/fit_answerability.py --write    # ... and write the coefficients into the code
-    python bench/fit_answerability.py --reuse --ablated-words 2   # refit from the dump for
-                                                                 # 2 ablated words
+    python bench/fit_answerability.py --reuse    # refit from the dump
 
-The corpus is the 24 XQuAD articles plus the nine English documents of mixed-en, all
-indexed together. Questions: XQuAD (answerable, German and English), our near-miss
-questions (bench/data/nearmiss.jsonl), English-document questions in both languages
-(bench/data/mixed_answerable.jsonl) and off-topic/non-questions (bench/data/offtopic.jsonl).
-Every question has a split, by document: "fit" (every other document in sorted order)
-or "heldout" (the rest). Only "fit" rows are used to fit; "heldout" rows are reported.
+Two development corpora, each indexed on its own, as users' folders are:
+- "mixed": the 24 XQuAD articles plus the nine English documents of mixed-en;
+- "laws": the eleven German laws of laws-de plus the same nine English documents.
+Questions: XQuAD (answerable, German and English), our near-miss questions over XQuAD
+(bench/data/nearmiss.jsonl), English-document questions in both languages
+(bench/data/mixed_answerable.jsonl), our questions over the laws (laws_answerable.jsonl,
+laws_nearmiss.jsonl, German and English), and off-topic/non-questions (offtopic.jsonl).
+Each corpus is also asked the other corpus's questions: those are about another domain,
+the examples the topic judge learns "not in the documents" from ("foreign").
+Every question has a split, by document: "fit" or "heldout". Only "fit" rows are used
+to fit; "heldout" rows are reported.
 
-The model is a logistic regression over the evidence of each candidate sentence, labelled
-1 when the sentence holds the gold answer (in the gold document). The answer point is
-the strictest one at which no more than one in five answerable XQuAD questions of the
-fit split is declined (FALSE_DECLINE_BUDGET, German and English averaged): within that
-budget, as many near-miss questions as possible are declined. (Maximising a weighted
-sum of accuracy and near-miss declines instead proved flat and unstable between refits.)
-The hedge point is as low as the closest passage of the questions between the two
-points is still right two times in five (below it, a plain decline). Non-questions and
-other languages never reach the model.
+Three models, fitted in order:
+- the ranker (conditional logit over each question's candidate sentences);
+- the decider (logistic regression: does the best sentence hold the answer?). Its answer
+  point is the most permissive one at which answered questions of the fit split keep
+  PRECISION_TARGET and near-misses are answered at most NEAR_MISS_ANSWERED of the time;
+  below it the answer shows the closest passages ("hedged") instead;
+- the topic judge (logistic regression on question-level evidence: is anything retrieved
+  about the question's subject?). Its decline point is the strictest one at which at most
+  FALSE_NOT_IN_DOCUMENTS of the answerable fit questions (each language) would be told
+  "not in the documents".
 
 The dump keeps each candidate's similarity drop for each of the question's four rarest
 words, so any number of ablated words up to four is fitted from one dump; ``--write``
@@ -44,8 +49,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "bench"
 DATA = ROOT / "bench" / "data"
-FALSE_DECLINE_BUDGET = 0.2  # at most one in five answerable questions declined (fit split)
-HINT_RIGHT = 0.4  # a hedge shows its passage only where that passage is right this often
+PRECISION_TARGET = 0.93  # of the answered questions, this share quotes the answer (fit split)
+NEAR_MISS_ANSWERED = 0.30  # at most this share of near-miss questions answered (fit split)
+FALSE_NOT_IN_DOCUMENTS = 0.01  # answerable fit questions told "not in the documents", at most
+CLOSEST = 3  # passages a hedge shows (assistant.extractive.CLOSEST_PASSAGES)
+FOREIGN_SAMPLE = 200  # questions of the other corpus asked of each one
+CORPORA = {
+    "mixed": (SHARED / "xquad" / "docs", SHARED / "mixed-en" / "docs"),
+    "laws": (SHARED / "laws-de" / "docs", SHARED / "mixed-en" / "docs"),
+}
+ON_TOPIC = {"xquad", "nearmiss", "mixed", "laws", "lawsnm"}
+NEAR_MISS = {"nearmiss", "lawsnm"}
+ANSWERABLE = {"xquad", "mixed", "laws"}
 
 from assistant.answerability import (  # noqa: E402
     ABLATED_WORDS,
@@ -53,10 +68,14 @@ from assistant.answerability import (  # noqa: E402
     DECIDER,
     RANK_FEATURES,
     RANKER,
+    TOPIC,
+    TOPIC_FEATURES,
     Decider,
     Ranker,
+    TopicJudge,
     ablation_evidence,
     rank_evidence,
+    topic_evidence,
 )
 
 MAX_ABLATED = 4  # the dump keeps this many drops per candidate
@@ -88,12 +107,25 @@ def split_of(doc: str | None, row_id: str = "") -> str:
     return "fit" if int(digits) % 2 == 0 else "heldout"
 
 
-def questions() -> list[dict]:
+def _own_rows(name: str, group: str) -> list[dict]:
     rows = []
+    for line in (DATA / name).read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            r["doc"] = r.get("doc") or r.get("source")
+            r["group"] = group
+            rows.append(r)
+    return rows
+
+
+def questions(corpus: str = "mixed") -> list[dict]:
+    """The questions asked of ``corpus``: its own (by group), then a sample of the other
+    corpus's answerable ones as "foreign" (about another domain)."""
+    xquad = []
     for line in (SHARED / "xquad" / "questions.jsonl").read_text().splitlines():
         r = json.loads(line)
         for lang in ("de", "en"):
-            rows.append(
+            xquad.append(
                 {
                     "id": f"{r['id']}-{lang}",
                     "question": r[f"q_{lang}"],
@@ -104,18 +136,30 @@ def questions() -> list[dict]:
                     "group": "xquad",
                 }
             )
-    for name, group in (
-        ("nearmiss.jsonl", "nearmiss"),
-        ("mixed_answerable.jsonl", "mixed"),
-        ("offtopic.jsonl", "offtopic"),
-    ):
-        for line in (DATA / name).read_text().splitlines():
-            r = json.loads(line)
-            r["doc"] = r.get("doc") or r.get("source")
-            r["group"] = "nearmiss" if r["id"].startswith("nm") else group
-            rows.append(r)
+    laws = (
+        _own_rows("laws_answerable.jsonl", "laws")
+        if (DATA / "laws_answerable.jsonl").exists()
+        else []
+    )
+    laws_nm = (
+        _own_rows("laws_nearmiss.jsonl", "lawsnm")
+        if (DATA / "laws_nearmiss.jsonl").exists()
+        else []
+    )
+    nearmiss = _own_rows("nearmiss.jsonl", "nearmiss")
+    shared = _own_rows("mixed_answerable.jsonl", "mixed") + _own_rows("offtopic.jsonl", "offtopic")
+    if corpus == "mixed":
+        own, other = xquad + nearmiss, laws + laws_nm
+    else:
+        own, other = laws + laws_nm, xquad + nearmiss
+    foreign = [
+        {**r, "group": "foreign", "answerable": False, "answers": []}
+        for r in other[:: max(1, len(other) // FOREIGN_SAMPLE)]
+    ]
+    rows = own + shared + foreign
     for r in rows:
         r["split"] = r.get("split") or split_of(r["doc"], r["id"])
+        r["corpus"] = corpus
     return rows
 
 
@@ -123,53 +167,55 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def dump(index_dir: Path, out: Path) -> None:
-    """Evidence of the top candidates of every question, with gold labels."""
+def dump(index_dir: Path, out, corpus: str = "mixed") -> None:
+    """Evidence of the candidates of every question asked of ``corpus``, gold-labelled."""
     from assistant import Assistant
     from assistant.language import detect_language
 
-    corpus = index_dir.parent / "corpus"
-    if not corpus.exists():
-        corpus.mkdir(parents=True)
-        for folder in (SHARED / "xquad" / "docs", SHARED / "mixed-en" / "docs"):
-            for p in folder.iterdir():
-                shutil.copy(p, corpus / p.name)
-    bot = Assistant(corpus_dir=corpus, index_dir=index_dir, answer_mode="extractive")
+    folder = index_dir.parent / "corpus"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        for docs in CORPORA[corpus]:
+            for p in docs.iterdir():
+                shutil.copy(p, folder / p.name)
+    bot = Assistant(corpus_dir=folder, index_dir=index_dir, answer_mode="extractive")
     bot.index()
-    rows = questions()
+    rows = questions(corpus)
     began = time.perf_counter()
-    with out.open("w") as fh:
-        for i, r in enumerate(rows):
-            q = r["question"]
-            lang = r["language"] if r["language"] in ("de", "en") else detect_language(q)
-            hits, q_vec = bot.retrieve(q, lang)
-            doc_lang = hits[0].chunk.lang if hits else None  # as Assistant.stream does
-            answerer = bot.extractive_answerer(doc_lang)
-            answerer.ablated_words = MAX_ABLATED  # every drop, so fewer words can be tried
-            ranked = answerer.rank(q, lang, hits, q_vec)
-            golds = [_norm(a) for a in r.get("answers", []) if a.strip()]
-            cands = [
-                {
-                    "evidence": c.evidence,
-                    "drops": list(c.ablation_drops),
-                    "gold": bool(
-                        r["answerable"]
-                        and c.hit.chunk.source == r["doc"]
-                        and any(g in _norm(c.text) for g in golds)
-                    ),
-                    "source": c.hit.chunk.source,
-                    "chunk": c.hit.chunk.id,
-                    "ordinal": c.ordinal,
-                    "start": c.start,
-                    "end": c.end,
-                    "text": c.text,
-                }
-                for c in ranked
-            ]
-            fh.write(json.dumps({**r, "lang": lang, "candidates": cands}, ensure_ascii=False))
-            fh.write("\n")
-            if i % 200 == 0:
-                print(f"dump {i}/{len(rows)} {time.perf_counter() - began:.0f}s", file=sys.stderr)
+    for i, r in enumerate(rows):
+        q = r["question"]
+        lang = r["language"] if r["language"] in ("de", "en") else detect_language(q)
+        hits, q_vec = bot.retrieve(q, lang)
+        doc_lang = hits[0].chunk.lang if hits else None  # as Assistant.stream does
+        answerer = bot.extractive_answerer(doc_lang)
+        answerer.ablated_words = MAX_ABLATED  # every drop, so fewer words can be tried
+        ranked = answerer.rank(q, lang, hits, q_vec)
+        golds = [_norm(a) for a in r.get("answers", []) if a.strip()]
+        cands = [
+            {
+                "evidence": c.evidence,
+                "drops": list(c.ablation_drops),
+                "gold": bool(
+                    r["answerable"]
+                    and c.hit.chunk.source == r["doc"]
+                    and any(g in _norm(c.text) for g in golds)
+                ),
+                "source": c.hit.chunk.source,
+                "chunk": c.hit.chunk.id,
+                "ordinal": c.ordinal,
+                "start": c.start,
+                "end": c.end,
+                "text": c.text,
+            }
+            for c in ranked
+        ]
+        out.write(json.dumps({**r, "lang": lang, "candidates": cands}, ensure_ascii=False))
+        out.write("\n")
+        if i % 200 == 0:
+            print(
+                f"dump {corpus} {i}/{len(rows)} {time.perf_counter() - began:.0f}s",
+                file=sys.stderr,
+            )
 
 
 def _matrix(cands: list[dict], names: tuple[str, ...]) -> np.ndarray:
@@ -241,35 +287,81 @@ def best_candidates(rows: list[dict], ranker: Ranker) -> list[dict | None]:
     return out
 
 
-def simulate(rows: list[dict], ranker: Ranker, decider: Decider) -> dict[str, dict[str, float]]:
-    """Per group and language: answered-correct, hedged, declined shares."""
-    stats: dict[str, dict[str, list[int]]] = {}
+def topic_rows(rows: list[dict], ranker: Ranker, decider: Decider) -> list[dict]:
+    """The topic judge's evidence of each question (best candidate judged by the decider)."""
+    out = []
     for r, top in zip(rows, best_candidates(rows, ranker)):
-        lang = r["language"] if r["language"] in ("de", "en") else "xx"
-        s = stats.setdefault(f"{r['group']}-{lang}", {"correct": [], "declined": [], "hedged": []})
         p = decider.probability(top["evidence"]) if top else 0.0
-        outcome = decider.outcome(p)
+        out.append(topic_evidence([c["evidence"] for c in r["candidates"]], p))
+    return out
+
+
+def outcome_of(r: dict, top: dict | None, topic_e: dict, ranker, decider, topic) -> str:
+    if top is None or topic.off_topic(topic_e):
+        return "declined"
+    return "answered" if decider.answers(decider.probability(top["evidence"])) else "hedged"
+
+
+def shown_passages(r: dict, ranker: Ranker) -> list[dict]:
+    """What a hedge shows: the best-ranked candidates that do not overlap, at most CLOSEST."""
+    cands = r["candidates"]
+    order = np.argsort([ranker.score(c["evidence"]) for c in cands])[::-1]
+    shown: list[dict] = []
+    for i in order:
+        c = cands[i]
+        if len(shown) == CLOSEST:
+            break
+        if not any(
+            c["source"] == s["source"] and c["start"] < s["end"] and s["start"] < c["end"]
+            for s in shown
+        ):
+            shown.append(c)
+    return shown
+
+
+def simulate(
+    rows: list[dict], ranker: Ranker, decider: Decider, topic: TopicJudge = TOPIC
+) -> dict[str, dict[str, float]]:
+    """Per group and language: answered right, answered, hedged, declined, answer shown."""
+    stats: dict[str, dict[str, list[int]]] = {}
+    tops = best_candidates(rows, ranker)
+    for r, top, te in zip(rows, tops, topic_rows(rows, ranker, decider)):
+        lang = r["language"] if r["language"] in ("de", "en") else "xx"
+        key = f"{r['group']}-{lang}"
+        s = stats.setdefault(
+            key,
+            {"correct": [], "answered": [], "declined": [], "hedged": [], "shown": []},
+        )
+        outcome = outcome_of(r, top, te, ranker, decider, topic)
         gold = any(c["gold"] for cit in quotes(r, ranker) for c in cit)
         s["correct"].append(int(outcome == "answered" and gold))
-        s["declined"].append(int(outcome != "answered"))
+        s["answered"].append(int(outcome == "answered"))
+        s["declined"].append(int(outcome == "declined"))
         s["hedged"].append(int(outcome == "hedged"))
-    return {
-        k: {m: float(np.mean(v[m])) for m in v} | {"n": len(v["correct"])}
-        for k, v in sorted(stats.items())
-    }
-
-
-ANSWERABLE_WEIGHT = 2.0  # prior: most questions people ask are about what the documents hold
+        hedge_gold = any(c["gold"] for c in shown_passages(r, ranker))
+        s["shown"].append(
+            int((outcome == "answered" and gold) or (outcome == "hedged" and hedge_gold))
+        )
+    table = {}
+    for k, v in sorted(stats.items()):
+        row = {m: float(np.mean(v[m])) for m in v} | {"n": len(v["correct"])}
+        row["precision"] = (
+            float(np.sum(v["correct"]) / np.sum(v["answered"])) if np.sum(v["answered"]) else 1.0
+        )
+        table[k] = row
+    return table
 
 
 def objective(table: dict[str, dict[str, float]]) -> float:
-    """Accuracy on answerable questions and declines on near-misses, the former weighted
-    by ANSWERABLE_WEIGHT (two of three questions in use are assumed answerable)."""
-    acc = [
-        table[k]["correct"] for k in ("xquad-de", "xquad-en", "mixed-de", "mixed-en") if k in table
-    ]
-    dec = [table[k]["declined"] for k in ("nearmiss-de", "nearmiss-en") if k in table]
-    return float((ANSWERABLE_WEIGHT * np.mean(acc) + np.mean(dec)) / (ANSWERABLE_WEIGHT + 1))
+    """Answered right on answerable questions, averaged over groups and languages."""
+    acc = [v["correct"] for k, v in table.items() if k.split("-")[0] in ANSWERABLE]
+    return float(np.mean(acc)) if acc else 0.0
+
+
+def _pooled(table: dict[str, dict[str, float]], groups: set[str], field: str) -> float:
+    num = sum(v[field] * v["n"] for k, v in table.items() if k.split("-")[0] in groups)
+    den = sum(v["n"] for k, v in table.items() if k.split("-")[0] in groups)
+    return num / den if den else 0.0
 
 
 def quotes(r: dict, ranker: Ranker) -> list[list[dict]]:
@@ -308,9 +400,9 @@ def quote_quality(rows: list[dict], ranker: Ranker) -> tuple[float, float]:
     return float(np.mean(hit)), n_sup / max(1, n_cit)
 
 
-def fit(rows: list[dict]) -> tuple[Ranker, Decider]:
+def fit(rows: list[dict]) -> tuple[Ranker, Decider, TopicJudge]:
     train = [r for r in rows if r["split"] == "fit"]
-    ranker = fit_ranker(train)
+    ranker = fit_ranker([r for r in train if r["group"] in ANSWERABLE])
     # the widest second-quote margin that keeps citation precision at 0.8 or more
     for within in (1.0, 0.75, 0.5, 0.25, 0.0):
         candidate = Ranker(ranker.coef, within)
@@ -322,29 +414,46 @@ def fit(rows: list[dict]) -> tuple[Ranker, Decider]:
     x = _matrix([t for t, _ in pairs], DECIDE_FEATURES)
     y = np.asarray([bool(t["gold"]) for t, _ in pairs], dtype=np.float64)
     intercept, coef = fit_logistic(x, y)
-    base = Decider(float(intercept), tuple(float(c) for c in coef), 0.5, 0.0)
-    # the answer point: as strict as the false-decline budget allows
-    best = (0.0, 0.05)
-    for answer_at in np.arange(0.05, 0.95, 0.01):
-        table = simulate(train, ranker, Decider(base.intercept, base.coef, float(answer_at), 0.0))
-        false_declines = np.mean([table[k]["declined"] for k in ("xquad-de", "xquad-en")])
-        if false_declines > FALSE_DECLINE_BUDGET:
+    base = Decider(float(intercept), tuple(float(c) for c in coef), 0.5)
+    # the topic judge: on-topic questions (answerable and near-miss) against the others
+    evid = topic_rows(train, ranker, base)
+    tx = np.asarray([[e[f] for f in TOPIC_FEATURES] for e in evid], dtype=np.float64)
+    ty = np.asarray([r["group"] in ON_TOPIC for r in train], dtype=np.float64)
+    t_int, t_coef = fit_logistic(tx, ty)
+    judge = TopicJudge(float(t_int), tuple(float(c) for c in t_coef), 0.0)
+    # its decline point: the strictest that keeps false "not in the documents" in budget
+    probs = np.asarray([judge.probability(e) for e in evid])
+    answerable = np.asarray([r["group"] in ANSWERABLE for r in train])
+    langs = np.asarray([r["language"] for r in train])
+    decline_below = 0.0
+    for t in np.arange(0.01, 0.95, 0.01):
+        worst = max(
+            float(np.mean(probs[answerable & (langs == lang)] < t)) for lang in ("de", "en")
+        )
+        if worst > FALSE_NOT_IN_DOCUMENTS:
             break
-        best = (objective(table), float(answer_at))
-    # the hint band: down to where the closest passage is still right 2 times in 5
-    probs = [(base.probability(t["evidence"]), bool(t["gold"])) for t, _ in pairs]
-    hedge_at = best[1]
-    for t in np.arange(best[1] - 0.01, 0.0, -0.01):
-        band = [gold for p, gold in probs if t <= p < best[1]]
-        if band and np.mean(band) < HINT_RIGHT:
+        decline_below = float(t)
+    judge = TopicJudge(judge.intercept, judge.coef, round(decline_below, 3))
+    # the answer point: as permissive as precision and near-miss answers allow
+    answer_at = 0.95
+    for t in np.arange(0.95, 0.05, -0.01):
+        table = simulate(train, ranker, Decider(base.intercept, base.coef, float(t)), judge)
+        answered = _pooled(table, ANSWERABLE, "answered")
+        correct = _pooled(table, ANSWERABLE, "correct")
+        precision = correct / answered if answered else 1.0
+        near = _pooled(table, NEAR_MISS, "answered")
+        if precision < PRECISION_TARGET or near > NEAR_MISS_ANSWERED:
             break
-        hedge_at = float(t)
-    return ranker, Decider(base.intercept, base.coef, round(best[1], 3), round(float(hedge_at), 3))
+        answer_at = float(t)
+    decider = Decider(base.intercept, base.coef, round(answer_at, 3))
+    return ranker, decider, judge
 
 
-def write_model(ranker: Ranker, decider: Decider, ablated_words: int = ABLATED_WORDS) -> None:
-    """Replace the RANKER and DECIDER blocks, one coefficient a line, named, and the
-    number of ablated words they were fitted for."""
+def write_model(
+    ranker: Ranker, decider: Decider, judge: TopicJudge, ablated_words: int = ABLATED_WORDS
+) -> None:
+    """Replace the RANKER, DECIDER and TOPIC blocks, one coefficient a line, named, and
+    the number of ablated words they were fitted for."""
     path = ROOT / "assistant" / "answerability.py"
     text = re.sub(
         r"^ABLATED_WORDS = \d+", f"ABLATED_WORDS = {ablated_words}", path.read_text(), flags=re.M
@@ -366,17 +475,40 @@ def write_model(ranker: Ranker, decider: Decider, ablated_words: int = ABLATED_W
         f"{lines(decider.coef, DECIDE_FEATURES)}"
         "    ),\n"
         f"    answer_at={decider.answer_at},\n"
-        f"    hedge_at={decider.hedge_at},\n"
+        ")\n"
+        "TOPIC = TopicJudge(\n"
+        f"    intercept={judge.intercept:.4f},\n"
+        "    coef=(\n"
+        f"{lines(judge.coef, TOPIC_FEATURES)}"
+        "    ),\n"
+        f"    decline_below={judge.decline_below},\n"
         ")\n"
     )
     start = text.index("RANKER = Ranker(")
-    end = text.index(")\n", text.index("hedge_at=", start)) + 2
+    end = text.index(")\n", text.index("decline_below=", start)) + 2
     path.write_text(text[:start] + block + text[end:])
+
+
+def report(rows: list[dict], ranker: Ranker, decider: Decider, judge: TopicJudge) -> None:
+    for split in ("fit", "heldout"):
+        part = [r for r in rows if r["split"] == split]
+        for lang in ("de", "en"):
+            sub = [r for r in part if r["language"] == lang and r["group"] in ANSWERABLE]
+            acc, prec = quote_quality(sub, ranker)
+            print(f"{split} {lang}: the top quote holds the answer {acc:.3f}, precision {prec:.3f}")
+        table = simulate(part, ranker, decider, judge)
+        print(f"\n{split}: objective {objective(table):.3f}")
+        for k, v in table.items():
+            print(
+                f"  {k:14s} n={v['n']:4d} right={v['correct']:.3f} "
+                f"precision={v['precision']:.3f} shown={v['shown']:.3f} "
+                f"hedged={v['hedged']:.3f} not-in-docs={v['declined']:.3f}"
+            )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--index", default="/tmp/answerability/index")
+    ap.add_argument("--root", default="/tmp/answerability", help="corpora and indexes here")
     ap.add_argument("--dump", default="/tmp/answerability/evidence.jsonl")
     ap.add_argument("--reuse", action="store_true", help="fit on an existing dump")
     ap.add_argument("--write", action="store_true", help="write the model into the code")
@@ -390,32 +522,23 @@ def main() -> None:
     dump_file = Path(args.dump)
     dump_file.parent.mkdir(parents=True, exist_ok=True)
     if not args.reuse:
-        dump(Path(args.index), dump_file)
+        with dump_file.open("w") as out:
+            for corpus in CORPORA:
+                dump(Path(args.root) / corpus / "index", out, corpus)
     rows = [json.loads(line) for line in dump_file.read_text().splitlines()]
     rows = with_ablated_words(rows, args.ablated_words)
-    ranker, decider = fit(rows)
+    ranker, decider, judge = fit(rows)
     print("ranker:", dict(zip(RANK_FEATURES, (round(c, 3) for c in ranker.coef))))
     print("decider:", dict(zip(DECIDE_FEATURES, (round(c, 3) for c in decider.coef))))
-    print(
-        f"intercept {decider.intercept:.3f} answer_at {decider.answer_at} "
-        f"hedge_at {decider.hedge_at}"
-    )
-    for split in ("fit", "heldout"):
-        for lang in ("de", "en"):
-            part = [r for r in rows if r["split"] == split and r["language"] == lang]
-            acc, prec = quote_quality(part, ranker)
-            print(f"{split} {lang}: a quote holds the answer {acc:.3f}, precision {prec:.3f}")
-        table = simulate([r for r in rows if r["split"] == split], ranker, decider)
-        print(f"\n{split}: objective {objective(table):.3f}")
-        for k, v in table.items():
-            print(
-                f"  {k:14s} n={v['n']:4d} correct={v['correct']:.3f} "
-                f"declined={v['declined']:.3f} hedged={v['hedged']:.3f}"
-            )
-    current = simulate([r for r in rows if r["split"] == "heldout"], RANKER, DECIDER)
+    print(f"intercept {decider.intercept:.3f} answer_at {decider.answer_at}")
+    print("topic:", dict(zip(TOPIC_FEATURES, (round(c, 3) for c in judge.coef))))
+    print(f"intercept {judge.intercept:.3f} decline_below {judge.decline_below}")
+    report(rows, ranker, decider, judge)
+    held = [r for r in rows if r["split"] == "heldout"]
+    current = simulate(held, RANKER, DECIDER, TOPIC)
     print(f"\nheld-out objective with the models in the code now: {objective(current):.3f}")
     if args.write:
-        write_model(ranker, decider, args.ablated_words)
+        write_model(ranker, decider, judge, args.ablated_words)
         print("written to assistant/answerability.py")
 
 

@@ -7,8 +7,11 @@ from assistant.answerability import (
     DECIDER,
     RANK_FEATURES,
     RANKER,
+    TOPIC,
+    TOPIC_FEATURES,
     Decider,
     Ranker,
+    TopicJudge,
     ablation_evidence,
     ablation_variants,
     anchors,
@@ -16,7 +19,9 @@ from assistant.answerability import (
     coverage,
     expected_type,
     features,
+    is_name,
     rank_evidence,
+    topic_evidence,
 )
 
 
@@ -139,16 +144,14 @@ class TestDecision:
         assert m1 == 1.0 and m2 == -1.0 and s1 > s2 and s1 + s2 == pytest.approx(1.0)
         assert rank_evidence([]) == []
 
-    def test_outcomes_follow_the_two_points(self):
-        d = Decider(0.0, (0.0,) * len(DECIDE_FEATURES), answer_at=0.6, hedge_at=0.3)
-        assert d.outcome(0.7) == "answered"
-        assert d.outcome(0.5) == "hedged"
-        assert d.outcome(0.1) == "declined"
-        assert d.outcome(0.7, shift=0.2) == "hedged"  # ASSISTANT_MIN_RELEVANCE: stricter
+    def test_answers_from_the_answer_point(self):
+        d = Decider(0.0, (0.0,) * len(DECIDE_FEATURES), answer_at=0.6)
+        assert d.answers(0.7) and not d.answers(0.5)
+        assert not d.answers(0.7, shift=0.2)  # ASSISTANT_MIN_RELEVANCE: stricter
 
     def test_probability_is_logistic_in_the_features(self):
         coef = tuple(1.0 if f == "sentence" else 0.0 for f in DECIDE_FEATURES)
-        d = Decider(-0.5, coef, 0.5, 0.2)
+        d = Decider(-0.5, coef, 0.5)
         f = dict.fromkeys(DECIDE_FEATURES, 0.0)
         assert d.probability({**f, "sentence": 0.5}) == pytest.approx(0.5)
         assert d.probability({**f, "sentence": 2.0}) > 0.8
@@ -161,5 +164,51 @@ class TestDecision:
         assert rank["type_present"] > rank["type_missing"]
         decide = dict(zip(DECIDE_FEATURES, DECIDER.coef))
         assert decide["type_missing"] < 0
-        assert 0 < DECIDER.hedge_at <= DECIDER.answer_at < 1
+        assert 0 < DECIDER.answer_at < 1
+        topic = dict(zip(TOPIC_FEATURES, TOPIC.coef))
+        assert topic["best_chunk"] > 0  # a closer passage: more likely on the subject
+        assert 0 < TOPIC.decline_below < 1
         assert isinstance(RANKER, Ranker) and RANKER.second_within >= 0
+
+
+class TestTopicJudge:
+    """ "Not in the documents" is its own decision, on question-level evidence."""
+
+    def test_evidence_takes_the_best_of_the_candidates(self):
+        base = dict.fromkeys(DECIDE_FEATURES, 0.0)
+        a = {**base, "chunk": 0.8, "sentence": 0.7, "coverage_context": 0.2, "same_language": 1.0}
+        b = {**base, "chunk": 0.9, "sentence": 0.6, "coverage_context": 0.5}
+        e = topic_evidence([a, b], probability=0.3)
+        assert e["best_chunk"] == 0.9 and e["best_sentence"] == 0.7
+        assert e["best_coverage"] == 0.5 and e["best_probability"] == 0.3
+        assert e["same_language"] == 0.0  # of the best chunk (b)
+        assert set(e) == set(TOPIC_FEATURES)
+
+    def test_no_candidates_is_no_evidence(self):
+        assert topic_evidence([], 0.0) == dict.fromkeys(TOPIC_FEATURES, 0.0)
+
+    def test_declines_only_below_its_point(self):
+        coef = tuple(10.0 if f == "best_chunk" else 0.0 for f in TOPIC_FEATURES)
+        judge = TopicJudge(-8.0, coef, decline_below=0.5)
+        low = {**dict.fromkeys(TOPIC_FEATURES, 0.0), "best_chunk": 0.7}
+        high = {**low, "best_chunk": 0.9}
+        assert judge.off_topic(low) and not judge.off_topic(high)
+        assert judge.off_topic(high, shift=0.5)  # stricter about claiming "nothing"
+
+
+class TestBoldSpans:
+    """A bold short answer is a whole word or phrase of the asked kind, or nothing."""
+
+    def test_a_number_inside_a_word_is_no_number(self):
+        q = "How many US dollars did WLF invest?"
+        assert answer_spans(expected_type(q), "Die WLF1 ist ein Token.", q) == []
+
+    def test_a_number_keeps_its_scale_and_unit(self):
+        q = "How many US dollars did WLF invest?"
+        text = "WLF investierte 100 Millionen Dollar in das Projekt."
+        assert answer_spans(expected_type(q), text, q) == ["100 Millionen Dollar"]
+
+    def test_a_german_noun_phrase_is_no_name(self):
+        assert not is_name("Förderung von Blockchain-")
+        assert not is_name("Die Bundesnetzagentur")
+        assert is_name("Bilal bin Saqib") and is_name("Natalie Baker")

@@ -15,7 +15,20 @@ DATA = Path(__file__).parent / "data"
 
 
 def outcome(lang, answerable, declined, correct, citations, supporting, rank):
-    return Outcome("x", lang, answerable, declined, correct, citations, supporting, rank, 0.1, "")
+    return Outcome(
+        "x",
+        lang,
+        answerable,
+        declined,
+        correct,
+        citations,
+        supporting,
+        rank,
+        0.1,
+        "",
+        outcome="declined" if declined else "answered",
+        shown=correct,
+    )
 
 
 def test_metrics_by_hand():
@@ -31,7 +44,9 @@ def test_metrics_by_hand():
     assert m["mrr"] == round((1 + 1 / 3) / 3, 3)
     assert m["answer_accuracy"] == round(1 / 3, 3)
     assert m["citation_precision"] == 0.25  # 1 supporting of 4 citations in answered questions
-    assert m["citation_recall"] == 0.5  # 1 of 2 answered questions has a supporting citation
+    assert m["answer_precision"] == 0.5  # 1 of 2 answered questions has a supporting citation
+    assert m["answer_shown"] == round(1 / 3, 3)
+    assert m["false_not_in_documents"] == round(1 / 3, 3)
     assert m["false_decline_rate"] == round(1 / 3, 3) and m["decline_rate"] == 0.5
 
 
@@ -122,7 +137,7 @@ def test_tiny_xquad_style_file_end_to_end(tmp_path):
     m = run_eval(tmp_path, qa, corpus)
     assert m["all"]["questions"] == 4 and m["all"]["answerable"] == 2
     assert m["de"]["hit@1"] == 1.0 and m["de"]["answer_accuracy"] == 1.0
-    assert m["all"]["citation_recall"] == 1.0
+    assert m["all"]["answer_precision"] == 1.0 and m["all"]["answer_shown"] == 1.0
 
 
 @pytest.mark.slow

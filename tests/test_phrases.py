@@ -42,5 +42,10 @@ class TestPhrases:
         assert text == "Außerdem laut der englischen Quelle [2]: „Bilal is CEO.“"
 
     def test_the_hedge_names_a_source_in_the_other_language(self):
-        assert phrases.hedge("de", "X.", "de").endswith("Am nächsten kommt [1]: „X.“")
-        assert "in the German source [1]" in phrases.hedge("en", "X.", "de")
+        assert phrases.hedge("de", [("X.", "de")]).endswith("Am nächsten kommt [1]: „X.“")
+        assert "in the German source [1]" in phrases.hedge("en", [("X.", "de")])
+
+    def test_a_hedge_of_several_passages_numbers_each(self):
+        text = phrases.hedge("en", [("X.", "en"), ("Y.", "de")])
+        assert text.startswith("The documents do not answer this directly.")
+        assert "[1]: “X.”" in text and "[2] (in the German source): “Y.”" in text
