@@ -192,8 +192,11 @@ def anchors(question: str) -> list[str]:
     return out
 
 
-def covered(term: str, present: set[str]) -> bool:
-    """A term occurs, alone or inside a compound ("unternehm" in "kryptowährungsunternehm")."""
+def covered(term: str | tuple[str, ...], present: set[str]) -> bool:
+    """A term occurs, alone or inside a compound ("unternehm" in "kryptowährungsunternehm");
+    a group of terms (a word's dictionary translations) when one of them does."""
+    if isinstance(term, tuple):
+        return any(covered(t, present) for t in term)
     return term in present or (len(term) >= 5 and any(term in w for w in present))
 
 
@@ -432,7 +435,7 @@ def features(
     kind: str | None,
     text: str,
     question: str,
-    term_weights: dict[str, float],
+    term_weights: dict,
     sentence_terms: set[str],
     context_terms: set[str],
     question_anchors: list[str],
@@ -454,12 +457,10 @@ def features(
         "same_language": 1.0 if same_language else 0.0,
         "type_present": 1.0 if kind and found else 0.0,
         "type_missing": 1.0 if kind and not found else 0.0,
-        "coverage_sentence": coverage(term_weights, sentence_terms) if same_language else 0.0,
-        "coverage_context": coverage(term_weights, context_terms) if same_language else 0.0,
-        "coverage_neighbours": (
-            coverage(term_weights, sentence_terms | neighbour_terms) if same_language else 0.0
-        ),
-        "coverage_heading": coverage(term_weights, heading_terms) if same_language else 0.0,
+        "coverage_sentence": coverage(term_weights, sentence_terms),
+        "coverage_context": coverage(term_weights, context_terms),
+        "coverage_neighbours": coverage(term_weights, sentence_terms | neighbour_terms),
+        "coverage_heading": coverage(term_weights, heading_terms),
         "anchor_sentence": (
             sum(a in text_lower for a in question_anchors) / n_anchor if n_anchor else 1.0
         ),
@@ -469,12 +470,8 @@ def features(
         "unknown_anchors": (
             sum(not known(a) for a in question_anchors) / n_anchor if n_anchor else 0.0
         ),
-        "uncovered_share": (
-            1.0 - coverage(term_weights, context_terms) if same_language and term_weights else 0.0
-        ),
-        "uncovered_rarest": (
-            max(missing.values()) / rarity_scale if same_language and missing else 0.0
-        ),
+        "uncovered_share": 1.0 - coverage(term_weights, context_terms) if term_weights else 0.0,
+        "uncovered_rarest": max(missing.values()) / rarity_scale if missing else 0.0,
         "rank_margin": 0.0,
         "rank_share": 0.0,
         "ablation_min": 0.0,

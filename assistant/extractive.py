@@ -37,7 +37,7 @@ from .answering import Answer, make_citation
 from .chunking import Span, answer_sentences, split_sentences
 from .language import is_prose
 from .records import SentenceVector
-from .retrieval import Hit
+from .retrieval import Hit, Translator
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,9 @@ class Lexicon(Protocol):
 
     def stem(self, words: list[str]) -> list[str]: ...
 
+    @property
+    def lang(self) -> str: ...
+
 
 class SentenceVectors(Protocol):
     def __call__(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]: ...
@@ -152,6 +155,7 @@ class ExtractiveAnswerer:
         decider: Decider = DECIDER,
         ablated_words: int = ABLATED_WORDS,
         topic: TopicJudge = TOPIC,
+        translator: Translator | None = None,
     ):
         self.settings = settings
         self.embedder = embedder
@@ -160,6 +164,7 @@ class ExtractiveAnswerer:
         self.ranker = ranker
         self.decider = decider
         self.topic = topic
+        self.translator = translator
         self.ablated_words = ablated_words  # the decider's coefficients are fitted for it
         self.shift = settings.min_relevance  # the user's shift of the decision points
 
@@ -213,6 +218,7 @@ class ExtractiveAnswerer:
         w_cos = _cos(np.asarray([c.window_vec for c in cands], dtype=np.float32), q)
         kind = expected_type(question)
         weights = self.lexicon.term_weights(question)
+        translated = self.translated_weights(question, lang)
         q_anchors = anchors(question)
         scale = self.lexicon.rarity_scale()
         context_cache: dict[str, tuple[set[str], str]] = {}
@@ -228,6 +234,12 @@ class ExtractiveAnswerer:
                 if (chunk.id, j) in by_place:
                     neighbours |= terms[by_place[chunk.id, j]]
             heading = heading_before(chunk.text, cand.start - chunk.start)
+            if chunk.lang == lang:
+                cand_weights = weights
+            elif chunk.lang == self.lexicon.lang:
+                cand_weights = translated
+            else:  # no words in common but names and numbers (the anchor evidence)
+                cand_weights = {}
             cand.evidence = features(
                 sentence=float(s_cos[i]),
                 window=float(w_cos[i]),
@@ -236,7 +248,7 @@ class ExtractiveAnswerer:
                 kind=kind,
                 text=cand.text,
                 question=question,
-                term_weights=weights,
+                term_weights=cand_weights,
                 sentence_terms=terms[i],
                 context_terms=context_terms,
                 neighbour_terms=neighbours,
@@ -255,6 +267,21 @@ class ExtractiveAnswerer:
             low, mean = ablation_evidence(cand.ablation_drops)
             cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = low, mean
             cand.probability = self.decider.probability(cand.evidence)
+
+    def translated_weights(self, question: str, lang: str) -> dict:
+        """The question's terms in the documents' language, one group of stems per word
+        of the question (its dictionary translations), weighted by the rarest known stem
+        of the group; {} without a dictionary for this pair of languages."""
+        t = self.translator
+        target = self.lexicon.lang
+        if t is None or lang == target or not t.can(lang, target):
+            return {}
+        out: dict[tuple[str, ...], float] = {}
+        for group in t.groups(question, lang, target):
+            weights = self.lexicon.term_weights(" ".join(group))
+            if weights:
+                out[tuple(sorted(weights))] = max(weights.values())
+        return out
 
     def ablation_texts(self, question: str, weights: dict[str, float] | None = None) -> list[str]:
         """The question variants the ablation evidence embeds (one per left-out word);

@@ -263,22 +263,32 @@ class Lexicon:
     def known(self, word: str) -> bool:
         return any(word in index.words() for index in self.indexes.values())
 
-    def search(self, question: str, k: int) -> list[tuple[str, float, str]]:
+    def search(
+        self, question: str, k: int, queries: dict[str, str] | None = None
+    ) -> list[tuple[str, float, str]]:
         """(chunk id, score, language) of the best ``k`` chunks of each language, each
-        language's index reading the question with its own stemmer. Scores of two indexes
-        are not comparable (their idf is their own): rank within a language (see
+        language's index reading the question with its own stemmer (or ``queries[lang]``,
+        the question put into that language's words). Scores of two indexes are not
+        comparable (their idf is their own): rank within a language (see
         ``retrieval.fuse``)."""
+        queries = queries or {}
         return [
             (cid, score, lang)
             for lang, index in self.indexes.items()
-            for cid, score in index.search(question, k)
+            for cid, score in index.search(queries.get(lang, question), k)
         ]
 
-    def coverage(self, question: str, texts: dict[str, tuple[str, str]]) -> dict[str, float]:
+    def coverage(
+        self,
+        question: str,
+        texts: dict[str, tuple[str, str]],
+        queries: dict[str, str] | None = None,
+    ) -> dict[str, float]:
         """Per chunk id: the share of the question's terms its text holds, in its language
-        (``texts``: chunk id -> (language, text))."""
+        (``texts``: chunk id -> (language, text); ``queries`` as for :meth:`search`)."""
+        queries = queries or {}
         return {
-            cid: self.for_language(lang).coverage(question, text)
+            cid: self.for_language(lang).coverage(queries.get(lang, question), text)
             for cid, (lang, text) in texts.items()
         }
 

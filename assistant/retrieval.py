@@ -53,6 +53,7 @@ def fuse(
     cross_weight: float,
     coverage: dict[str, float] | None = None,
     gate: float | None = None,
+    translated: dict[str, float] | None = None,
 ) -> list[Hit]:
     """Weighted reciprocal-rank fusion; pure, so it is unit-tested on its own.
 
@@ -65,7 +66,10 @@ def fuse(
     When the best dense match is in another language than the question, the dense
     ranking stands as it is. ``lexical`` may hold the lists of several per-language
     indexes: a chunk's lexical rank is its place among the chunks of its language.
+    ``translated``: document languages the question was put into by a dictionary, with
+    the weight their lexical hits get (they count like the question's own language).
     """
+    translated = translated or {}
     hits: dict[str, Hit] = {}
     for rank, (chunk, score) in enumerate(dense):
         hit = hits.setdefault(chunk.id, Hit(chunk))
@@ -75,7 +79,7 @@ def fuse(
     best = max((score for _, score in dense), default=0.0)
     # dense retrieval's best match in the other language: the question is about a
     # document in that language, and its own words can only mislead
-    if dense and dense[0][0].lang != question_lang:
+    if dense and dense[0][0].lang not in (question_lang, *translated):
         lexical = []
     seen: dict[str, int] = {}  # lexical ranks count within each document language
     for chunk, score in lexical:
@@ -83,7 +87,9 @@ def fuse(
         hit = hits.setdefault(chunk.id, Hit(chunk))
         hit.lexical = score
         hit.ranks["lexical"] = rank + 1
-        weight = same_weight if chunk.lang == question_lang else cross_weight
+        weight = (
+            same_weight if chunk.lang == question_lang else translated.get(chunk.lang, cross_weight)
+        )
         if coverage is not None:
             weight *= coverage.get(chunk.id, 0.0)
         if gate is not None:
@@ -140,6 +146,17 @@ class QueryEmbedder(Protocol):
     def get_query_embedding(self, query: str) -> list[float]: ...
 
 
+class Translator(Protocol):
+    """Puts a question's content words into the words of another language (a bilingual
+    dictionary), so lexical search and term evidence work across languages."""
+
+    def can(self, source: str, target: str) -> bool: ...
+
+    def query(self, question: str, source: str, target: str) -> str: ...
+
+    def groups(self, question: str, source: str, target: str) -> list[list[str]]: ...
+
+
 class HybridRetriever(BaseRetriever):
     """Dense and lexical candidates of the committed state, fused, best first.
 
@@ -156,6 +173,7 @@ class HybridRetriever(BaseRetriever):
         embedder: QueryEmbedder,
         snapshot: Callable[[], Snapshot],
         top_k: int | None = None,
+        translator: Translator | None = None,
     ):
         super().__init__()
         self._settings = settings
@@ -163,6 +181,7 @@ class HybridRetriever(BaseRetriever):
         self._embedder = embedder
         self._snapshot = snapshot
         self._top_k = top_k
+        self._translator = translator
 
     def search(
         self,
@@ -183,7 +202,8 @@ class HybridRetriever(BaseRetriever):
         # under the gate a chunk dense retrieval did not find gets no lexical weight: with
         # k dense hits it cannot reach the top k, and its text is not worth a store read
         texts = not settings.lexical_gate or len(dense) < k
-        lexical = self._lexical(snap, question, n, {c.id: c for c, _ in dense}, texts)
+        queries = self.translations(question, lang, snap.lexicon.indexes)
+        lexical = self._lexical(snap, question, n, {c.id: c for c, _ in dense}, texts, queries)
         read = {c.id: (c.lang, c.text) for c, _ in lexical if c.version}
         fused = fuse(
             dense,
@@ -191,14 +211,29 @@ class HybridRetriever(BaseRetriever):
             lang,
             settings.lexical_weight_same_language,
             settings.lexical_weight_cross_language,
-            coverage=snap.lexicon.coverage(question, read),
+            coverage=snap.lexicon.coverage(question, read, queries),
             gate=settings.lexical_gate or None,
+            translated=dict.fromkeys(queries, settings.lexical_weight_translated),
         )
         hits = keep_dense_top(fused, k, DENSE_KEPT)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
         if missing:
             cosine_fill(hits, q_vec, self._store.embeddings(missing))
         return hits, q_vec
+
+    def translations(self, question: str, lang: str, languages) -> dict[str, str]:
+        """The question in the words of each other document language the dictionary
+        knows (for the lexical leg); {} without a dictionary or a zero weight."""
+        t = self._translator
+        if t is None or not self._settings.lexical_weight_translated:
+            return {}
+        out = {}
+        for target in languages:
+            if target != lang and t.can(lang, target):
+                query = t.query(question, lang, target)
+                if query.strip():
+                    out[target] = query
+        return out
 
     def _lexical(
         self,
@@ -207,10 +242,11 @@ class HybridRetriever(BaseRetriever):
         n: int,
         known: dict[str, StoredChunk],
         texts: bool = True,
+        queries: dict[str, str] | None = None,
     ) -> list[tuple[StoredChunk, float]]:
         """BM25 hits as chunks: texts the dense half did not bring are read from the store
         (without ``texts``, such hits keep only their id and language, for their ranks)."""
-        found = snap.lexicon.search(question, n)
+        found = snap.lexicon.search(question, n, queries)
         missing = [cid for cid, _, _ in found if cid not in known]
         if missing and texts:
             known = known | self._store.chunks(missing)

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     candidates: int = 20
     lexical_weight_same_language: float = 1.5
     lexical_weight_cross_language: float = 0.0
+    # BM25 weight for the question put into the documents' language by the dictionary
+    lexical_weight_translated: float = 1.5
+    # the bilingual dictionary (Debian's trans-de-en, the Ding file); "" for the default
+    # place, "off" to do without
+    dictionary: str = ""
     # lexical evidence reorders only chunks this close (cosine) to the best dense one
     lexical_gate: float = 0.05
 

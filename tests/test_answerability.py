@@ -19,6 +19,7 @@ from assistant.answerability import (
     coverage,
     expected_type,
     features,
+    heading_before,
     is_name,
     rank_evidence,
     topic_evidence,
@@ -129,9 +130,37 @@ class TestFeatures:
         assert f["type_present"] == 0 and f["type_missing"] == 1
         assert f["coverage_sentence"] == pytest.approx(2 / 3)
 
-    def test_term_coverage_counts_only_within_one_language(self):
-        f = _features(same_language=False)
+    def test_no_terms_in_the_sentences_language_no_coverage(self):
+        """Across languages without a dictionary the answerer passes no terms."""
+        f = _features(same_language=False, term_weights={})
         assert f["coverage_sentence"] == 0 and f["uncovered_share"] == 0
+
+    def test_a_translated_word_is_covered_by_any_of_its_translations(self):
+        weights = {("kundig", "entlass"): 2.0, ("frist",): 1.0}
+        f = _features(
+            same_language=False,
+            question="How long is the notice period for a dismissal?",
+            term_weights=weights,
+            sentence_terms={"kundig", "wochen"},
+            context_terms={"kundig", "wochen"},
+        )
+        assert f["coverage_sentence"] == pytest.approx(2 / 3)
+        assert f["uncovered_share"] == pytest.approx(1 / 3)
+
+    def test_the_heading_and_the_neighbours_count_apart(self):
+        f = _features(
+            sentence_terms={"2024"},
+            neighbour_terms={"rat"},
+            heading_terms={"gegrund"},
+        )
+        assert f["coverage_neighbours"] == pytest.approx(2 / 3)
+        assert f["coverage_heading"] == pytest.approx(1 / 3)
+
+    def test_the_heading_a_sentence_stands_under(self):
+        text = "### § 3 Dauer des Urlaubs\n\n(1) Der Urlaub beträgt 24 Werktage.\n"
+        assert heading_before(text, text.index("(1)")) == "### § 3 Dauer des Urlaubs"
+        assert heading_before(text, 0) == ""
+        assert heading_before("§ 12 Kosten\nDer Mieter zahlt.", 15) == "§ 12 Kosten"
 
     def test_names_the_corpus_never_mentions(self):
         f = _features(question_anchors=["trump", "rat"], known=lambda w: w == "rat")

@@ -31,6 +31,27 @@ class TestFuse:
         assert weighted[0].chunk.id == "best"
 
 
+class TestTranslatedQuestion:
+    """An English question put into German words by the dictionary: German lexical
+    hits count like hits in the question's own language."""
+
+    def test_translated_hits_count_with_their_weight(self):
+        a, b = chunk("a", "de"), chunk("b", "de")
+        dense = [(a, 0.9), (b, 0.89)]
+        plain = fuse(dense, [(b, 5.0)], "en", 1.5, 0.0)
+        assert [h.chunk.id for h in plain] == ["a", "b"]  # dense order stands
+        moved = fuse(dense, [(b, 5.0)], "en", 1.5, 0.0, translated={"de": 1.5})
+        assert [h.chunk.id for h in moved] == ["b", "a"]
+        assert moved[0].ranks == {"dense": 2, "lexical": 1}
+
+    def test_the_gate_still_applies(self):
+        a, far = chunk("a", "de"), chunk("far", "de")
+        hits = fuse(
+            [(a, 0.9), (far, 0.7)], [(far, 9.0)], "en", 1.5, 0.0, gate=0.05, translated={"de": 1.5}
+        )
+        assert hits[0].chunk.id == "a"
+
+
 class TestPerLanguageLexicalRanks:
     def test_a_lexical_rank_counts_within_the_chunks_language(self):
         """Hits of another language's index neither take nor push a chunk's rank."""

@@ -41,7 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
         "open": "Dokument öffnen",
         "open_page": "Dokument öffnen (Seite {p})",
         "hedged": "nicht direkt beantwortet",
-        "declined": "nicht beantwortet",
+        "declined": "nicht in den Dokumenten",
         "too_long": "Die Frage ist zu lang ({n} Zeichen; höchstens {max} erlaubt). Sie bleibt "
         "im Eingabefeld, damit du sie kürzen kannst.",
         "refused": "Frage nicht beantwortet: {why}",
@@ -101,7 +101,7 @@ TEXT: dict[str, dict[str, str]] = {
         "open": "Open document",
         "open_page": "Open document (page {p})",
         "hedged": "not answered directly",
-        "declined": "not answered",
+        "declined": "not in the documents",
         "too_long": "The question is too long ({n} characters; at most {max} allowed). It stays "
         "in the box so you can shorten it.",
         "refused": "Question not answered: {why}",
