@@ -88,11 +88,20 @@ def is_title_line(text: str, following: str) -> bool:
     )
 
 
+LEAD_IN_REACH = 12  # list items a quote may reach back over to the clause introducing them
+QUOTE_MAX = 800  # characters: a list item is joined with its lead-in only within this
+# ends in a word that is no conjunction: the sentence goes on below ("2. einem Wirbeltier")
+_UNFINISHED = re.compile(r"(?<![\w])(?!(?:und|oder|sowie|bzw|and|or)$)[\w\-–]+$", re.I)
+_SUB_ITEM = re.compile(r"^\s*(?:[a-z]{1,2}\)|[-*•])\s+")
+
+
 def quote_span(text: str, spans: list[Span], j: int) -> tuple[int, int] | None:
     """Where the quote of sentence ``j`` of a chunk starts and ends, or None for a heading.
 
-    A heading line in front of a sentence is dropped; a list item is quoted together with
-    the clause that introduces it ("Mit Freiheitsstrafe wird bestraft, wer: 1. …").
+    A heading line in front of a sentence is dropped. A list item is quoted together with
+    the clause that introduces it ("Mit Freiheitsstrafe wird bestraft, wer: 1. …", also
+    without the colon), and an item that breaks off in mid-sentence ("2. einem Wirbeltier")
+    with the sub-items that finish it: a quote is never a dangling fragment.
     """
     span = spans[j]
     start = span.start
@@ -105,13 +114,25 @@ def quote_span(text: str, spans: list[Span], j: int) -> tuple[int, int] | None:
     item = bool(_LIST_ITEM.match(body))
     if is_heading(body) or (not item and is_title_line(body, text[span.end : span.end + 2])):
         return None
+    end = span.end
     if item:
         k = j - 1
-        while k >= 0 and j - k <= 4 and _LIST_ITEM.match(spans[k].text):
+        while k >= 0 and j - k <= LEAD_IN_REACH and _LIST_ITEM.match(spans[k].text):
             k -= 1
-        if k >= 0 and spans[k].text.rstrip().endswith(":") and span.end - spans[k].start <= 800:
-            start = spans[k].start
-    return start, span.end
+        if k >= 0 and span.end - spans[k].start <= QUOTE_MAX:
+            lead = spans[k].text.rstrip()
+            if lead.endswith(":") or _UNFINISHED.search(lead):
+                start = spans[k].start
+    if _UNFINISHED.search(text[start:end].rstrip()):
+        # a lead-in takes the items that finish it; an item only its own sub-items
+        goes_on = _SUB_ITEM if item else _LIST_ITEM
+        n = j + 1
+        while n < len(spans) and n - j <= LEAD_IN_REACH and goes_on.match(spans[n].text):
+            if spans[n].end - start > QUOTE_MAX:
+                break
+            end = spans[n].end
+            n += 1
+    return start, end
 
 
 class Lexicon(Protocol):

@@ -161,6 +161,33 @@ class TestQuotes:
             "oder"
         )
 
+    def test_a_lead_in_without_a_colon_is_quoted_with_its_item(self):
+        """Laws introduce lists mid-sentence ("…, wer"), items apart by blank lines."""
+        text = (
+            "Ordnungswidrig handelt, wer\n\n"
+            "1.  entgegen § 4 eine Auskunft nicht erteilt,\n\n"
+            "2.  entgegen § 5 eine Meldung unterlässt."
+        )
+        spans = split_sentences(text)
+        j = next(i for i, s in enumerate(spans) if s.text.startswith("2."))
+        start, end = quote_span(text, spans, j)
+        assert text[start:end].startswith("Ordnungswidrig handelt, wer")
+        assert text[start:end].endswith("unterlässt.")
+
+    def test_an_item_that_breaks_off_takes_its_sub_items(self):
+        """Never a dangling fragment such as "2. einem Wirbeltier"."""
+        text = (
+            "Bestraft wird, wer\n\n1. ein Wirbeltier tötet oder\n\n2. einem Wirbeltier\n\n"
+            "a) aus Roheit Schmerzen oder\n\nb) länger anhaltende Leiden\n\nzufügt."
+        )
+        spans = split_sentences(text)
+        j = next(i for i, s in enumerate(spans) if s.text.startswith("2."))
+        start, end = quote_span(text, spans, j)
+        assert text[start:end].endswith("b) länger anhaltende Leiden")
+        j1 = next(i for i, s in enumerate(spans) if s.text.startswith("1."))
+        start, end = quote_span(text, spans, j1)
+        assert text[start:end].endswith("tötet oder")  # a whole item stays as it is
+
     def test_a_heading_line_in_front_of_a_sentence_is_dropped(self):
         text = "# Tierschutzgesetz\nDas Gesetz schützt das Leben und Wohlbefinden der Tiere."
         spans = split_sentences(text)
