@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run chat browser test test-fast lint bench bench-quick eval eval-heldout fit clean screenshots
+.PHONY: install dictionary run chat browser test test-fast lint bench bench-quick eval eval-heldout fit clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) dictionary
+
+# Debian's German-English Ding dictionary: English questions over German documents are
+# matched word by word (assistant/bilingual.py). Compiled once into ~/.cache/doc-assistant.
+DING := /usr/share/trans/de-en
+dictionary: $(STAMP)
+	@test -f $(DING) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "WARNING: cannot install trans-de-en (not root, no sudo): English questions will not be translated for German documents"; exit 0; fi; \
+	  echo "installing Debian's trans-de-en (German-English dictionary)"; \
+	  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; } \
+	  || echo "WARNING: apt could not install trans-de-en: English questions will not be translated for German documents"; }
+	@test ! -f $(DING) || $(PY) -c "from assistant.bilingual import Dictionary; Dictionary.load()" \
+	  || echo "WARNING: could not compile the dictionary $(DING); it is compiled on first use"
 
 run: install
 	$(VENV)/bin/assistant serve
