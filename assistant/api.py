@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import phrases
 from .answering import Answer, AnswerStream, Status, timed
 from .conversation import CitedSources, is_follow_up, new_anchors, previous_question
 from .errors import (
@@ -40,9 +41,10 @@ from .language import (
 from .lexical import LanguageIndex, LexiconCache
 from .loaders import Limits, LoadError, load_bytes
 from .phrases import FALLBACK_NOTICE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
-from .retrieval import HybridRetriever, Snapshot
+from .retrieval import HybridRetriever, Snapshot, Translator
 from .settings import Settings
 from .store import ChunkStore
+from .translation import DictionaryTranslator
 from .uploads import UploadPlanner, UploadReport, safe_upload_name
 
 if TYPE_CHECKING:
@@ -188,10 +190,13 @@ class Assistant:
         llm: LLM | None = None,
         store: ChunkStore | None = None,
         embedder: Any = None,
+        translator: Translator | None = None,
         **overrides: Any,
     ):
         """``llm``: any llama-index LLM for generative answers (default: the
-        OpenAI-compatible server from the settings, if one is configured)."""
+        OpenAI-compatible server from the settings, if one is configured);
+        ``translator``: puts questions into the documents' language for lexical evidence
+        (default: the German-English dictionary, see ``ASSISTANT_DICTIONARY``)."""
         if settings is None:
             settings = Settings.load(**overrides)
         elif overrides:
@@ -201,6 +206,7 @@ class Assistant:
         if llm is None and settings.answer_mode == "generative":
             self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
         self._embedder = embedder
+        self.translator: Translator = translator or DictionaryTranslator(settings.dictionary)
         self._store: ChunkStore | None = store
         self._snapshot: Snapshot | None = None
         self._index_lock = threading.RLock()
@@ -357,7 +363,9 @@ class Assistant:
     def as_retriever(self, top_k: int | None = None) -> HybridRetriever:
         """A llama-index ``BaseRetriever``: hybrid, language-aware chunk retrieval that
         follows re-indexing done elsewhere."""
-        return HybridRetriever(self.settings, self.store, self.embedder, self._state, top_k)
+        return HybridRetriever(
+            self.settings, self.store, self.embedder, self._state, top_k, self.translator
+        )
 
     def as_query_engine(self):
         """A llama-index ``BaseQueryEngine``; source nodes are the cited passages."""
@@ -379,6 +387,7 @@ class Assistant:
             self.embedder,
             lexicon=self.lexicon(lang),
             sentence_vectors=self.store.sentence_vectors,
+            translator=self.translator,
         )
 
     def lexicon(self, lang: str | None = None) -> LanguageIndex:
@@ -571,6 +580,11 @@ class Assistant:
                     if isinstance(piece, Status):
                         yield piece
                     elif isinstance(piece, Answer):
+                        if piece.outcome == "declined":
+                            said = piece.text
+                            piece = self._verify_decline(q, lang, piece)
+                            if piece.text != said:  # the passages the model passed over
+                                yield piece.text[len(said) :]
                         self._remember(piece)
                         yield timed(piece, began)
                         return
@@ -608,6 +622,34 @@ class Assistant:
             answer.text = f"{notice}\n\n{answer.text}"
         yield from re.findall(r"\S+\s*", answer.text)
         yield timed(answer, began)
+
+    def _verify_decline(self, q: str, lang: str, declined: Answer) -> Answer:
+        """A model's "the documents do not say" is a claim about the whole corpus: where
+        the topic judge finds the subject in the documents, the answer becomes a hedge
+        that shows the closest passages (the model's words first)."""
+        hits, q_vec = self.retrieve(q, lang)
+        doc_lang = hits[0].chunk.lang if hits else None
+        offline = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec)
+        if offline.outcome == "declined" or not offline.citations:
+            return declined
+        from .extractive import CLOSEST_PASSAGES
+
+        shown = offline.citations[:CLOSEST_PASSAGES]
+        by_source = {h.chunk.source: h.chunk.lang for h in hits}
+        passages = [(c.quote, by_source.get(c.source, lang)) for c in shown]
+        text = phrases.hedge(lang, passages, lead=phrases.MODEL_HEDGE[lang])
+        return Answer(
+            f"{declined.text}\n\n{text}",
+            shown,
+            lang,
+            self.mode,
+            declined=True,
+            retrieved=hits,
+            confidence=offline.confidence,
+            outcome="hedged",
+            probability=offline.probability,
+            closest=offline.closest,
+        )
 
     def _embed_ahead(self, q: str):
         """The ablation texts of the documents' main language, embedded on a second core

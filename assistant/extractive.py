@@ -148,6 +148,8 @@ class Lexicon(Protocol):
 
     def stem(self, words: list[str]) -> list[str]: ...
 
+    def df(self, term: str) -> int: ...
+
     @property
     def lang(self) -> str: ...
 
@@ -293,13 +295,18 @@ class ExtractiveAnswerer:
         """The question's terms in the documents' language, one group of stems per word
         of the question (its dictionary translations), weighted by the rarest known stem
         of the group; {} without a dictionary for this pair of languages."""
-        t = self.translator
+        translator = self.translator
         target = self.lexicon.lang
-        if t is None or lang == target or not t.can(lang, target):
+        if translator is None or lang == target or not translator.can(lang, target):
             return {}
         out: dict[tuple[str, ...], float] = {}
-        for group in t.groups(question, lang, target):
-            weights = self.lexicon.term_weights(" ".join(group))
+        for group in translator.groups(question, lang, target):
+            # only what the documents hold: an absent translation says nothing
+            weights = {
+                t: w
+                for t, w in self.lexicon.term_weights(" ".join(group)).items()
+                if self.lexicon.df(t)
+            }
             if weights:
                 out[tuple(sorted(weights))] = max(weights.values())
         return out

@@ -30,6 +30,11 @@ HEDGE_MANY = {
     "en": "The documents do not answer this directly. These passages come closest:",
 }
 HEDGE_WHERE = {"de": "in der {other}Quelle ", "en": "in the {other}source "}
+# after a model's decline on a subject the documents do cover: the passages it passed over
+MODEL_HEDGE = {
+    "de": "Die Dokumente behandeln das Thema aber. Am nächsten kommen diese Stellen:",
+    "en": "The documents do cover the subject, though. These passages come closest:",
+}
 UNCITED_NOTICE = {
     "de": "Hinweis: Das Modell hat keine Quelle angegeben; diese Antwort ist nicht belegt.",
     "en": "Note: the model cited no source; this answer is not backed by the documents.",
@@ -95,14 +100,15 @@ def cited(lang: str, i: int, text: str, doc_lang: str, span: str | None = None) 
     )
 
 
-def hedge(lang: str, passages: list[tuple[str, str]]) -> str:
-    """Not answered directly: the closest passages, (text, document language) each."""
-    if len(passages) == 1:
+def hedge(lang: str, passages: list[tuple[str, str]], lead: str | None = None) -> str:
+    """Not answered directly: the closest passages, (text, document language) each;
+    ``lead`` replaces the opening sentence of several passages."""
+    if len(passages) == 1 and lead is None:
         text, doc_lang = passages[0]
         other = source_language(lang, doc_lang)
         where = HEDGE_WHERE[lang].format(other=other) if other else ""
         return HEDGE[lang].format(where=where, quote=quote(lang, text))
-    lines = [HEDGE_MANY[lang]]
+    lines = [lead or HEDGE_MANY[lang]]
     for n, (text, doc_lang) in enumerate(passages, 1):
         other = source_language(lang, doc_lang)
         where = f" ({HEDGE_WHERE[lang].format(other=other).strip()})" if other else ""

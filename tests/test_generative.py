@@ -184,3 +184,19 @@ def test_socket_closed_port_helper_really_is_closed():
     port = free_port()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_models_decline_on_a_covered_subject_shows_the_closest_passages(
+    shipped_bot, article_text, llm
+):
+    """ "Not in the documents" is a claim about the corpus: checked, not taken on trust."""
+    llm.reply = "Dazu steht nichts in den Dokumenten, daher kann ich die Frage nicht beantworten."
+    answer = generative(shipped_bot, llm.base_url).ask(
+        "Wer ist der CEO des Pakistan Crypto Council?"
+    )
+    assert answer.outcome == "hedged" and answer.declined
+    assert answer.text.startswith(llm.reply)
+    assert "Am nächsten kommen diese Stellen" in answer.text
+    assert 1 <= len(answer.citations) <= 3
+    assert all(article_text[c.start : c.end] == c.quote for c in answer.citations)
+    assert any("Bilal bin Saqib" in c.quote for c in answer.citations)
