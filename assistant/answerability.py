@@ -136,6 +136,17 @@ def is_name(span: str) -> bool:
     return not any(_NOUN_ENDING.search(w.strip("-")) for w in caps)
 
 
+def name_part(span: str) -> str:
+    """The longest tail of a capitalised run that reads as a name ("Führung von Bilal
+    bin Saqib" -> "Bilal bin Saqib"); "" when none does."""
+    words = span.split()
+    for i, word in enumerate(words):
+        tail = " ".join(words[i:])
+        if word[0].isupper() and len(words) - i >= 2 and is_name(tail):
+            return tail
+    return ""
+
+
 def answer_spans(kind: str | None, text: str, question: str) -> list[str]:
     """Whole words or phrases of ``text`` of the asked kind that the question does not
     already contain (a person's name for who, a number with its unit for how many, a
@@ -145,7 +156,8 @@ def answer_spans(kind: str | None, text: str, question: str) -> list[str]:
     if kind == "number":
         return [m.strip() for m in _new_matches(_WHOLE_NUMBER, text, question)]
     if kind == "person":
-        return [name for name in _new_matches(_NAME, text, question) if is_name(name)]
+        names = (name_part(m) for m in _new_matches(_NAME, text, question))
+        return [n for n in names if n and n.lower() not in question.lower()]
     if kind == "place":
         return _new_matches(_PLACE, text, question)
     if kind == "reason":

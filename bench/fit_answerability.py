@@ -508,10 +508,10 @@ def report(rows: list[dict], ranker: Ranker, decider: Decider, judge: TopicJudge
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default="/tmp/answerability", help="corpora and indexes here")
-    ap.add_argument("--dump", default="/tmp/answerability/evidence.jsonl")
-    ap.add_argument("--reuse", action="store_true", help="fit on an existing dump")
-    ap.add_argument("--write", action="store_true", help="write the model into the code")
+    ap.add_argument("--root", default="/tmp/answerability", help="corpora, indexes, dumps here")
+    ap.add_argument("--reuse", action="store_true", help="fit on the existing dumps")
+    ap.add_argument("--dump-only", choices=sorted(CORPORA), help="dump this corpus, fit nothing")
+    ap.add_argument("--write", action="store_true", help="write the models into the code")
     ap.add_argument(
         "--ablated-words",
         type=int,
@@ -519,13 +519,19 @@ def main() -> None:
         help=f"rare words left out one at a time for the ablation evidence (0-{MAX_ABLATED})",
     )
     args = ap.parse_args()
-    dump_file = Path(args.dump)
-    dump_file.parent.mkdir(parents=True, exist_ok=True)
-    if not args.reuse:
-        with dump_file.open("w") as out:
-            for corpus in CORPORA:
-                dump(Path(args.root) / corpus / "index", out, corpus)
-    rows = [json.loads(line) for line in dump_file.read_text().splitlines()]
+    root = Path(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    todo = [args.dump_only] if args.dump_only else ([] if args.reuse else list(CORPORA))
+    for corpus in todo:
+        with (root / f"evidence-{corpus}.jsonl").open("w") as out:
+            dump(root / corpus / "index", out, corpus)
+    if args.dump_only:
+        return
+    rows = [
+        json.loads(line)
+        for corpus in CORPORA
+        for line in (root / f"evidence-{corpus}.jsonl").read_text().splitlines()
+    ]
     rows = with_ablated_words(rows, args.ablated_words)
     ranker, decider, judge = fit(rows)
     print("ranker:", dict(zip(RANK_FEATURES, (round(c, 3) for c in ranker.coef))))

@@ -237,6 +237,11 @@ class TestBoldSpans:
         text = "WLF investierte 100 Millionen Dollar in das Projekt."
         assert answer_spans(expected_type(q), text, q) == ["100 Millionen Dollar"]
 
+    def test_a_name_is_cut_from_the_noun_phrase_in_front_of_it(self):
+        q = "Who leads the Pakistan Crypto Council?"
+        text = "Der Council steht unter Führung von Bilal bin Saqib."
+        assert answer_spans(expected_type(q), text, q) == ["Bilal bin Saqib"]
+
     def test_a_german_noun_phrase_is_no_name(self):
         assert not is_name("Förderung von Blockchain-")
         assert not is_name("Die Bundesnetzagentur")
