@@ -86,7 +86,7 @@ eval-heldout: install
 	  --split heldout --out eval-out/mixed
 	ASSISTANT_CORPUS_DIR=$(DEV)/laws/corpus ASSISTANT_INDEX_DIR=$(DEV)/laws/index \
 	  $(VENV)/bin/assistant eval bench/data/laws_answerable.jsonl bench/data/laws_nearmiss.jsonl \
-	  bench/data/mixed_answerable.jsonl bench/data/offtopic.jsonl ../shared/bench/xquad/questions.jsonl \
+	  bench/data/mixed_answerable.jsonl bench/data/offtopic.jsonl \
 	  --split heldout --out eval-out/laws
 
 # Refit the answerability models on the fit split and write their coefficients into the code.

@@ -25,7 +25,8 @@ _NUMBER_Q = re.compile(
     r"\b(wie viele|wieviele|wie viel|wieviel|how many|how much|welche[rsmn]? (?:anzahl|zahl)|"
     r"what (?:number|percentage|proportion|amount|share)|wie hoch|wie groß|wie lang|wie alt|"
     r"wie weit|wie schwer|wie teuer|wie oft|how (?:long|old|large|big|high|far|heavy|often|tall)|"
-    r"what (?:was|is) the (?:cost|price|population|size|length|height|number))\b",
+    r"what (?:was|is) the (?:cost|price|population|size|length|height|number)|"
+    r"(?:innerhalb |binnen |in )?welche[rmn]? frist|(?:within )?what (?:time limit|period|deadline))\b",
     re.I,
 )
 _TIME_Q = re.compile(
@@ -36,11 +37,13 @@ _TIME_Q = re.compile(
 )
 _PERSON_Q = re.compile(
     r"^\W*(?:und\s+|and\s+)?(wer|wem|wen|wessen|who|whom|whose)\b|"
-    r"\b(welche[rsmn]? (?:person|mann|frau|könig|königin|kaiser|präsident|wissenschaftler|autor|"
-    r"architekt|künstler|maler|komponist|spieler|trainer|politiker|erfinder|papst|bischof|"
-    r"direktor|gründer|ingenieur)|"
-    r"which (?:person|man|woman|king|queen|emperor|president|scientist|author|architect|artist|"
-    r"painter|composer|player|coach|politician|inventor|pope|bishop|director|founder|engineer)|"
+    r"\b(welche[rsmn]? (?:[\w-]+ )?(?:person|mann|frau|könig|königin|kaiser|präsident|"
+    r"wissenschaftler|autor|architekt|künstler|maler|komponist|spieler|trainer|politiker|"
+    r"erfinder|papst|bischof|direktor|gründer|ingenieur|botschafter|minister|kanzler|"
+    r"unternehmen|firma|konzern)\w*|"
+    r"(?:which|what) (?:[\w-]+ )?(?:person|man|woman|king|queen|emperor|president|scientist|"
+    r"author|architect|artist|painter|composer|player|coach|politician|inventor|pope|bishop|"
+    r"director|founder|engineer|ambassador|minister|chancellor|company|firm|corporation)s?|"
     r"what (?:was|is) (?:the|his|her) name|wie hie(?:ß|ss)|wie heißt)\b",
     re.I,
 )

@@ -250,7 +250,13 @@ class Assistant:
                 return f"generative: {llm_name(self._llm)} ({type(self._llm).__name__})"
             where = self.settings.openai_base_url or "OpenAI"
             return f"generative: {self.settings.llm_model} at {where}"
-        return "offline extractive: quotes the best-matching sentences (no LLM)"
+        mode = "offline extractive: quotes the best-matching sentences (no LLM)"
+        missing = getattr(self.translator, "message", "")
+        return (
+            f"{mode}; English questions over German documents without a dictionary ({missing})"
+            if missing
+            else mode
+        )
 
     def _stem(self, words: list[str]) -> list[str]:
         return self.lexicon().stem(words)

@@ -23,9 +23,9 @@ class DictionaryTranslator:
 
     PAIRS = frozenset({("en", "de")})
 
-    def __init__(self, path: str = ""):
+    def __init__(self, path: str = "", dictionary: Dictionary | None = None):
         self._path = path
-        self._dictionary: Dictionary | None = None
+        self._dictionary: Dictionary | None = dictionary
         self._lock = threading.Lock()
 
     @property
