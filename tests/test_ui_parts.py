@@ -60,7 +60,7 @@ def test_only_the_latest_answers_sources_are_shown():
 
 def test_declined_answers_carry_a_label_in_the_ui_language():
     messages = chat_messages([turn("Dazu steht nichts.", "declined", [])], "en")
-    assert 'class="outcome">not answered<' in messages[1]["content"]
+    assert 'class="outcome">not in the documents<' in messages[1]["content"]
     messages = chat_messages([turn("Nah dran [1].", "hedged")], "de")
     assert "nicht direkt beantwortet" in messages[1]["content"]
     assert "outcome" not in chat_messages([turn()], "de")[1]["content"]
@@ -98,3 +98,13 @@ def test_languages_have_the_same_strings_and_locales_map():
     assert pick_language("de-AT") == "de" and pick_language("fr-FR") == "en"
     assert pick_language(None) == "en"
     assert t("de", "too_long", n=2500, max=2000).startswith("Die Frage ist zu lang (2500")
+
+
+def test_the_short_answer_renders_bold_and_document_asterisks_stay_literal():
+    text = linked_answer(
+        "According to the German source [1], the answer is **1856**: “Er wurde **1856** geboren.”",
+        2,
+        {1},
+    )
+    assert "the answer is **1856**:" in text  # rendered as bold, no literal asterisks
+    assert "wurde \\*\\*1856\\*\\* geboren" in text  # the document's own stay escaped

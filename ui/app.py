@@ -150,6 +150,11 @@ def md_escape(text: str) -> str:
     return _MD_ACTIVE.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks either
 
 
+# the short answer the assistant itself sets in bold (phrases.FOUND), rendered as bold;
+# every other asterisk stays literal (it may come from a document)
+_FOUND = re.compile(r"((?:the answer is|die Antwort ist) )\\\*\\\*(.+?)\\\*\\\*(?=:)")
+
+
 def linked_answer(text: str, turn: int, cited: set[int]) -> str:
     """The answer as markdown whose [n] markers link to passage n of answer ``turn``."""
     out, pos = [], 0
@@ -161,7 +166,7 @@ def linked_answer(text: str, turn: int, cited: set[int]) -> str:
         out.append(f"[\\[{n}\\]](#src-{turn}-{n})")
         pos = m.end()
     out.append(md_escape(text[pos:]))
-    return "".join(out)
+    return _FOUND.sub(r"\1**\2**", "".join(out), count=1)
 
 
 def _trim(before: str, after: str) -> tuple[str, str]:
