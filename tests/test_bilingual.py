@@ -123,6 +123,10 @@ class TestParseDing:
         ]
         assert parse_ding(lines)["leave"][0] == "urlaub"
 
+    def test_far_worse_translations_are_left_out(self):
+        ranked = [(0.0, False, "tage"), (2.5, False, "täge"), (1.0, True, "tagen")]
+        assert bilingual._interleave(ranked, 6) == ["tage", "tagen"]
+
     def test_limit_caps_translations(self):
         assert all(len(words) <= 2 for words in parse_ding(LINES, limit=2).values())
         assert len(parse_ding(LINES, limit=2)["employee"]) == 2
