@@ -324,7 +324,7 @@ def _is_known(word: str, known: GermanKnown) -> bool:
 def classify(token: str, sentence_start: bool = False) -> tuple[str, str] | None:
     """(word, kind) of one token, kind "word", "name" (capitalised inside a sentence, or
     an acronym) or "number"; None for a stopword. Pure."""
-    token = re.sub(r"['’]s$", "", token)
+    token = re.split(r"['’]", token)[0]  # author's -> author, don't -> don
     if not token:
         return None
     if any(ch.isdigit() for ch in token):

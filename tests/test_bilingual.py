@@ -292,6 +292,12 @@ class TestTranslate:
             ("costs", "word"),
         ]
         assert classify("the") is None and classify("§5a") == ("§5a", "number")
+        assert question_words("Why don't tenants’ rights apply?") == [
+            ("tenants", "word"),
+            ("rights", "word"),
+            ("apply", "word"),
+        ]
+        assert question_words("") == [] and question_words("What is it?") == []
 
     def test_is_inflection(self):
         for word, base in [
