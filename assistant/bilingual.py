@@ -5,7 +5,8 @@ the question's terms" evidence both compare words, so an English question finds 
 in a German corpus unless its words are translated. A word-for-word translation with
 Debian's offline Ding dictionary (package ``trans-de-en``, lines ``German :: English``)
 is enough for that: no model, no network. Parsing its ~206,000 lines takes seconds, so
-they are compiled once into a small cache keyed by the source file's size and mtime.
+they are compiled once (per file size, mtime and format) into a sorted table that every
+later process memory-maps and binary-searches: opening it takes well under a millisecond.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import mmap
 import os
 import re
 import tempfile
+import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +31,12 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 # Bump when parsing or ranking change: compiled caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_PATH = Path("/usr/share/trans/de-en")
-MAX_TRANSLATIONS = 6
+MAX_TRANSLATIONS = 6  # per English word in a query
+# Kept per English word in the compiled table: when ``known`` drops the words the corpus
+# lacks, the next ones move up ("housing": Unterkunft, Wohnen, ... Wohnungsbau).
+STORED_TRANSLATIONS = 12
 INSTALL_HINT = (
     "English questions are matched against German documents without a dictionary: "
     "install Debian's trans-de-en (`apt-get install trans-de-en`, or `make install`) "
@@ -44,11 +49,15 @@ INSTALL_HINT = (
 _ANNOTATION = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\([^)]*\)|<[^>]*>|(?<!\S)/[^/\s]+/")
 _SPACES = re.compile(r"\s+")
 _BRACKET = re.compile(r"[{\[(</]")
-_EN_WORD = re.compile(r"[a-z]+")
 _DE_WORD = re.compile(r"[^\W\d_]+")
 # Placeholders for an object: "to terminate sth.", "jdm. kündigen", "sich erholen".
-_EN_OBJECT = re.compile(r"(?:sb|sth|sb\./sth|sth\./sb)\.(?:['’]s)?|oneself|one['’]s")
-_DE_OBJECTS = frozenset("sich etw. jdn. jdm. jds. jd. etw jdn jdm jds".split())
+_EN_SINGLE = re.compile(
+    r"(to )?(?:(?:sb|sth)\.['’]s |one['’]s )?([A-Za-z]+)"
+    r"(?: (?:sb|sth)\.(?:/(?:sb|sth)\.)?(?:['’]s)?| oneself| one['’]s)?"
+)
+_DE_OBJECTS = frozenset("sich etw. jdn. jdm. jds. jd. jdn./etw. jdm./etw. etw./jdn.".split())
+_DE_OBJECT = r"(?:sich|(?:jdn|jdm|jds|jd|etw)\.(?:/(?:jdn|jdm|jds|jd|etw)\.)*)"
+_DE_SINGLE = re.compile(rf"(?:{_DE_OBJECT} )*([^\W\d_]+)(?: {_DE_OBJECT})*")
 # German variants a German text is less likely to use: regional, dated, colloquial.
 _MARKED = re.compile(
     r"\[(?:Ös\.|Schw\.|Süddt\.|Norddt\.|Mitteldt\.|Westdt\.|Ostdt\.|BW|Bayr\.|Lux\.|"
@@ -60,9 +69,13 @@ _SUBENTRY = 1.5  # a later "|" part: an inflection, a compound or an idiom of th
 _PER_EN_SYNONYM = 0.4  # the English word is the n-th meaning listed for the German words
 _PER_DE_SYNONYM = 0.25  # the German word is the n-th synonym of the headword
 _MARKED_COST = 1.0
+# Law and administration are what the documents are about: their senses first.
+_DOMAIN = re.compile(r"\[(?:jur|adm)\.\]")
+_DOMAIN_BONUS = 0.5
 _HEAD_NOUN_COST = 1.5  # taken from a short German phrase ("fristlose Kündigung")
 _SUPPORT_BONUS = 0.6  # per log of the lines that pair the two words
 _FREQUENCY_BONUS = 0.5  # per log of the lines a German word occurs in: common words first
+_MARGIN = 2.0  # how far behind the best translation of a word another may rank
 
 
 def _strip(text: str) -> str:
@@ -74,24 +87,22 @@ def _strip(text: str) -> str:
 def english_word(synonym: str) -> tuple[str, bool] | None:
     """The single lower-cased English word of a Ding synonym and whether it is a verb
     ("to terminate (a contract)" -> ("terminate", True)); None for a phrase."""
-    words = _strip(synonym).split()
-    if len(words) > 4:
+    match = _EN_SINGLE.fullmatch(_strip(synonym))
+    if match is None:
         return None
-    words = [w for w in words if not _EN_OBJECT.fullmatch(w)]
-    verb = len(words) > 1 and words[0] == "to"
-    if verb:
-        words = words[1:]
-    if len(words) != 1:
-        return None
-    word = words[0].lower()
-    return (word, verb) if _EN_WORD.fullmatch(word) else None
+    return match.group(2).lower(), match.group(1) is not None
 
 
 def german_word(synonym: str) -> tuple[str, bool] | None:
     """The German word of a Ding synonym and whether it is a short phrase's head noun
     ("Kündigung {f} (Arbeitsrecht)" -> ("Kündigung", False), "jdm. kündigen" ->
     ("kündigen", False), "fristlose Kündigung" -> ("Kündigung", True)); None otherwise."""
-    words = [w for w in _strip(synonym).split() if w not in _DE_OBJECTS]
+    text = _strip(synonym)
+    match = _DE_SINGLE.fullmatch(text)
+    if match is not None:
+        word = match.group(1)
+        return (word, False) if len(word) > 1 else None
+    words = [w for w in text.split() if w not in _DE_OBJECTS]
     if not words or len(words) > 3 or not all(_DE_WORD.fullmatch(w) for w in words):
         return None
     if len(words) == 1:
@@ -144,13 +155,13 @@ def collect_pairs(lines: Iterable[str]) -> tuple[Pairs, dict[str, int]]:
     """(English, German) -> [best cost, lines pairing them, verb?, last line], and per
     lower-cased German word the number of lines whose German side holds it."""
     pairs: Pairs = {}
-    frequency: dict[str, int] = defaultdict(int)
+    frequency: Counter[str] = Counter()
+    count = frequency.update
     for number, line in enumerate(lines):
         if line.startswith("#") or "::" not in line:
             continue
         german_side, _, english_side = line.partition("::")
-        for token in set(_DE_WORD.findall(german_side.lower())):
-            frequency[token] += 1
+        count(set(_DE_WORD.findall(german_side.lower())))
         de_parts, en_parts = german_side.split("|"), english_side.split("|")
         if len(de_parts) != len(en_parts):  # misaligned: trust the headword part only
             de_parts, en_parts = de_parts[:1], en_parts[:1]
@@ -173,6 +184,8 @@ def collect_pairs(lines: Iterable[str]) -> tuple[Pairs, dict[str, int]]:
                     cost += _MARKED_COST
                 germans.append((word.lower(), cost))
             base_part = _SUBENTRY if p else 0.0
+            if "[" in de_part and _DOMAIN.search(de_part):
+                base_part -= _DOMAIN_BONUS
             for (english, verb), i in englishes:
                 base = base_part + _PER_EN_SYNONYM * i
                 for german, cost in germans:
@@ -207,8 +220,10 @@ def rank_pairs(
 
 
 def _interleave(pairs: list[tuple[float, bool, str]], limit: int) -> list[str]:
-    """Best first, nouns and verbs taking turns (the better kind starting)."""
+    """Best first, nouns and verbs taking turns (the better kind starting); a pair far
+    behind the best one is left out ("long": not "Kaufposition", "days": not "Täge")."""
     pairs.sort()
+    pairs = [pair for pair in pairs if pair[0] <= pairs[0][0] + _MARGIN]
     kinds = [[g for _, verb, g in pairs if not verb], [g for _, verb, g in pairs if verb]]
     if pairs[0][1]:
         kinds.reverse()
@@ -309,7 +324,7 @@ def _is_known(word: str, known: GermanKnown) -> bool:
 def classify(token: str, sentence_start: bool = False) -> tuple[str, str] | None:
     """(word, kind) of one token, kind "word", "name" (capitalised inside a sentence, or
     an acronym) or "number"; None for a stopword. Pure."""
-    token = re.sub(r"['’]s$", "", token)
+    token = re.split(r"['’]", token)[0]  # author's -> author, don't -> don
     if not token:
         return None
     if any(ch.isdigit() for ch in token):
@@ -405,7 +420,8 @@ class Dictionary:
     table: _Table | None = None
     source: Path | None = None
     message: str = ""
-    limit: int = MAX_TRANSLATIONS
+    limit: int = MAX_TRANSLATIONS  # per English word in ``translate``
+    stored: int = STORED_TRANSLATIONS  # per English word in the table
 
     @property
     def available(self) -> bool:
@@ -419,7 +435,7 @@ class Dictionary:
     @classmethod
     def from_lines(cls, lines: Iterable[str], limit: int = MAX_TRANSLATIONS) -> Dictionary:
         """Parsed in memory, no cache (tests, small files)."""
-        words = parse_ding(lines, limit=limit)
+        words = parse_ding(lines, limit=STORED_TRANSLATIONS)
         return cls(table=_Table(words, stem_groups(words)), limit=limit)
 
     @classmethod
@@ -442,7 +458,7 @@ class Dictionary:
         started = time.perf_counter()
         try:
             with open(source, encoding="utf-8", errors="replace") as lines:
-                words = parse_ding(lines)
+                words = parse_ding(lines, limit=STORED_TRANSLATIONS)
         except OSError as exc:
             logger.warning("cannot read the dictionary %s: %s", source, exc)
             return cls.missing(f"cannot read {source}")
@@ -459,9 +475,11 @@ class Dictionary:
         return cls(table=table, source=source)
 
     # -- lookups ----------------------------------------------------------------------------
-    def lookup(self, word: str) -> list[str]:
-        """German words for one English word, best first: its own entry, taking turns
-        with its base form's when it is an inflection ("rented": "gemietet", "miete")."""
+    def lookup(self, word: str, limit: int | None = None) -> list[str]:
+        """German words for one English word, best first (``limit``, else ``self.limit``):
+        its own entry, taking turns with its base form's when it is an inflection
+        ("rented": "gemietet", "vermietet", "miete")."""
+        limit = limit or self.limit
         if self.table is None:
             return []
         word = word.lower()
@@ -471,8 +489,8 @@ class Dictionary:
         if base is None and not exact and members:
             base = members[0]
         if base is None:
-            return exact[: self.limit]
-        return _merge(exact, self.table.translations(base), self.limit)
+            return exact[:limit]
+        return _merge(exact, self.table.translations(base), limit)
 
     def translations(
         self, text_or_words: str | Iterable[str], known: GermanKnown | None = None
@@ -493,9 +511,11 @@ class Dictionary:
             if kind == "number":
                 terms.append(Term(word, kind, (word,)))
                 continue
-            german = self.lookup(word)
-            if known is not None:
-                german = [g for g in german if _is_known(g, known)]
+            if known is None:
+                german = self.lookup(word)
+            else:  # the best the corpus has, from all the table keeps
+                german = [g for g in self.lookup(word, self.stored) if _is_known(g, known)]
+                german = german[: self.limit]
             if kind == "name":
                 german = [word, *(g for g in german if g != word.lower())]
             elif not german and known is not None and known(word):
@@ -521,6 +541,47 @@ class Dictionary:
         return " ".join(self.translate(question, known))
 
 
+# -- one per process ------------------------------------------------------------------------
+
+_shared: dict[tuple[str | None, str | None], Dictionary] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(
+    path: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    wait: bool = True,
+) -> Dictionary:
+    """The process's dictionary for ``path``, loaded on the first call (milliseconds from
+    the compiled file; the first run on a machine compiles it, seconds). With
+    ``wait=False`` a call during that compilation returns an unavailable dictionary at
+    once instead of waiting (a question is then answered without translation)."""
+    key = (str(path) if path else None, str(cache_dir) if cache_dir else None)
+    found = _shared.get(key)
+    if found is not None:
+        return found
+    if not _shared_lock.acquire(blocking=wait):
+        return Dictionary.missing("the German-English dictionary is still being compiled")
+    try:
+        if key not in _shared:
+            _shared[key] = Dictionary.load(path, cache_dir)
+        return _shared[key]
+    finally:
+        _shared_lock.release()
+
+
+def preload(
+    path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
+) -> threading.Thread:
+    """Load (or on a first run compile) ``shared``'s dictionary in a daemon thread, so a
+    server's first English question does not wait for it."""
+    thread = threading.Thread(
+        target=shared, args=(path, cache_dir), name="dictionary-load", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 # -- the compiled cache ---------------------------------------------------------------------
 
 _HEADER = b"ding-de-en %d\n"
@@ -536,7 +597,7 @@ def cache_file(source: Path, stat: os.stat_result, folder: Path) -> Path:
     """The compiled form of ``source`` as it is now: named by its path, size, mtime and
     the format, so a changed file or a new parser compiles anew."""
     name = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:10]
-    version = f"{stat.st_size}-{stat.st_mtime_ns}-v{FORMAT_VERSION}-{MAX_TRANSLATIONS}"
+    version = f"{stat.st_size}-{stat.st_mtime_ns}-v{FORMAT_VERSION}-{STORED_TRANSLATIONS}"
     return folder / f"ding-{name}-{version}.tsv"
 
 

@@ -4,6 +4,7 @@ one slow test reads Debian's real dictionary when it is installed."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,10 @@ class TestParseDing:
         ]
         assert parse_ding(lines)["leave"][0] == "urlaub"
 
+    def test_far_worse_translations_are_left_out(self):
+        ranked = [(0.0, False, "tage"), (2.5, False, "täge"), (1.0, True, "tagen")]
+        assert bilingual._interleave(ranked, 6) == ["tage", "tagen"]
+
     def test_limit_caps_translations(self):
         assert all(len(words) <= 2 for words in parse_ding(LINES, limit=2).values())
         assert len(parse_ding(LINES, limit=2)["employee"]) == 2
@@ -142,6 +147,14 @@ class TestParseDing:
         assert german_word("in Urlaub") == ("Urlaub", True)
         assert german_word("die Wohnung kündigen und ausziehen") is None
         assert german_word("zu schnell") is None
+        assert german_word("jdn./etw. anmelden {vt} [adm.]") == ("anmelden", False)
+        assert german_word("jds. Urheberrecht {n} (an etw.)") == ("Urheberrecht", False)
+        assert english_word("sb.’s copyright (to sth.)") == ("copyright", False)
+        assert english_word("to register sb./sth.") == ("register", True)
+
+    def test_law_and_administration_senses_rank_first(self):
+        lines = ["Ende {n} :: termination", "Kündigung {f} (von etw.) [jur.] :: termination"]
+        assert parse_ding(lines)["termination"] == ["kündigung", "ende"]
 
 
 class TestDictionaryCache:
@@ -230,6 +243,32 @@ class TestDictionaryCache:
         empty.write_text("# only a comment\n", encoding="utf-8")
         assert not Dictionary.load(empty, cache_dir=tmp_path / "cache").available
 
+    def test_one_dictionary_per_process(self, ding_file, tmp_path, monkeypatch):
+        monkeypatch.setattr(bilingual, "_shared", {})
+        thread = bilingual.preload(ding_file, tmp_path / "cache")
+        thread.join(timeout=30)
+        first = bilingual.shared(ding_file, tmp_path / "cache")
+        assert first.available and bilingual.shared(ding_file, tmp_path / "cache") is first
+
+    def test_no_waiting_while_another_thread_compiles(self, ding_file, tmp_path, monkeypatch):
+        monkeypatch.setattr(bilingual, "_shared", {})
+        started, release = threading.Event(), threading.Event()
+        real_parse = bilingual.parse_ding
+
+        def slow_parse(lines, limit=bilingual.MAX_TRANSLATIONS):
+            started.set()
+            release.wait(timeout=30)
+            return real_parse(lines, limit)
+
+        monkeypatch.setattr(bilingual, "parse_ding", slow_parse)
+        thread = bilingual.preload(ding_file, tmp_path / "cache")
+        assert started.wait(timeout=30)
+        busy = bilingual.shared(ding_file, tmp_path / "cache", wait=False)
+        assert not busy.available and "compiled" in busy.message
+        release.set()
+        thread.join(timeout=30)
+        assert bilingual.shared(ding_file, tmp_path / "cache", wait=False).available
+
 
 class TestTranslate:
     def test_question_words(self):
@@ -253,6 +292,12 @@ class TestTranslate:
             ("costs", "word"),
         ]
         assert classify("the") is None and classify("§5a") == ("§5a", "number")
+        assert question_words("Why don't tenants’ rights apply?") == [
+            ("tenants", "word"),
+            ("rights", "word"),
+            ("apply", "word"),
+        ]
+        assert question_words("") == [] and question_words("What is it?") == []
 
     def test_is_inflection(self):
         for word, base in [
@@ -301,6 +346,11 @@ class TestTranslate:
             "How many days of leave does an employee get in the app?", known=corpus.__contains__
         )
         assert words == ["urlaub", "arbeitnehmer", "app"]  # "urlaubs" holds "urlaub"
+
+    def test_known_reaches_past_the_first_translations(self):
+        one = Dictionary.from_lines(LINES, limit=1)
+        assert one.translate("employee") == ["arbeitnehmer"]
+        assert one.translate("employee", known={"angestellter"}.__contains__) == ["angestellter"]
 
     def test_a_list_of_words(self, dictionary):
         assert dictionary.translate(["tenant", "the", "Berlin", "2024"]) == [
