@@ -46,6 +46,9 @@ Wohnung {f} /Whg./ | gemietete Wohnung :: flat [Br.]; apartment [Am.] | rented f
 Autorität {f} :: authority
 Autor {m}; Urheber {m} :: author
 Deutschland {n} :: Germany
+Heizkosten {pl} | Heizkostenabrechnung {f} :: heating costs | heating cost statement
+Datenschutz {m} [jur.]; Datensicherung {f} :: data protection; privacy
+bezahlter Urlaub :: paid leave
 b {n} [mus.] :: flat
 """
 LINES = DING.splitlines()
@@ -126,6 +129,15 @@ class TestParseDing:
     def test_far_worse_translations_are_left_out(self):
         ranked = [(0.0, False, "tage"), (2.5, False, "täge"), (1.0, True, "tagen")]
         assert bilingual._interleave(ranked, 6) == ["tage", "tagen"]
+
+    def test_two_word_english_nouns_with_phrases(self):
+        assert "heating costs" not in parse_ding(LINES)
+        table = parse_ding(LINES, phrases=True)
+        assert table["heating costs"] == ["heizkosten"]
+        assert table["data protection"] == ["datenschutz", "datensicherung"]
+        assert "paid leave" not in table  # a German phrase for an English one: no compound
+        assert "heating cost statement" not in table
+        assert english_word("the end", phrases=True) is None  # a stopword is no noun
 
     def test_limit_caps_translations(self):
         assert all(len(words) <= 2 for words in parse_ding(LINES, limit=2).values())
@@ -255,10 +267,10 @@ class TestDictionaryCache:
         started, release = threading.Event(), threading.Event()
         real_parse = bilingual.parse_ding
 
-        def slow_parse(lines, limit=bilingual.MAX_TRANSLATIONS):
+        def slow_parse(lines, **kwargs):
             started.set()
             release.wait(timeout=30)
-            return real_parse(lines, limit)
+            return real_parse(lines, **kwargs)
 
         monkeypatch.setattr(bilingual, "parse_ding", slow_parse)
         thread = bilingual.preload(ding_file, tmp_path / "cache")
@@ -316,7 +328,7 @@ class TestTranslate:
         words = dictionary.translate("Who pays the heating costs in a rented flat?")
         assert words.index("heizung") < words.index("kosten") < words.index("gemietet")
         assert words.index("gemietet") < words.index("wohnung")
-        assert words[0] == "heizung"  # "pays" is not in this dictionary
+        assert words[:2] == ["heizkosten", "heizung"]  # "pays" is not in this dictionary
 
     def test_inflections_find_the_base_word(self, dictionary):
         assert "miete" in dictionary.lookup("rented")  # rented -> rent
@@ -347,6 +359,25 @@ class TestTranslate:
         )
         assert words == ["urlaub", "arbeitnehmer", "app"]  # "urlaubs" holds "urlaub"
 
+    def test_adjacent_words_german_writes_as_one(self, dictionary):
+        terms = dictionary.translations("Who pays the heating costs for data protection?")
+        assert [(t.english, t.kind) for t in terms] == [
+            ("pays", "word"),
+            ("heating costs", "phrase"),
+            ("heating", "word"),
+            ("costs", "word"),
+            ("data protection", "phrase"),
+            ("data", "word"),
+            ("protection", "word"),
+        ]
+        assert terms[1].german == ("heizkosten",)
+        assert dictionary.translations("heating cost")[0].german == ("heizkosten",)
+        # not across a stopword or a comma
+        assert all(t.kind != "phrase" for t in dictionary.translations("heating, costs"))
+        assert all(t.kind != "phrase" for t in dictionary.translations("heating of costs"))
+        with_known = dictionary.translate("heating costs", known={"heizkosten"}.__contains__)
+        assert with_known == ["heizkosten"]
+
     def test_known_reaches_past_the_first_translations(self):
         one = Dictionary.from_lines(LINES, limit=1)
         assert one.translate("employee") == ["arbeitnehmer"]
@@ -363,12 +394,11 @@ class TestTranslate:
         assert dictionary.translate("tenant tenant Tenant") == ["mieter"]
 
     @pytest.mark.slow
-    def test_the_real_ding_dictionary(self, request):
+    def test_the_real_ding_dictionary(self):
         source = Path("/usr/share/trans/de-en")
         if not source.exists():
             pytest.skip("Debian's trans-de-en is not installed")
-        cache = request.config.cache.mkdir("ding-de-en")  # compiled once across runs
-        real = Dictionary.load(source, cache_dir=cache)
+        real = Dictionary.load(source)  # the compiled file `make install` leaves, if any
         assert real.available
         expected = {
             "employee": {"arbeitnehmer", "beschäftigte", "beschäftigter"},
@@ -387,6 +417,10 @@ class TestTranslate:
         }
         for english, german in expected.items():
             assert german & set(real.lookup(english)), (english, real.lookup(english))
+        heating = real.translations("Who pays the heating costs?")
+        assert ("heating costs", "phrase") in [(t.english, t.kind) for t in heating]
+        assert "heizkosten" in real.translate("heating costs")
+        assert "datenschutz" in real.translate("data protection")
         questions = [
             "How many days of paid leave does an employee get per year?",
             "Which authority supervises telecommunications data protection?",
