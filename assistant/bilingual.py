@@ -12,7 +12,6 @@ later process memory-maps and binary-searches: opening it takes well under a mil
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import itertools
 import logging
@@ -252,12 +251,18 @@ def _interleave(pairs: list[tuple[float, bool, str]], limit: int) -> list[str]:
 # -- inflections ----------------------------------------------------------------------------
 
 
-@functools.cache
-def _english_stemmer():
-    """Snowball's English stemmer (PyStemmer), made once per process."""
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _english_stemmer():
+    """Snowball's English stemmer (PyStemmer), one per thread: a stemmer object keeps
+    state between calls and is not safe to share."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def stem_groups(words: Iterable[str]) -> dict[str, list[str]]:
@@ -373,9 +378,10 @@ def _content_words(text: str) -> list[tuple[str, str, bool]]:
 
 @dataclass(frozen=True)
 class Term:
-    """One content word of an English question (kind "word", "name", "number") or two
-    adjacent ones (kind "phrase") and the German words that stand for them (a name or
-    number stands for itself)."""
+    """One content word of an English question (kind "word", "name" or "number") and the
+    German words that stand for it, best first: a compound of it and its neighbour
+    ("heating costs": Heizkosten), its own translations; a name or number stands for
+    itself."""
 
     english: str
     kind: str
@@ -527,22 +533,27 @@ class Dictionary:
             words = _content_words(text_or_words)
         else:
             words = [(*found, False) for w in text_or_words if (found := classify(w))]
+        # Two adjacent words German writes as one ("heating costs": Heizkosten) put the
+        # compound first among each of the two words' translations.
+        compounds: dict[int, list[str]] = defaultdict(list)
+        for n in range(len(words) - 1):
+            (first, kind, _), (second, next_kind, adjacent) = words[n], words[n + 1]
+            if kind == next_kind == "word" and adjacent:
+                compound = self._compound(first, second, known)
+                compounds[n] += compound
+                compounds[n + 1] += compound
         terms: list[Term] = []
         seen: set[str] = set()
         for n, (word, kind, _) in enumerate(words):
-            following = words[n + 1] if n + 1 < len(words) else None
-            if kind == "word" and following and following[1] == "word" and following[2]:
-                phrase = self._phrase(word, following[0], known)
-                if phrase is not None and phrase.english not in seen:
-                    seen.add(phrase.english)
-                    terms.append(phrase)
             if word.lower() in seen:
                 continue
             seen.add(word.lower())
             if kind == "number":
                 terms.append(Term(word, kind, (word,)))
                 continue
-            german = self._known(self.lookup(word, self.stored), known)
+            own = self.lookup(word, self.stored)
+            german = list(dict.fromkeys([*compounds.get(n, ()), *own]))
+            german = self._known(german, known)
             if kind == "name":
                 german = [word, *(g for g in german if g != word.lower())]
             elif not german and known is not None and known(word):
@@ -556,16 +567,16 @@ class Dictionary:
             german = [g for g in german if _is_known(g, known)]
         return german[: self.limit]
 
-    def _phrase(self, first: str, second: str, known: GermanKnown | None) -> Term | None:
-        """Two adjacent words that German writes as one ("heating costs": Heizkosten)."""
+    def _compound(self, first: str, second: str, known: GermanKnown | None) -> list[str]:
+        """The German words of two adjacent English ones, singular or plural."""
         if self.table is None:
-            return None
+            return []
         other = second[:-1] if second.endswith("s") else second + "s"  # costs / cost
         for key in (f"{first} {second}", f"{first} {other}"):
             german = self._known(self.table.translations(key), known)
             if german:
-                return Term(f"{first} {second}", "phrase", tuple(german))
-        return None
+                return german[:2]
+        return []
 
     def translate(
         self, text_or_words: str | Iterable[str], known: GermanKnown | None = None
@@ -694,9 +705,24 @@ def write_table(
     except OSError as exc:
         logger.warning("cannot cache the compiled dictionary in %s: %s", path.parent, exc)
         return None
-    same_source = "-".join(path.name.split("-")[:2]) + "-"
-    for old in path.parent.glob(same_source + "*.tsv"):
-        if old != path:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    _prune(path)
     return open_table(path)
+
+
+_KEEP_OTHER_FORMATS = 30 * 24 * 3600  # seconds
+
+
+def _prune(current: Path) -> None:
+    """Drop the compilations of an older state of the same file in this format. Another
+    format's stay a month: another version of the code (a second checkout, a server not
+    yet restarted) may still use them, and would otherwise compile anew each start."""
+    same_source = "-".join(current.name.split("-")[:2]) + "-"
+    same_format = f"-v{FORMAT_VERSION}-{STORED_TRANSLATIONS}.tsv"
+    for old in current.parent.glob(same_source + "*.tsv"):
+        if old == current:
+            continue
+        with contextlib.suppress(OSError):
+            if old.name.endswith(same_format) or (
+                time.time() - old.stat().st_mtime > _KEEP_OTHER_FORMATS
+            ):
+                old.unlink()
