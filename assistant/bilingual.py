@@ -12,7 +12,6 @@ later process memory-maps and binary-searches: opening it takes well under a mil
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import itertools
 import logging
@@ -31,7 +30,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 # Bump when parsing or ranking change: compiled caches are rebuilt.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_PATH = Path("/usr/share/trans/de-en")
 MAX_TRANSLATIONS = 6  # per English word in a query
 # Kept per English word in the compiled table: when ``known`` drops the words the corpus
@@ -55,6 +54,7 @@ _EN_SINGLE = re.compile(
     r"(to )?(?:(?:sb|sth)\.['’]s |one['’]s )?([A-Za-z]+)"
     r"(?: (?:sb|sth)\.(?:/(?:sb|sth)\.)?(?:['’]s)?| oneself| one['’]s)?"
 )
+_EN_PAIR = re.compile(r"([A-Za-z]+) ([A-Za-z]+)")
 _DE_OBJECTS = frozenset("sich etw. jdn. jdm. jds. jd. jdn./etw. jdm./etw. etw./jdn.".split())
 _DE_OBJECT = r"(?:sich|(?:jdn|jdm|jds|jd|etw)\.(?:/(?:jdn|jdm|jds|jd|etw)\.)*)"
 _DE_SINGLE = re.compile(rf"(?:{_DE_OBJECT} )*([^\W\d_]+)(?: {_DE_OBJECT})*")
@@ -84,13 +84,20 @@ def _strip(text: str) -> str:
     return _SPACES.sub(" ", _ANNOTATION.sub(" ", text)).strip()
 
 
-def english_word(synonym: str) -> tuple[str, bool] | None:
+def english_word(synonym: str, phrases: bool = False) -> tuple[str, bool] | None:
     """The single lower-cased English word of a Ding synonym and whether it is a verb
-    ("to terminate (a contract)" -> ("terminate", True)); None for a phrase."""
-    match = _EN_SINGLE.fullmatch(_strip(synonym))
-    if match is None:
-        return None
-    return match.group(2).lower(), match.group(1) is not None
+    ("to terminate (a contract)" -> ("terminate", True)); None for a phrase. With
+    ``phrases``, also a noun phrase of two content words ("heating costs", for the German
+    compound "Heizkosten")."""
+    text = _strip(synonym)
+    match = _EN_SINGLE.fullmatch(text)
+    if match is not None:
+        return match.group(2).lower(), match.group(1) is not None
+    if phrases and (match := _EN_PAIR.fullmatch(text)) is not None:
+        first, second = match.group(1).lower(), match.group(2).lower()
+        if first not in STOPWORDS and second not in STOPWORDS:
+            return f"{first} {second}", False
+    return None
 
 
 def german_word(synonym: str) -> tuple[str, bool] | None:
@@ -133,7 +140,9 @@ def _open(text: str) -> bool:
     )
 
 
-def parse_ding(lines: Iterable[str], limit: int = MAX_TRANSLATIONS) -> dict[str, list[str]]:
+def parse_ding(
+    lines: Iterable[str], limit: int = MAX_TRANSLATIONS, phrases: bool = False
+) -> dict[str, list[str]]:
     """Lower-cased English word -> its German single-word translations, best first.
 
     Pure. Each line ``German :: English`` has ``|``-separated parts aligned on both
@@ -143,15 +152,17 @@ def parse_ding(lines: Iterable[str], limit: int = MAX_TRANSLATIONS) -> dict[str,
     higher the nearer it is to the line's headword and first meaning, the more lines
     pair the two words, and the more common the German word is in the dictionary
     (``Urlaub`` before ``Arbeitsfreistellung`` for "leave"). English verbs and nouns
-    take turns, so "leave" gives ``Urlaub`` and ``verlassen`` near the top.
+    take turns, so "leave" gives ``Urlaub`` and ``verlassen`` near the top. With
+    ``phrases``, two-word English nouns get their German single words too ("heating
+    costs" -> ``Heizkosten``): German writes as one word what English writes as two.
     """
-    return rank_pairs(*collect_pairs(lines), limit=limit)
+    return rank_pairs(*collect_pairs(lines, phrases), limit=limit)
 
 
 Pairs = dict[tuple[str, str], list]
 
 
-def collect_pairs(lines: Iterable[str]) -> tuple[Pairs, dict[str, int]]:
+def collect_pairs(lines: Iterable[str], phrases: bool = False) -> tuple[Pairs, dict[str, int]]:
     """(English, German) -> [best cost, lines pairing them, verb?, last line], and per
     lower-cased German word the number of lines whose German side holds it."""
     pairs: Pairs = {}
@@ -169,7 +180,7 @@ def collect_pairs(lines: Iterable[str]) -> tuple[Pairs, dict[str, int]]:
             englishes = [
                 (found, i)
                 for i, synonym in enumerate(_synonyms(en_part))
-                if (found := english_word(synonym)) is not None
+                if (found := english_word(synonym, phrases)) is not None
             ]
             if not englishes:  # most later parts are phrases: skip their German side
                 continue
@@ -182,13 +193,15 @@ def collect_pairs(lines: Iterable[str]) -> tuple[Pairs, dict[str, int]]:
                 cost = _PER_DE_SYNONYM * j + (_HEAD_NOUN_COST if head else 0.0)
                 if "[" in synonym and _MARKED.search(synonym):
                     cost += _MARKED_COST
-                germans.append((word.lower(), cost))
+                germans.append((word.lower(), cost, head))
             base_part = _SUBENTRY if p else 0.0
             if "[" in de_part and _DOMAIN.search(de_part):
                 base_part -= _DOMAIN_BONUS
             for (english, verb), i in englishes:
                 base = base_part + _PER_EN_SYNONYM * i
-                for german, cost in germans:
+                for german, cost, head in germans:
+                    if head and " " in english:  # a phrase for a phrase: no compound
+                        continue
                     key = (english, german)
                     entry = pairs.get(key)
                     if entry is None:
@@ -238,18 +251,24 @@ def _interleave(pairs: list[tuple[float, bool, str]], limit: int) -> list[str]:
 # -- inflections ----------------------------------------------------------------------------
 
 
-@functools.cache
-def _english_stemmer():
-    """Snowball's English stemmer (PyStemmer), made once per process."""
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _english_stemmer():
+    """Snowball's English stemmer (PyStemmer), one per thread: a stemmer object keeps
+    state between calls and is not safe to share."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def stem_groups(words: Iterable[str]) -> dict[str, list[str]]:
     """Snowball English stem -> the dictionary's words with that stem, shortest first
     (so "employees" and "employee" meet under "employe"). Pure."""
-    words = sorted(words)
+    words = sorted(w for w in words if " " not in w)
     groups: dict[str, list[str]] = defaultdict(list)
     for word, stem in zip(words, _english_stemmer().stemWords(words)):
         groups[stem].append(word)
@@ -338,19 +357,31 @@ def classify(token: str, sentence_start: bool = False) -> tuple[str, str] | None
 
 def question_words(text: str) -> list[tuple[str, str]]:
     """(word, kind) of a question's content words in order (see ``classify``). Pure."""
-    out: list[tuple[str, str]] = []
+    return [(word, kind) for word, kind, _ in _content_words(text)]
+
+
+def _content_words(text: str) -> list[tuple[str, str, bool]]:
+    """(word, kind, whether it directly follows the previous content word)."""
+    out: list[tuple[str, str, bool]] = []
+    adjacent = False
     for n, match in enumerate(_QUESTION_TOKEN.finditer(text)):
         before = text[max(0, match.start() - 2) : match.start()]
-        found = classify(match.group(0), n == 0 or any(ch in ".?!:" for ch in before))
-        if found is not None:
-            out.append(found)
+        boundary = any(ch in ".?!:,;" for ch in before)
+        found = classify(match.group(0), n == 0 or boundary)
+        if found is None:
+            adjacent = False
+            continue
+        out.append((*found, adjacent and not boundary))
+        adjacent = True
     return out
 
 
 @dataclass(frozen=True)
 class Term:
-    """One content word of an English question and the German words that stand for it
-    (a name or number stands for itself)."""
+    """One content word of an English question (kind "word", "name" or "number") and the
+    German words that stand for it, best first: a compound of it and its neighbour
+    ("heating costs": Heizkosten), its own translations; a name or number stands for
+    itself."""
 
     english: str
     kind: str
@@ -435,7 +466,7 @@ class Dictionary:
     @classmethod
     def from_lines(cls, lines: Iterable[str], limit: int = MAX_TRANSLATIONS) -> Dictionary:
         """Parsed in memory, no cache (tests, small files)."""
-        words = parse_ding(lines, limit=STORED_TRANSLATIONS)
+        words = parse_ding(lines, limit=STORED_TRANSLATIONS, phrases=True)
         return cls(table=_Table(words, stem_groups(words)), limit=limit)
 
     @classmethod
@@ -458,7 +489,7 @@ class Dictionary:
         started = time.perf_counter()
         try:
             with open(source, encoding="utf-8", errors="replace") as lines:
-                words = parse_ding(lines, limit=STORED_TRANSLATIONS)
+                words = parse_ding(lines, limit=STORED_TRANSLATIONS, phrases=True)
         except OSError as exc:
             logger.warning("cannot read the dictionary %s: %s", source, exc)
             return cls.missing(f"cannot read {source}")
@@ -499,29 +530,53 @@ class Dictionary:
         ``known`` says the corpus has them, in some inflection); an untranslated word the
         corpus knows stands for itself (a loanword, a name written in lower case)."""
         if isinstance(text_or_words, str):
-            words = question_words(text_or_words)
+            words = _content_words(text_or_words)
         else:
-            words = [found for w in text_or_words if (found := classify(w)) is not None]
+            words = [(*found, False) for w in text_or_words if (found := classify(w))]
+        # Two adjacent words German writes as one ("heating costs": Heizkosten) put the
+        # compound first among each of the two words' translations.
+        compounds: dict[int, list[str]] = defaultdict(list)
+        for n in range(len(words) - 1):
+            (first, kind, _), (second, next_kind, adjacent) = words[n], words[n + 1]
+            if kind == next_kind == "word" and adjacent:
+                compound = self._compound(first, second, known)
+                compounds[n] += compound
+                compounds[n + 1] += compound
         terms: list[Term] = []
         seen: set[str] = set()
-        for word, kind in words:
+        for n, (word, kind, _) in enumerate(words):
             if word.lower() in seen:
                 continue
             seen.add(word.lower())
             if kind == "number":
                 terms.append(Term(word, kind, (word,)))
                 continue
-            if known is None:
-                german = self.lookup(word)
-            else:  # the best the corpus has, from all the table keeps
-                german = [g for g in self.lookup(word, self.stored) if _is_known(g, known)]
-                german = german[: self.limit]
+            own = self.lookup(word, self.stored)
+            german = list(dict.fromkeys([*compounds.get(n, ()), *own]))
+            german = self._known(german, known)
             if kind == "name":
                 german = [word, *(g for g in german if g != word.lower())]
             elif not german and known is not None and known(word):
                 german = [word]
             terms.append(Term(word, kind, tuple(german)))
         return terms
+
+    def _known(self, german: list[str], known: GermanKnown | None) -> list[str]:
+        """The first ``limit`` words, of those the corpus has when ``known`` is given."""
+        if known is not None:
+            german = [g for g in german if _is_known(g, known)]
+        return german[: self.limit]
+
+    def _compound(self, first: str, second: str, known: GermanKnown | None) -> list[str]:
+        """The German words of two adjacent English ones, singular or plural."""
+        if self.table is None:
+            return []
+        other = second[:-1] if second.endswith("s") else second + "s"  # costs / cost
+        for key in (f"{first} {second}", f"{first} {other}"):
+            german = self._known(self.table.translations(key), known)
+            if german:
+                return german[:2]
+        return []
 
     def translate(
         self, text_or_words: str | Iterable[str], known: GermanKnown | None = None
@@ -650,9 +705,24 @@ def write_table(
     except OSError as exc:
         logger.warning("cannot cache the compiled dictionary in %s: %s", path.parent, exc)
         return None
-    same_source = "-".join(path.name.split("-")[:2]) + "-"
-    for old in path.parent.glob(same_source + "*.tsv"):
-        if old != path:
-            with contextlib.suppress(OSError):
-                old.unlink()
+    _prune(path)
     return open_table(path)
+
+
+_KEEP_OTHER_FORMATS = 30 * 24 * 3600  # seconds
+
+
+def _prune(current: Path) -> None:
+    """Drop the compilations of an older state of the same file in this format. Another
+    format's stay a month: another version of the code (a second checkout, a server not
+    yet restarted) may still use them, and would otherwise compile anew each start."""
+    same_source = "-".join(current.name.split("-")[:2]) + "-"
+    same_format = f"-v{FORMAT_VERSION}-{STORED_TRANSLATIONS}.tsv"
+    for old in current.parent.glob(same_source + "*.tsv"):
+        if old == current:
+            continue
+        with contextlib.suppress(OSError):
+            if old.name.endswith(same_format) or (
+                time.time() - old.stat().st_mtime > _KEEP_OTHER_FORMATS
+            ):
+                old.unlink()

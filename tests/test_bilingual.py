@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,9 @@ Wohnung {f} /Whg./ | gemietete Wohnung :: flat [Br.]; apartment [Am.] | rented f
 Autorität {f} :: authority
 Autor {m}; Urheber {m} :: author
 Deutschland {n} :: Germany
+Heizkosten {pl} | Heizkostenabrechnung {f} :: heating costs | heating cost statement
+Datenschutz {m} [jur.]; Datensicherung {f} :: data protection; privacy
+bezahlter Urlaub :: paid leave
 b {n} [mus.] :: flat
 """
 LINES = DING.splitlines()
@@ -127,6 +131,15 @@ class TestParseDing:
         ranked = [(0.0, False, "tage"), (2.5, False, "täge"), (1.0, True, "tagen")]
         assert bilingual._interleave(ranked, 6) == ["tage", "tagen"]
 
+    def test_two_word_english_nouns_with_phrases(self):
+        assert "heating costs" not in parse_ding(LINES)
+        table = parse_ding(LINES, phrases=True)
+        assert table["heating costs"] == ["heizkosten"]
+        assert table["data protection"] == ["datenschutz", "datensicherung"]
+        assert "paid leave" not in table  # a German phrase for an English one: no compound
+        assert "heating cost statement" not in table
+        assert english_word("the end", phrases=True) is None  # a stopword is no noun
+
     def test_limit_caps_translations(self):
         assert all(len(words) <= 2 for words in parse_ding(LINES, limit=2).values())
         assert len(parse_ding(LINES, limit=2)["employee"]) == 2
@@ -189,6 +202,21 @@ class TestDictionaryCache:
         assert again.lookup("landlord") == ["vermieter"]
         assert [p.name for p in cache.glob("ding-*.tsv")] != [old.name]
         assert len(list(cache.glob("ding-*.tsv"))) == 1
+
+    def test_another_format_s_compilation_stays_a_while(self, ding_file, tmp_path):
+        cache = tmp_path / "cache"
+        current = Dictionary.load(ding_file, cache_dir=cache)
+        assert current.available
+        name = next(cache.glob("ding-*.tsv")).name
+        recent = cache / name.replace(f"-v{bilingual.FORMAT_VERSION}-", "-v0-")
+        ancient = cache / name.replace(f"-v{bilingual.FORMAT_VERSION}-", "-v00-")
+        for other in (recent, ancient):
+            other.write_bytes(b"another version's table")
+        os.utime(ancient, (1_000_000, 1_000_000))
+        ding_file.write_text(DING + "Vermieter {m} :: landlord\n", encoding="utf-8")
+        Dictionary.load(ding_file, cache_dir=cache)
+        assert recent.exists() and not ancient.exists()
+        assert len(list(cache.glob(f"*-v{bilingual.FORMAT_VERSION}-*.tsv"))) == 1
 
     def test_mapped_table_finds_every_word_and_nothing_else(self, tmp_path):
         words = parse_ding(LINES)
@@ -255,10 +283,10 @@ class TestDictionaryCache:
         started, release = threading.Event(), threading.Event()
         real_parse = bilingual.parse_ding
 
-        def slow_parse(lines, limit=bilingual.MAX_TRANSLATIONS):
+        def slow_parse(lines, **kwargs):
             started.set()
             release.wait(timeout=30)
-            return real_parse(lines, limit)
+            return real_parse(lines, **kwargs)
 
         monkeypatch.setattr(bilingual, "parse_ding", slow_parse)
         thread = bilingual.preload(ding_file, tmp_path / "cache")
@@ -316,7 +344,7 @@ class TestTranslate:
         words = dictionary.translate("Who pays the heating costs in a rented flat?")
         assert words.index("heizung") < words.index("kosten") < words.index("gemietet")
         assert words.index("gemietet") < words.index("wohnung")
-        assert words[0] == "heizung"  # "pays" is not in this dictionary
+        assert words[:2] == ["heizkosten", "heizung"]  # "pays" is not in this dictionary
 
     def test_inflections_find_the_base_word(self, dictionary):
         assert "miete" in dictionary.lookup("rented")  # rented -> rent
@@ -347,10 +375,31 @@ class TestTranslate:
         )
         assert words == ["urlaub", "arbeitnehmer", "app"]  # "urlaubs" holds "urlaub"
 
+    def test_adjacent_words_german_writes_as_one(self, dictionary):
+        terms = dictionary.translations("Who pays the heating costs for data protection?")
+        assert [t.english for t in terms] == ["pays", "heating", "costs", "data", "protection"]
+        heating, costs, data, protection = (t.german for t in terms[1:])
+        assert heating[:2] == ("heizkosten", "heizung") and costs[:2] == ("heizkosten", "kosten")
+        assert data == protection == ("datenschutz", "datensicherung")
+        assert dictionary.translations("heating cost")[0].german[0] == "heizkosten"
+        # not across a stopword or a comma
+        assert "heizkosten" not in dictionary.translate("heating, costs")
+        assert "heizkosten" not in dictionary.translate("heating of costs")
+        with_known = dictionary.translate("heating costs", known={"heizkosten"}.__contains__)
+        assert with_known == ["heizkosten"]
+
     def test_known_reaches_past_the_first_translations(self):
         one = Dictionary.from_lines(LINES, limit=1)
         assert one.translate("employee") == ["arbeitnehmer"]
         assert one.translate("employee", known={"angestellter"}.__contains__) == ["angestellter"]
+
+    def test_threads_share_one_dictionary(self, ding_file, tmp_path):
+        loaded = Dictionary.load(ding_file, cache_dir=tmp_path / "cache")
+        loaded = Dictionary.load(ding_file, cache_dir=tmp_path / "cache")  # memory-mapped
+        questions = ["Who pays the heating costs in a rented flat?", "employees on leave"] * 50
+        serial = [loaded.translate(q) for q in questions]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert list(pool.map(loaded.translate, questions)) == serial
 
     def test_a_list_of_words(self, dictionary):
         assert dictionary.translate(["tenant", "the", "Berlin", "2024"]) == [
@@ -363,12 +412,11 @@ class TestTranslate:
         assert dictionary.translate("tenant tenant Tenant") == ["mieter"]
 
     @pytest.mark.slow
-    def test_the_real_ding_dictionary(self, request):
+    def test_the_real_ding_dictionary(self):
         source = Path("/usr/share/trans/de-en")
         if not source.exists():
             pytest.skip("Debian's trans-de-en is not installed")
-        cache = request.config.cache.mkdir("ding-de-en")  # compiled once across runs
-        real = Dictionary.load(source, cache_dir=cache)
+        real = Dictionary.load(source)  # the compiled file `make install` leaves, if any
         assert real.available
         expected = {
             "employee": {"arbeitnehmer", "beschäftigte", "beschäftigter"},
@@ -387,6 +435,9 @@ class TestTranslate:
         }
         for english, german in expected.items():
             assert german & set(real.lookup(english)), (english, real.lookup(english))
+        heating = real.translations("Who pays the heating costs?")
+        assert [t.german[0] for t in heating[1:]] == ["heizkosten", "heizkosten"]
+        assert "datenschutz" in real.translate("data protection")
         questions = [
             "How many days of paid leave does an employee get per year?",
             "Which authority supervises telecommunications data protection?",
