@@ -108,6 +108,7 @@ def test_sentence_records_cover_sentences_and_windows_with_source_offsets():
 SHARED = "Die Brücke von Altdorf wurde im Jahr 1421 aus rotem Sandstein gebaut."
 
 
+@pytest.mark.slow
 def test_each_distinct_text_is_embedded_once_and_stored_vectors_are_reused(settings_factory):
     settings = settings_factory()
     corpus = settings.corpus_dir
@@ -154,6 +155,7 @@ TOWN_QA = [
 ]
 
 
+@pytest.mark.slow
 def test_answers_while_sentence_vectors_are_missing_equal_the_complete_index(settings_factory):
     settings = settings_factory()
     (settings.corpus_dir / "lindenau.md").write_text(TOWN)
@@ -178,6 +180,7 @@ def test_answers_while_sentence_vectors_are_missing_equal_the_complete_index(set
             assert b["declined"], b
 
 
+@pytest.mark.slow
 def test_killed_in_phase_two_is_answerable_and_the_next_run_finishes_it(settings_factory):
     settings = settings_factory()
     shutil.copy(ARTICLE, settings.corpus_dir / ARTICLE.name)
@@ -205,6 +208,7 @@ def test_killed_in_phase_two_is_answerable_and_the_next_run_finishes_it(settings
     assert fresh.pending_sentences() == []
 
 
+@pytest.mark.slow
 def test_a_server_start_finishes_a_killed_phase_two_in_the_background(settings_factory):
     settings = settings_factory()
     shutil.copy(ARTICLE, settings.corpus_dir / ARTICLE.name)
@@ -218,6 +222,7 @@ def test_a_server_start_finishes_a_killed_phase_two_in_the_background(settings_f
     assert sentence_count(bot.store) == len(expected_sentences(bot.store))
 
 
+@pytest.mark.slow
 def test_background_upload_is_answerable_at_once_and_complete_later(settings_factory):
     settings = settings_factory()
     bot = Assistant(settings)
@@ -230,6 +235,7 @@ def test_background_upload_is_answerable_at_once_and_complete_later(settings_fac
     assert sentence_count(bot.store) == len(expected_sentences(bot.store))
 
 
+@pytest.mark.slow
 def test_rebuild_starts_with_no_sentence_vectors_of_the_old_index(settings_factory):
     settings = settings_factory()
     corpus = settings.corpus_dir
@@ -244,6 +250,7 @@ def test_rebuild_starts_with_no_sentence_vectors_of_the_old_index(settings_facto
     assert sentence_count(bot.store) == len(expected_sentences(bot.store))
 
 
+@pytest.mark.slow
 def test_an_index_with_one_record_per_vector_is_migrated_by_the_next_writer(settings_factory):
     """Indexes before per-chunk records kept a '-sentences' collection of one record per
     vector, and the manifest in the chunk collection's metadata. Readers embed what they
