@@ -7,6 +7,7 @@ An upload over a limit is refused as a whole, so nothing of it is half-added.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,27 @@ def corpus_bytes(corpus: Path) -> dict[str, int]:
     return sizes
 
 
+@dataclass(frozen=True)
+class LimitProblem:
+    """Why an upload is refused as a whole: ``kind`` "files" (``n``, ``max``) or "corpus"
+    (``mb``, ``max``); ``str()`` is the English message."""
+
+    kind: str
+    n: int | str
+    max: int | str
+
+    def __str__(self) -> str:
+        if self.kind == "files":
+            return (
+                f"too many files in one upload ({self.n}; at most {self.max}, "
+                "ASSISTANT_MAX_UPLOAD_FILES); nothing was added"
+            )
+        return (
+            f"the corpus would grow to {self.n} MB, over the limit of {self.max} MB "
+            "(ASSISTANT_MAX_CORPUS_MB); nothing was added"
+        )
+
+
 def upload_limit_problem(
     files: list[tuple[str, int]],
     existing: dict[str, int],
@@ -33,17 +55,14 @@ def upload_limit_problem(
     max_files: int,
     max_corpus_mb: float,
     replace: bool,
-) -> str | None:
+) -> LimitProblem | None:
     """Why an upload of ``files`` (name, bytes) is refused as a whole, or None.
 
     ``existing`` maps the corpus's files to their sizes; with ``replace`` a file with an
     existing name counts with its new size instead of the old one. 0 means no limit.
     """
     if max_files and len(files) > max_files:
-        return (
-            f"too many files in one upload ({len(files)}; at most {max_files}, "
-            "ASSISTANT_MAX_UPLOAD_FILES); nothing was added"
-        )
+        return LimitProblem("files", len(files), max_files)
     if max_corpus_mb:
         total = dict(existing)
         for name, size in files:
@@ -55,14 +74,11 @@ def upload_limit_problem(
                 total[name] = size
         mb = sum(total.values()) / 1e6
         if mb > max_corpus_mb:
-            return (
-                f"the corpus would grow to {mb:.1f} MB, over the limit of {max_corpus_mb:g} MB "
-                "(ASSISTANT_MAX_CORPUS_MB); nothing was added"
-            )
+            return LimitProblem("corpus", f"{mb:.1f}", f"{max_corpus_mb:g}")
     return None
 
 
-def check_upload(settings: Any, files: list[tuple[str, int]], replace: bool) -> str | None:
+def check_upload(settings: Any, files: list[tuple[str, int]], replace: bool) -> LimitProblem | None:
     """:func:`upload_limit_problem` with the settings' limits and corpus folder."""
     existing = corpus_bytes(Path(settings.corpus_dir)) if settings.max_corpus_mb else {}
     return upload_limit_problem(

@@ -128,12 +128,14 @@ def test_upload_limits_refuse_the_whole_upload():
         max_corpus_mb=0,
         replace=False,
     )
-    assert "too many files in one upload (3; at most 2" in too_many
-    assert "nothing was added" in too_many
+    assert too_many.kind == "files" and (too_many.n, too_many.max) == (3, 2)
+    assert "too many files in one upload (3; at most 2" in str(too_many)
+    assert "nothing was added" in str(too_many)
     full = upload_limit_problem(
         [("c.txt", 200_000)], existing, max_files=0, max_corpus_mb=1, replace=False
     )
-    assert "1.1 MB, over the limit of 1 MB" in full and "ASSISTANT_MAX_CORPUS_MB" in full
+    assert full.kind == "corpus" and "1.1 MB, over the limit of 1 MB" in str(full)
+    assert "ASSISTANT_MAX_CORPUS_MB" in str(full)
     # replacing counts the new size instead of the old one
     smaller = [("b.pdf", 100_000), ("c.txt", 300_000)]
     assert (
