@@ -577,7 +577,7 @@ def build_app(bot: Assistant, gate: Gate | None = None) -> gr.Blocks:
                 t(lang, "col_lang"),
                 t(lang, "col_action"),
             ],
-            label=t(lang, "docs_label"),
+            label=t(lang, "docs_label" if can_edit else "docs_label_reader"),
         )
 
     def on_load(lang: str, saved: list, request: gr.Request = None):
