@@ -521,7 +521,9 @@ def build_app(bot: Assistant, gate: Gate | None = None) -> gr.Blocks:
         user = user_of(request)
         role = gate.role_of(user)
         who = (
-            t(lang, "signed_in", user=md_escape(user), role=t(lang, f"role_{role}")) if user else ""
+            t(lang, "signed_in", user=md_escape(user), role=t(lang, f"role_{role}"))
+            if user and role
+            else ""
         )
         return (
             lang,
@@ -997,11 +999,12 @@ def main() -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         bot = Assistant()
+        check_serving(bot.settings, bot.settings.host)  # before indexing
         bot.ensure_index()
+        serve(bot, bot.settings.host, bot.settings.port)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve(bot, bot.settings.host, bot.settings.port)
     return 0
 
 
