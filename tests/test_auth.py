@@ -126,3 +126,35 @@ def test_a_broken_index_moved_aside_keeps_users_and_audit_trail(tmp_path):
     moved = move_aside(index)
     assert sorted(p.name for p in index.iterdir()) == ["audit.jsonl", "users.json"]
     assert [p.name for p in moved.iterdir()] == ["chroma.sqlite3"]
+
+
+@pytest.mark.slow  # builds the Gradio app (seconds of imports)
+def test_every_changing_handler_checks_the_role_not_just_the_buttons(gate, tmp_path):
+    """A reader who triggers the page's own upload or delete events (they are reachable
+    through the queue, if not by name) is refused by the handler itself."""
+    from assistant import Assistant
+    from ui.app import build_app
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "bleibt.txt").write_text("Dieses Dokument bleibt.")
+    demo = build_app(Assistant(gate.settings), gate)
+    fns = {f.name: f.fn for f in demo.fns.values()}
+
+    class Request:
+        def __init__(self, username):
+            self.username, self.client = username, None
+
+    upload = tmp_path / "neu.txt"
+    upload.write_text("Neu.")
+    for who in (Request("bob"), Request(None)):
+        status = fns["index_uploads"]([str(upload)], False, "de", who)
+        assert "Nicht erlaubt" in status
+        _, status, *_ = fns["delete_document"]("bleibt.txt", "de", who)
+        assert "Nicht erlaubt" in status
+        for api, args in (("upload_api", ([str(upload)], False)), ("remove_api", ("bleibt.txt",))):
+            with pytest.raises(Exception, match="not allowed"):
+                fns[api](*args, who)
+        with pytest.raises(Exception, match="not allowed"):
+            next(fns["chat_api"]("Was bleibt?", [], Request(None)))
+    assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == ["bleibt.txt"]
+    assert not (tmp_path / "index" / "audit.jsonl").exists()

@@ -258,6 +258,9 @@ def test_browser_reader_logs_in_asks_and_opens_a_document(server, browser):
     page.locator("#docs").get_by_text("curie.txt").wait_for()
     assert not page.locator("#upload").is_visible() and not page.locator("#audit").is_visible()
     assert "Löschen" not in page.locator("#docs").inner_text()
+    page.locator("#logout").click()  # log out: back at the form
+    page.locator("#username").wait_for(timeout=10_000)
+    assert page.context.request.get(server["url"] + "config").status == 401
     page.context.close()
 
 

@@ -326,6 +326,15 @@ def document_label(doc: dict) -> str:
     return f"{title} · {doc['source']}" if title and title != doc["source"] else doc["source"]
 
 
+def who_html(user: str, role: str, lang: str) -> str:
+    """Who is logged in, and a link that logs out (in this tab)."""
+    text = t(lang, "signed_in", user=user, role=t(lang, f"role_{role}"))
+    return (
+        f'<p class="who">{html.escape(text)} · <a href="logout" target="_self" '
+        f'id="logout">{html.escape(t(lang, "logout"))}</a></p>'
+    )
+
+
 def documents_rows(bot: Assistant, lang: str, can_edit: bool = True) -> list[list[Any]]:
     """Document (title and file), chunks, language, and the delete action (4 columns fit
     a phone; readers see no action)."""
@@ -520,11 +529,7 @@ def build_app(bot: Assistant, gate: Gate | None = None) -> gr.Blocks:
         can_edit = may(request, "upload")
         user = user_of(request)
         role = gate.role_of(user)
-        who = (
-            t(lang, "signed_in", user=md_escape(user), role=t(lang, f"role_{role}"))
-            if user and role
-            else ""
-        )
+        who = who_html(user, role, lang) if user and role else ""
         return (
             lang,
             gr.Radio(value=lang, label=t(lang, "language")),
@@ -731,7 +736,7 @@ def build_app(bot: Assistant, gate: Gate | None = None) -> gr.Blocks:
                 min_width=220,
             )
         mode = gr.Markdown(mode_line(bot, "en"), elem_id="mode")
-        who = gr.Markdown("", elem_id="who")
+        who = gr.HTML("", elem_id="who")
         with gr.Tabs():
             with (
                 gr.Tab(t("en", "tab_chat"), id="chat-tab") as chat_tab,

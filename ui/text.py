@@ -77,7 +77,8 @@ TEXT: dict[str, dict[str, str]] = {
         "login_slower": "Nach mehreren Fehlversuchen wartet jeder weitere Versuch länger.",
         "login_busy": "Zu viele Anmeldeversuche gleichzeitig. Warte kurz und versuch es dann "
         "noch einmal.",
-        "signed_in": "Angemeldet als **{user}** ({role}) · [Abmelden](logout)",
+        "signed_in": "Angemeldet als {user} ({role})",
+        "logout": "Abmelden",
         "role_reader": "Leser: fragen und Dokumente lesen",
         "role_editor": "Bearbeiter: auch hochladen, ersetzen und löschen",
         "not_allowed": "**Nicht erlaubt:** Hochladen, Ersetzen und Löschen darf nur, wer die "
@@ -163,7 +164,8 @@ TEXT: dict[str, dict[str, str]] = {
         "login_failed": "Log-in failed: the user name or the password is wrong.",
         "login_slower": "After repeated failures each further try waits longer.",
         "login_busy": "Too many log-in attempts at once. Wait a moment, then try again.",
-        "signed_in": "Logged in as **{user}** ({role}) · [Log out](logout)",
+        "signed_in": "Logged in as {user} ({role})",
+        "logout": "Log out",
         "role_reader": "reader: asks and reads documents",
         "role_editor": "editor: also uploads, replaces and deletes",
         "not_allowed": "**Not allowed:** only users with the role “editor” may upload, "
