@@ -986,9 +986,8 @@ def serve(bot: Assistant, host: str = "127.0.0.1", port: int = 7860, **kwargs: A
     gate = gate_for(bot)
     demo = build_app(bot, gate)
     demo.queue(default_concurrency_limit=4)
-    access = (
-        f"log-in required, {len(gate.users.users())} users" if gate.required else "open: no log-in"
-    )
+    n = len(gate.users.users())
+    access = f"log-in required, {n} user{'s' * (n != 1)}" if gate.required else "open: no log-in"
     print(
         f"Open http://{host}:{port} in your browser ({bot.describe_mode()}; {access}).",
         flush=True,
