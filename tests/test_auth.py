@@ -158,3 +158,10 @@ def test_every_changing_handler_checks_the_role_not_just_the_buttons(gate, tmp_p
             next(fns["chat_api"]("Was bleibt?", [], Request(None)))
     assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == ["bleibt.txt"]
     assert not (tmp_path / "index" / "audit.jsonl").exists()
+    # an editor over the corpus limit: refused as a whole, in the UI's language
+    small = gate.settings.updated(max_corpus_mb=0.00002)  # 20 bytes; bleibt.txt has 23
+    fns = {f.name: f.fn for f in build_app(Assistant(small), Gate(small)).fns.values()}
+    status = fns["index_uploads"]([str(upload)], False, "de", Request("alice"))
+    assert status.startswith("**Abgelehnt:** die Dokumente wären zusammen 0.0 MB")
+    assert "Nichts wurde hinzugefügt" in status
+    assert sorted(p.name for p in (tmp_path / "corpus").iterdir()) == ["bleibt.txt"]
