@@ -116,6 +116,10 @@ def test_sessions_end_with_their_user(gate):
     alice = gate.start_session("alice")
     gate._sessions[alice].expires = 0
     assert gate.user_of(Request(alice)) is None
+    alice = gate.start_session("alice")
+    gate.users.path.write_text("{kaputt")  # a broken users file lets nobody in
+    assert gate.user_of(Request(alice)) is None and gate.role_of("alice") is None
+    assert attempt(gate, "alice", "alice-passwort")[0] == "failed"
 
 
 def test_a_broken_index_moved_aside_keeps_users_and_audit_trail(tmp_path):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import html
 import ipaddress
+import logging
 import secrets
 import time
 import weakref
@@ -33,6 +34,8 @@ from starlette.routing import Route
 from assistant.errors import ConfigError
 from assistant.users import UserStore, allowed, login_delay, users_path
 from ui.text import pick_language, t
+
+logger = logging.getLogger(__name__)
 
 COOKIE = "assistant-session"
 FORGET_SECONDS = 900.0  # failures older than this (since the last one) are forgotten
@@ -156,7 +159,7 @@ class Gate:
         session = self._sessions.get(token) if token else None
         if session is None:
             return None
-        if session.expires < time.time() or self.users.role(session.user) is None:
+        if session.expires < time.time() or self._role(session.user) is None:
             self._sessions.pop(token, None)
             return None
         return session.user
@@ -169,7 +172,16 @@ class Gate:
         """The role of ``user``; everyone is an editor on an open server."""
         if not self.required:
             return "editor"
-        return self.users.role(user)
+        return self._role(user)
+
+    def _role(self, user: str | None) -> str | None:
+        """The users file's word on ``user``; a broken file lets nobody in (and says why
+        in the log, not to the visitor)."""
+        try:
+            return self.users.role(user)
+        except ConfigError as exc:
+            logger.error("%s: nobody may log in until it is fixed", exc)
+            return None
 
     def allows(self, user: str | None, action: str) -> bool:
         return allowed(self.role_of(user), action)
@@ -189,7 +201,11 @@ class Gate:
             wait = self.throttle.delay(keys)
             if wait:
                 await asyncio.sleep(wait)
-            role = await asyncio.to_thread(self.users.authenticate, name, str(password))
+            try:
+                role = await asyncio.to_thread(self.users.authenticate, name, str(password))
+            except ConfigError as exc:
+                logger.error("%s: nobody may log in until it is fixed", exc)
+                role = None
             if role is None:
                 self.throttle.failed(keys)
                 return "failed", wait
