@@ -1,4 +1,4 @@
-"""`assistant` console script: index, ask, chat, serve, eval.
+"""`assistant` console script: index, ask, chat, serve, eval, users.
 
 User errors (bad question, missing corpus, locked index, unreachable LLM) print one
 readable line on stderr and exit 2; nothing else prints a traceback unless --debug.
@@ -29,6 +29,8 @@ def _make(args: argparse.Namespace) -> Any:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "mode", None):
         overrides["answer_mode"] = args.mode
+    if getattr(args, "open", False):
+        overrides["open_access"] = True
     return Assistant(Settings.load(**overrides))
 
 
@@ -128,10 +130,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .audit import AuditLog
+
     bot = _make(args)
+    audit = AuditLog.for_settings(bot.settings)
     for name in args.files:
         source = _source_name(bot, name)
         bot.remove_document(source)
+        audit.append("delete", f"cli:{getpass.getuser()}", source)
         print(
             f"removed {display_name(source)} from {bot.settings.corpus_dir} and from the index",
             file=sys.stderr,
@@ -150,12 +158,71 @@ def _source_name(bot: Any, name: str) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     bot = _make(args)
+    host = args.host or bot.settings.host
+    from ui.auth import check_serving
+
+    check_serving(bot.settings, host)  # before indexing: refusing takes no time
     _require_corpus(bot)
     if not args.no_index:
         _index(bot)
     from ui.app import serve
 
-    serve(bot, host=args.host or bot.settings.host, port=args.port or bot.settings.port)
+    serve(bot, host=host, port=args.port or bot.settings.port)
+    return 0
+
+
+def _users(args: argparse.Namespace) -> Any:
+    from .settings import Settings
+    from .users import UserStore
+
+    overrides = {"index_dir": Path(args.index)} if getattr(args, "index", None) else {}
+    return UserStore.for_settings(Settings.load(**overrides))
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The password: one line from stdin for scripts, else typed twice without echo."""
+    import getpass
+
+    from .errors import ConfigError
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("no terminal to type the password in; pipe it with --password-stdin")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise ConfigError("the two passwords differ; nothing was changed")
+    return password
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    store = _users(args)
+    if args.action == "list":
+        users = store.users()
+        for user in users:
+            print(f"{user.name}\t{user.role}\t{user.created}")
+        if not users:
+            print(f"no users in {store.path}: the chat is open on 127.0.0.1 only", file=sys.stderr)
+        return 0
+    if not args.name:
+        from .errors import ConfigError
+
+        raise ConfigError(f"`assistant users {args.action}` needs a user name")
+    if args.action == "remove":
+        store.remove(args.name)
+        print(f"removed user {args.name} from {store.path}", file=sys.stderr)
+        return 0
+    from .users import check_name, check_role
+
+    check_name(args.name)  # before asking for a password
+    check_role(args.role)
+    store.add(args.name, _read_password(args.password_stdin), args.role, update=args.update)
+    print(
+        f"{'updated' if args.update else 'added'} {args.role} {args.name} in {store.path}; "
+        "a running server sees the change at once (log-in itself starts with the first "
+        "user: restart an open server)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -223,7 +290,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--no-index", action="store_true", help="do not update the index first")
+    p.add_argument(
+        "--open",
+        action="store_true",
+        help="no log-in, even beyond 127.0.0.1: anyone who reaches the port may read, upload "
+        "and delete (ASSISTANT_OPEN_ACCESS); without it, log-in is required once users exist "
+        "and a non-loopback --host needs users",
+    )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "users",
+        help="who may log in to the served chat (users.json beside the index)",
+        description="Users of the served chat. A reader asks and opens documents; an editor "
+        "also uploads, replaces and deletes. Once a user exists, `assistant serve` requires "
+        "log-in. Passwords are stored as salted scrypt hashes only.",
+    )
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("name", nargs="?", help="user name (add, remove)")
+    p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+    p.add_argument("--role", choices=["reader", "editor"], default="reader", help="default reader")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    p.add_argument("--update", action="store_true", help="change an existing user's password/role")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)

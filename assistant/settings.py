@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: float = 20.0
+    max_upload_files: int = Field(20, ge=0)  # per upload (0: no limit)
+    max_corpus_mb: float = Field(0.0, ge=0)  # all documents together (0: no limit)
+
+    # log-in (served web UI): required whenever users.json beside the index has users;
+    # without users a server binds beyond loopback only with open_access (`serve --open`)
+    open_access: bool = False
+    # failed log-ins in a row (per user name and per client address) wait this long,
+    # doubling each time, at most login_max_delay_seconds
+    login_delay_seconds: float = Field(0.5, ge=0)
+    login_max_delay_seconds: float = Field(30.0, ge=0)
+    session_hours: float = Field(12.0, gt=0)  # a log-in lasts this long
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

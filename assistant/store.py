@@ -235,7 +235,9 @@ def sqlite_problem(path: Path) -> str | None:
 def move_aside(index_dir: Path) -> Path:
     """Move the contents of a broken index folder into a sibling folder, keep them all.
 
-    The lock file stays where it is: the caller holds the lock on it.
+    The lock file stays where it is: the caller holds the lock on it; so do the users
+    and the audit trail of a served assistant (``users.py``, ``audit.py``), which are no
+    part of the index: moving them would switch log-in off.
     """
     dest = index_dir.with_name(f"{index_dir.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
     n = 1
@@ -244,7 +246,7 @@ def move_aside(index_dir: Path) -> Path:
         dest = dest.with_name(f"{index_dir.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
     dest.mkdir()
     for child in index_dir.iterdir():
-        if child.name != LOCK_FILE:
+        if child.name not in (LOCK_FILE, "users.json", "audit.jsonl"):
             child.rename(dest / child.name)
     return dest
 

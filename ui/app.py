@@ -12,6 +12,10 @@ conversation is kept per client session), ``/ask`` (the same, returning the Answ
 ``to_dict()``: outcome, declined, confidence, citations), ``/upload`` (files in, status
 and table out) and ``/remove`` (a file name in, status out). ``GET /document/NAME``
 serves an indexed document read-only.
+
+With users set up (``assistant users add``) every one of these needs a log-in
+(``ui/auth.py``); readers ask and read, only editors upload, replace and delete, and
+each upload, replacement and deletion goes into the audit trail beside the index.
 """
 
 # ruff: noqa: I001  (assistant is imported before gradio: it switches analytics off first)
@@ -30,7 +34,9 @@ from urllib.parse import quote as url_quote
 
 from assistant import Answer, Assistant  # sets the offline switches before gradio loads
 from assistant.api import validate_question
+from assistant.audit import AuditLog
 from assistant.errors import AssistantError, QuestionError
+from assistant.limits import check_upload
 from assistant.loaders import FORMAT_NAMES, FORMATS, SUPPORTED_SUFFIXES
 
 import gradio as gr
@@ -38,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ui.auth import Gate, check_serving, gate_for, not_logged_in
 from ui.text import pick_language, t
 
 EXAMPLES = [
@@ -324,14 +331,35 @@ def document_label(doc: dict) -> str:
     return f"{title} · {doc['source']}" if title and title != doc["source"] else doc["source"]
 
 
-def documents_rows(bot: Assistant, lang: str) -> list[list[Any]]:
+def who_html(user: str, role: str, lang: str) -> str:
+    """Who is logged in, and a link that logs out (in this tab)."""
+    text = t(lang, "signed_in", user=user, role=t(lang, f"role_{role}"))
+    return (
+        f'<p class="who">{html.escape(text)} · <a href="logout" target="_self" '
+        f'id="logout">{html.escape(t(lang, "logout"))}</a></p>'
+    )
+
+
+def documents_rows(bot: Assistant, lang: str, can_edit: bool = True) -> list[list[Any]]:
     """Document (title and file), chunks, language, and the delete action (4 columns fit
-    a phone)."""
+    a phone; readers see no action)."""
     try:
         docs = bot.documents()
     except AssistantError:
         return []
-    return [[document_label(d), d["chunks"], d["language"], t(lang, "delete")] for d in docs]
+    action = t(lang, "delete") if can_edit else ""
+    return [[document_label(d), d["chunks"], d["language"], action] for d in docs]
+
+
+def audit_rows(log: AuditLog, lang: str, last: int = 200) -> list[list[str]]:
+    """The audit trail for the Documents tab, newest first."""
+    rows = []
+    for e in reversed(log.entries(last)):
+        action = str(e.get("action", ""))
+        label = t(lang, f"audit_{action}") if action in ("upload", "replace", "delete") else action
+        when = str(e.get("time", "")).replace("T", " ")
+        rows.append([when, str(e.get("user", "")), label, str(e.get("file", ""))])
+    return rows
 
 
 def document_titles(bot: Assistant) -> dict[str, str]:
@@ -341,14 +369,18 @@ def document_titles(bot: Assistant) -> dict[str, str]:
         return {}
 
 
-def document_route(bot: Assistant) -> Route:
+def document_route(bot: Assistant, gate: Gate | None = None) -> Route:
     """``GET /document/NAME``: an indexed document, read-only; nothing outside the corpus.
 
-    Only names the index lists are served. HTML and markdown come back as plain text with
-    a sandboxing policy, so a hostile document cannot run script on the app's origin.
+    Only names the index lists are served, and only to a logged-in user when log-in is
+    required. HTML and markdown come back as plain text with a sandboxing policy, so a
+    hostile document cannot run script on the app's origin.
     """
+    gate = gate or gate_for(bot)
 
     async def endpoint(request: Request) -> Response:
+        if not gate.request_allows(request, "read"):
+            return not_logged_in()
         name = request.path_params["source"]
         indexed = set(document_titles(bot))
         corpus = Path(bot.settings.corpus_dir).resolve()
@@ -376,17 +408,43 @@ def document_route(bot: Assistant) -> Route:
     return Route("/document/{source:path}", endpoint, methods=["GET", "HEAD"])
 
 
-def build_app(bot: Assistant) -> gr.Blocks:
-    """The Gradio Blocks app; it talks to ``bot`` only."""
+def build_app(bot: Assistant, gate: Gate | None = None) -> gr.Blocks:
+    """The Gradio Blocks app; it talks to ``bot`` only, ``gate`` says who may do what."""
     max_chars = bot.settings.max_question_chars
+    gate = gate or gate_for(bot)
+    audit = AuditLog.for_settings(bot.settings)
+
+    def user_of(request: gr.Request | None) -> str | None:
+        return getattr(request, "username", None) if gate.required else None
+
+    def may(request: gr.Request | None, action: str) -> bool:
+        return gate.allows(user_of(request), action)
+
+    def client_of(request: gr.Request | None) -> str | None:
+        return getattr(getattr(request, "client", None), "host", None)
+
+    def refusal(request: gr.Request | None) -> str:
+        """Why a program may not change the documents (English, for gradio_client)."""
+        if gate.required and not user_of(request):
+            return "not allowed: log in first"
+        return "not allowed: uploading, replacing and deleting need the editor role"
+
+    def refusal_text(request: gr.Request | None, lang: str) -> str:
+        if gate.required and not user_of(request):
+            return t(lang, "not_logged_in")
+        return t(lang, "not_allowed")
 
     # -- chat ------------------------------------------------------------------------
-    def respond(message: str, conv: dict, saved: list, lang: str):
+    def respond(message: str, conv: dict, saved: list, lang: str, request: gr.Request = None):
         """Answer ``message``; on any refusal the question goes back into the box."""
         skip = gr.skip()
         conv = conv or new_conversation()
         text = (message or "").strip()
         if not text:  # an empty submit is ignored
+            yield skip, skip, skip, skip, skip, skip
+            return
+        if request is not None and not may(request, "ask"):
+            gr.Warning(t(lang, "not_logged_in"))
             yield skip, skip, skip, skip, skip, skip
             return
         try:
@@ -425,7 +483,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
             conversations_update(saved, conv, lang),
         )
 
-    def retry(conv: dict, saved: list, lang: str):
+    def retry(conv: dict, saved: list, lang: str, request: gr.Request = None):
         """Ask the last question again (the last answer is replaced)."""
         conv = conv or new_conversation()
         if not conv["turns"]:
@@ -433,7 +491,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
             return
         last = conv["turns"][-1]
         trimmed = {**conv, "turns": conv["turns"][:-1]}
-        yield from respond(last["q"], trimmed, saved, lang)
+        yield from respond(last["q"], trimmed, saved, lang, request)
 
     def conversations_update(saved: list, conv: dict, lang: str):
         choices = conversation_choices(saved)
@@ -468,10 +526,15 @@ def build_app(bot: Assistant) -> gr.Blocks:
         return (*show(new_conversation(), saved, lang), saved)
 
     # -- language --------------------------------------------------------------------
-    def labels(lang: str, conv: dict, saved: list) -> tuple:
-        """Every app-owned string of the page in ``lang`` (outputs of ``labelled``)."""
+    def labels(lang: str, conv: dict, saved: list, request: gr.Request = None) -> tuple:
+        """Every app-owned string of the page in ``lang`` (outputs of ``labelled``), and
+        what this user's role may see: upload and delete, the audit trail."""
         lang = pick_language(lang)
         conv = conv or new_conversation()
+        can_edit = may(request, "upload")
+        user = user_of(request)
+        role = gate.role_of(user)
+        who = who_html(user, role, lang) if user and role else ""
         return (
             lang,
             gr.Radio(value=lang, label=t(lang, "language")),
@@ -489,7 +552,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
             gr.Button(value=t(lang, "delete_conversation")),
             t(lang, "sources"),
             gr.Checkbox(label=t(lang, "details")),
-            docs_update(lang),
+            docs_update(lang, can_edit),
             gr.UploadButton(
                 label=t(lang, "upload", types=TYPES, mb=f"{bot.settings.max_upload_mb:g}")
             ),
@@ -499,29 +562,57 @@ def build_app(bot: Assistant) -> gr.Blocks:
             sources_html(conv["turns"], lang),
             conv,
             conversations_update(saved, conv, lang),
+            who,
+            gr.Column(visible=can_edit),
+            audit_update(lang, can_edit),
         )
 
-    def docs_update(lang: str):
+    def audit_update(lang: str, can_edit: bool = True):
         return gr.Dataframe(
-            value=documents_rows(bot, lang),
+            value=audit_rows(audit, lang) if can_edit else [],
+            headers=[
+                t(lang, "col_time"),
+                t(lang, "col_user"),
+                t(lang, "col_audit_action"),
+                t(lang, "col_file"),
+            ],
+            label=t(lang, "audit_label"),
+            visible=can_edit,
+        )
+
+    def docs_update(lang: str, can_edit: bool = True):
+        return gr.Dataframe(
+            value=documents_rows(bot, lang, can_edit),
             headers=[
                 t(lang, "col_document"),
                 t(lang, "col_chunks"),
                 t(lang, "col_lang"),
                 t(lang, "col_action"),
             ],
-            label=t(lang, "docs_label"),
+            label=t(lang, "docs_label" if can_edit else "docs_label_reader"),
         )
 
-    def on_load(lang: str, saved: list):
+    def on_load(lang: str, saved: list, request: gr.Request = None):
         saved = [c for c in saved or [] if isinstance(c, dict) and c.get("id")]
         conv = saved[0] if saved else new_conversation()  # reopen the latest conversation
-        return labels(lang, conv, saved)
+        return labels(lang, conv, saved, request)
 
     # -- documents -------------------------------------------------------------------
-    def index_uploads(files: list[str] | None, replace: bool, lang: str, progress=gr.Progress()):  # noqa: B008
+    def index_uploads(
+        files: list[str] | None,
+        replace: bool,
+        lang: str,
+        request: gr.Request = None,
+        progress=gr.Progress(),  # noqa: B008
+    ):
+        if not may(request, "upload"):
+            return refusal_text(request, lang)
         if not files:
             return t(lang, "no_file")
+        sizes = [(Path(p).name, Path(p).stat().st_size) for p in files]
+        problem = check_upload(bot.settings, sizes, bool(replace))
+        if problem is not None:
+            return t(lang, f"limit_{problem.kind}", n=problem.n, max=problem.max, mb=problem.n)
         items = [(Path(p).name, Path(p).read_bytes()) for p in files]
 
         def report(stage: str, done: int, total: int) -> None:
@@ -534,6 +625,10 @@ def build_app(bot: Assistant) -> gr.Blocks:
             done = bot.add_documents(items, progress=report, replace=bool(replace), background=True)
         except AssistantError as exc:
             return t(lang, "error", why=md_escape(str(exc)))
+        for name in done.added:
+            audit.append("upload", user_of(request), name, client_of(request))
+        for name in done.replaced:
+            audit.append("replace", user_of(request), name, client_of(request))
         lines = [t(lang, "indexed", name=md_escape(name)) for name in done.added]
         lines += [t(lang, "replaced", name=md_escape(name)) for name in done.replaced]
         lines += [t(lang, "unchanged", name=md_escape(name)) for name in done.unchanged]
@@ -544,9 +639,9 @@ def build_app(bot: Assistant) -> gr.Blocks:
             lines.append(t(lang, "rejected", name=md_escape(name), why=md_escape(reason)))
         return "\n\n".join(lines)
 
-    def ask_delete(lang: str, evt: gr.SelectData):
+    def ask_delete(lang: str, evt: gr.SelectData, request: gr.Request = None):
         row = evt.row_value or []
-        if not row or evt.index[1] != 3:  # only the "Delete" cell asks
+        if not row or evt.index[1] != 3 or not may(request, "delete"):  # the "Delete" cell
             return gr.skip(), gr.skip(), gr.skip()
         try:
             by_label = {document_label(d): d["source"] for d in bot.documents()}
@@ -557,17 +652,22 @@ def build_app(bot: Assistant) -> gr.Blocks:
         name = by_label[str(row[0])]
         return gr.Row(visible=True), t(lang, "confirm_delete", name=md_escape(name)), name
 
-    def delete_document(name: str, lang: str):
+    def delete_document(name: str, lang: str, request: gr.Request = None):
+        if not may(request, "delete"):
+            return gr.Row(visible=False), refusal_text(request, lang), gr.skip(), gr.skip()
         try:
             bot.remove_document(name)
+            audit.append("delete", user_of(request), name, client_of(request))
             status = t(lang, "deleted", name=md_escape(name))
         except AssistantError as exc:
             status = t(lang, "error", why=md_escape(str(exc)))
-        return gr.Row(visible=False), status, docs_update(lang)
+        return gr.Row(visible=False), status, docs_update(lang), audit_update(lang)
 
     # -- programs --------------------------------------------------------------------
-    def chat_api(message: str, conversation: list[dict]):
+    def chat_api(message: str, conversation: list[dict], request: gr.Request = None):
         """`/chat` for programs: the answer text with [n] markers, streamed."""
+        if not may(request, "ask"):
+            raise gr.Error(refusal(request))
         conversation = list(conversation or [])
         text = ""
         try:
@@ -584,8 +684,10 @@ def build_app(bot: Assistant) -> gr.Blocks:
         ]
         yield text, conversation
 
-    def ask_api(message: str, conversation: list[dict]):
+    def ask_api(message: str, conversation: list[dict], request: gr.Request = None):
         """`/ask` for programs: the Answer's to_dict() (outcome, declined, confidence)."""
+        if not may(request, "ask"):
+            raise gr.Error(refusal(request))
         conversation = list(conversation or [])
         try:
             answer = bot.ask(message, conversation)
@@ -597,8 +699,10 @@ def build_app(bot: Assistant) -> gr.Blocks:
         ]
         return answer.to_dict(), conversation
 
-    def upload_api(files: list[str] | None, replace: bool):
-        status = index_uploads(files, bool(replace), "en").replace("**", "")
+    def upload_api(files: list[str] | None, replace: bool, request: gr.Request = None):
+        if not may(request, "upload"):
+            raise gr.Error(refusal(request))
+        status = index_uploads(files, bool(replace), "en", request).replace("**", "")
         rows = [
             [d["source"], d["chunks"], d["language"], d.get("title") or ""] for d in docs_or_none()
         ]
@@ -610,11 +714,14 @@ def build_app(bot: Assistant) -> gr.Blocks:
         except AssistantError:
             return []
 
-    def remove_api(name: str):
+    def remove_api(name: str, request: gr.Request = None):
+        if not may(request, "delete"):
+            raise gr.Error(refusal(request))
         try:
             bot.remove_document(name)
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
+        audit.append("delete", user_of(request), name, client_of(request))
         return f"removed {name}"
 
     # -- layout ----------------------------------------------------------------------
@@ -634,6 +741,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 min_width=220,
             )
         mode = gr.Markdown(mode_line(bot, "en"), elem_id="mode")
+        who = gr.HTML("", elem_id="who")
         with gr.Tabs():
             with (
                 gr.Tab(t("en", "tab_chat"), id="chat-tab") as chat_tab,
@@ -703,7 +811,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
                         yes = gr.Button(t("en", "yes_delete"), variant="stop", elem_id="yes")
                         no = gr.Button(t("en", "cancel"), elem_id="cancel")
                     pending_delete = gr.State("")
-                with gr.Column(scale=2, min_width=280):
+                with gr.Column(scale=2, min_width=280, visible=not gate.required) as edit_col:
                     upload_btn = gr.UploadButton(
                         t("en", "upload", types=TYPES, mb=f"{bot.settings.max_upload_mb:g}"),
                         file_count="multiple",
@@ -713,6 +821,15 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     )
                     replace = gr.Checkbox(label=t("en", "replace"), value=False, elem_id="replace")
                     status = gr.Markdown(elem_id="upload-status")
+                    audit_table = gr.Dataframe(
+                        headers=["Time (UTC)", "User", "Action", "File"],
+                        value=[],
+                        interactive=False,
+                        wrap=True,
+                        label=t("en", "audit_label"),
+                        elem_id="audit",
+                        visible=False,
+                    )
         # programmatic access: hidden parts, conversation kept per client session
         api_in = gr.Textbox(visible=False)
         api_out = gr.Textbox(visible=False)
@@ -749,6 +866,9 @@ def build_app(bot: Assistant) -> gr.Blocks:
             sources,
             conv,
             conv_list,
+            who,
+            edit_col,
+            audit_table,
         ]
         answer_outputs = [chatbot, box, sources, conv, saved, conv_list]
         private = {"api_visibility": "private"}
@@ -793,13 +913,13 @@ def build_app(bot: Assistant) -> gr.Blocks:
             concurrency_id="index",
             **private,
         ).then(docs_update, [lang], [docs], **private).then(
-            lambda: gr.UploadButton(value=None), None, [upload_btn], **private
-        )
+            audit_update, [lang], [audit_table], **private
+        ).then(lambda: gr.UploadButton(value=None), None, [upload_btn], **private)
         docs.select(ask_delete, [lang], [confirm_row, confirm_text, pending_delete], **private)
         yes.click(
             delete_document,
             [pending_delete, lang],
-            [confirm_row, status, docs],
+            [confirm_row, status, docs, audit_table],
             concurrency_limit=1,
             concurrency_id="index",
             **private,
@@ -839,8 +959,9 @@ def build_app(bot: Assistant) -> gr.Blocks:
     return demo
 
 
-def launch_options(bot: Assistant) -> dict[str, Any]:
-    """Look, limits and routes of the served app (system fonts: no font CDN)."""
+def launch_options(bot: Assistant, gate: Gate | None = None) -> dict[str, Any]:
+    """Look, limits, routes and log-in of the served app (system fonts: no font CDN)."""
+    gate = gate or gate_for(bot)
     theme = gr.themes.Soft(
         font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
@@ -854,18 +975,30 @@ def launch_options(bot: Assistant) -> dict[str, Any]:
         # a hard stop well above our own limit, so users normally see our clear message
         "max_file_size": f"{int(bot.settings.max_upload_mb * 2) + 1}mb",
         "footer_links": ["api"],
-        # read-only documents for the "open document" links, registered before Gradio's
-        "app_kwargs": {"routes": [document_route(bot)]},
-    }
+        # read-only documents for the "open document" links and the log-in page,
+        # registered before Gradio's own routes
+        "app_kwargs": {
+            "routes": [document_route(bot, gate), *gate.routes()],
+            "exception_handlers": gate.exception_handlers(),
+        },
+    } | gate.launch_kwargs()
 
 
 def serve(bot: Assistant, host: str = "127.0.0.1", port: int = 7860, **kwargs: Any) -> None:
-    """Serve the chat; binds to loopback unless told otherwise."""
-    demo = build_app(bot)
+    """Serve the chat; binds to loopback unless told otherwise, and beyond loopback only
+    with log-in (users beside the index) or ``open_access`` (a :class:`ConfigError`)."""
+    check_serving(bot.settings, host)
+    gate = gate_for(bot)
+    demo = build_app(bot, gate)
     demo.queue(default_concurrency_limit=4)
-    print(f"Open http://{host}:{port} in your browser ({bot.describe_mode()}).", flush=True)
+    n = len(gate.users.users())
+    access = f"log-in required, {n} user{'s' * (n != 1)}" if gate.required else "open: no log-in"
+    print(
+        f"Open http://{host}:{port} in your browser ({bot.describe_mode()}; {access}).",
+        flush=True,
+    )
     # quiet: Gradio's own banner tells people to call launch(share=True), which they don't
-    options = launch_options(bot) | {"quiet": True} | kwargs
+    options = launch_options(bot, gate) | {"quiet": True} | kwargs
     demo.launch(server_name=host, server_port=port, **options)
 
 
@@ -875,11 +1008,12 @@ def main() -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         bot = Assistant()
+        check_serving(bot.settings, bot.settings.host)  # before indexing
         bot.ensure_index()
+        serve(bot, bot.settings.host, bot.settings.port)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    serve(bot, bot.settings.host, bot.settings.port)
     return 0
 
 
