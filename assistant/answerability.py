@@ -26,7 +26,8 @@ _NUMBER_Q = re.compile(
     r"what (?:number|percentage|proportion|amount|share)|wie hoch|wie groß|wie lang|wie alt|"
     r"wie weit|wie schwer|wie teuer|wie oft|how (?:long|old|large|big|high|far|heavy|often|tall)|"
     r"what (?:was|is) the (?:cost|price|population|size|length|height|number)|"
-    r"(?:innerhalb |binnen |in )?welche[rmn]? frist|(?:within )?what (?:time limit|period|deadline))\b",
+    r"(?:innerhalb |binnen |in )?welche[rmn]? frist|"
+    r"(?:within )?what (?:time limit|period|deadline))\b",
     re.I,
 )
 _TIME_Q = re.compile(
