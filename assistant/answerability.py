@@ -131,27 +131,33 @@ _NOUN_ENDING = re.compile(
 )
 
 
-def is_name(span: str) -> bool:
-    """A run of capitalised words that reads as a name, not a German noun phrase."""
+def is_name(span: str, common: Callable[[str], bool] | None = None) -> bool:
+    """A run of capitalised words that reads as a name, not a German noun phrase;
+    ``common`` tells ordinary words (a dictionary's): a run of only those is no name
+    ("Künstliche Intelligenz")."""
     words = span.split()
     if words[0].lower() in _NOT_NAME_START or span.endswith("-"):
         return False
-    caps = [w for w in words if w[0].isupper()]
-    return not any(_NOUN_ENDING.search(w.strip("-")) for w in caps)
+    caps = [w.strip("-") for w in words if w[0].isupper()]
+    if any(_NOUN_ENDING.search(w) for w in caps):
+        return False
+    return common is None or not all(common(w) for w in caps)
 
 
-def name_part(span: str) -> str:
+def name_part(span: str, common: Callable[[str], bool] | None = None) -> str:
     """The longest tail of a capitalised run that reads as a name ("Führung von Bilal
     bin Saqib" -> "Bilal bin Saqib"); "" when none does."""
     words = span.split()
     for i, word in enumerate(words):
         tail = " ".join(words[i:])
-        if word[0].isupper() and len(words) - i >= 2 and is_name(tail):
+        if word[0].isupper() and len(words) - i >= 2 and is_name(tail, common):
             return tail
     return ""
 
 
-def answer_spans(kind: str | None, text: str, question: str) -> list[str]:
+def answer_spans(
+    kind: str | None, text: str, question: str, common: Callable[[str], bool] | None = None
+) -> list[str]:
     """Whole words or phrases of ``text`` of the asked kind that the question does not
     already contain (a person's name for who, a number with its unit for how many, a
     date for when, a place for where); [] when there is none of that kind."""
@@ -160,7 +166,7 @@ def answer_spans(kind: str | None, text: str, question: str) -> list[str]:
     if kind == "number":
         return [m.strip() for m in _new_matches(_WHOLE_NUMBER, text, question)]
     if kind == "person":
-        names = (name_part(m) for m in _new_matches(_NAME, text, question))
+        names = (name_part(m, common) for m in _new_matches(_NAME, text, question))
         return [n for n in names if n and n.lower() not in question.lower()]
     if kind == "place":
         return _new_matches(_PLACE, text, question)
@@ -396,49 +402,58 @@ class TopicJudge:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        42.3813,  # sentence
-        27.2609,  # window
-        30.6320,  # chunk
-        -3.3961,  # same_language
-        0.9569,  # type_present
-        -0.8283,  # type_missing
-        2.0838,  # coverage_sentence
-        3.4172,  # coverage_context
-        0.0,  # coverage_neighbours
-        0.0,  # coverage_heading
-        -0.6544,  # anchor_sentence
-        0.8529,  # anchor_coverage
+        32.7057,  # sentence
+        25.0757,  # window
+        26.0890,  # chunk
+        -3.6514,  # same_language
+        1.2394,  # type_present
+        -1.0372,  # type_missing
+        3.2698,  # coverage_sentence
+        2.8007,  # coverage_context
+        0.9528,  # coverage_neighbours
+        -8.4468,  # coverage_heading
+        -0.9518,  # anchor_sentence
+        0.6829,  # anchor_coverage
     ),
-    second_within=0.0,
+    second_within=0.75,
 )
 DECIDER = Decider(
-    intercept=-6.6303,
+    intercept=-8.0924,
     coef=(
-        4.4782,  # sentence
-        2.4541,  # window
-        -2.0659,  # chunk
-        -0.4892,  # same_language
-        -0.4127,  # type_present
-        -1.9213,  # type_missing
-        1.3165,  # coverage_sentence
-        -0.4210,  # coverage_context
-        0.0,  # coverage_neighbours
-        0.0,  # coverage_heading
-        0.6742,  # anchor_sentence
-        0.5572,  # anchor_coverage
-        1.2010,  # unknown_anchors
-        -0.4614,  # uncovered_share
-        -0.0604,  # uncovered_rarest
-        3.0607,  # rank_share
-        26.8188,  # ablation_min
-        2.8722,  # ablation_mean
+        3.1424,  # sentence
+        1.9796,  # window
+        1.1365,  # chunk
+        -0.4633,  # same_language
+        -0.6041,  # type_present
+        -2.0697,  # type_missing
+        1.4589,  # coverage_sentence
+        -0.2381,  # coverage_context
+        0.9339,  # coverage_neighbours
+        -9.2826,  # coverage_heading
+        0.4595,  # anchor_sentence
+        0.5295,  # anchor_coverage
+        0.4077,  # unknown_anchors
+        0.1432,  # uncovered_share
+        0.2100,  # uncovered_rarest
+        2.4261,  # rank_share
+        19.9533,  # ablation_min
+        5.2172,  # ablation_mean
     ),
-    answer_at=0.44,
+    answer_at=0.66,
 )
 TOPIC = TopicJudge(
-    intercept=-40.0,
-    coef=(50.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-    decline_below=0.2,
+    intercept=-19.2881,
+    coef=(
+        7.2877,  # best_chunk
+        9.4057,  # best_sentence
+        7.6610,  # best_window
+        3.9834,  # best_coverage
+        -0.3230,  # best_anchors
+        -1.5397,  # unknown_anchors
+        -1.3488,  # same_language
+        2.7742,  # best_probability
+    ),
+    decline_below=0.21,
 )
 
 
@@ -457,12 +472,13 @@ def features(
     question_anchors: list[str],
     neighbour_terms: set[str] = frozenset(),
     heading_terms: set[str] = frozenset(),
+    common: Callable[[str], bool] | None = None,
     context_lower: str,
     known: Callable[[str], bool],
     rarity_scale: float,
 ) -> dict[str, float]:
     """The evidence for one candidate sentence (all but the rank_* entries)."""
-    found = bool(answer_spans(kind, text, question)) if kind else False
+    found = bool(answer_spans(kind, text, question, common)) if kind else False
     n_anchor = len(question_anchors)
     text_lower = text.lower()
     missing = {t: w for t, w in term_weights.items() if not covered(t, context_terms)}

@@ -406,6 +406,10 @@ class _Table:
     def members(self, stem: str) -> list[str]:
         return self.stems.get(stem, [])
 
+    def german_words(self) -> frozenset[str]:
+        """Every German word a translation names (common nouns, verbs, adjectives)."""
+        return frozenset(g for german in self.words.values() for g in german)
+
 
 class _MappedTable(_Table):
     """The same, read by binary search from a memory-mapped compiled file: opening it
@@ -438,6 +442,13 @@ class _MappedTable(_Table):
 
     def members(self, stem: str) -> list[str]:
         return self._find(b"s\t" + stem.encode("utf-8") + b"\t") if stem.isascii() else []
+
+    def german_words(self) -> frozenset[str]:
+        out: set[str] = set()
+        for line in bytes(self.buffer[self.start :]).split(b"\n"):
+            if line.startswith(b"e\t"):
+                out.update(line.split(b"\t", 2)[2].decode("utf-8").split(" "))
+        return frozenset(out)
 
 
 @dataclass

@@ -244,6 +244,7 @@ class ExtractiveAnswerer:
         translated = self.translated_weights(question, lang)
         q_anchors = anchors(question)
         scale = self.lexicon.rarity_scale()
+        common = self.common_word if kind == "person" else None
         context_cache: dict[str, tuple[set[str], str]] = {}
         terms = [set(self.lexicon.terms(c.text)) for c in cands]
         by_place = {(c.hit.chunk.id, c.ordinal): i for i, c in enumerate(cands)}
@@ -276,6 +277,7 @@ class ExtractiveAnswerer:
                 context_terms=context_terms,
                 neighbour_terms=neighbours,
                 heading_terms=set(self.lexicon.terms(heading)) if heading else set(),
+                common=common if chunk.lang == "de" else None,
                 question_anchors=q_anchors,
                 context_lower=context_lower,
                 known=self.lexicon.known,
@@ -290,6 +292,10 @@ class ExtractiveAnswerer:
             low, mean = ablation_evidence(cand.ablation_drops)
             cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = low, mean
             cand.probability = self.decider.probability(cand.evidence)
+
+    def common_word(self, word: str) -> bool:
+        """An ordinary German word, not a name (the dictionary's German side)."""
+        return self.translator is not None and self.translator.common_word(word)
 
     def translated_weights(self, question: str, lang: str) -> dict:
         """The question's terms in the documents' language, one group of stems per word
@@ -408,7 +414,7 @@ class ExtractiveAnswerer:
                 make_citation(i + 1, c.hit, c.start, c.end, c.probability)
                 for i, c in enumerate(chosen)
             ]
-            text = frame(lang, question, chosen)
+            text = frame(lang, question, chosen, self.common_word)
             return Answer(
                 text,
                 citations,
@@ -467,13 +473,14 @@ def joined(a: Candidate, b: Candidate) -> Candidate:
     )
 
 
-def frame(lang: str, question: str, chosen: list[Candidate]) -> str:
+def frame(lang: str, question: str, chosen: list[Candidate], common=None) -> str:
     """The answer text: each quote behind its [n]; across languages the source's language
-    is named and the asked-for name, number or date is set apart in bold."""
+    is named and the asked-for name, number or date is set apart in bold (``common``:
+    ordinary German words, which are no names)."""
     kind = expected_type(question)
     parts = []
     for i, cand in enumerate(chosen):
         doc_lang = cand.hit.chunk.lang
-        spans = answer_spans(kind, cand.text, question) if doc_lang != lang else []
+        spans = answer_spans(kind, cand.text, question, common) if doc_lang != lang else []
         parts.append(phrases.cited(lang, i, cand.text, doc_lang, spans[0] if spans else None))
     return "\n\n".join(parts)

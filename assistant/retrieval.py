@@ -156,6 +156,8 @@ class Translator(Protocol):
 
     def groups(self, question: str, source: str, target: str) -> list[list[str]]: ...
 
+    def common_word(self, word: str) -> bool: ...
+
 
 class HybridRetriever(BaseRetriever):
     """Dense and lexical candidates of the committed state, fused, best first.

@@ -27,6 +27,7 @@ class DictionaryTranslator:
         self._path = path
         self._dictionary: Dictionary | None = dictionary
         self._lock = threading.Lock()
+        self._common: frozenset[str] | None = None
 
     @property
     def dictionary(self) -> Dictionary:
@@ -62,3 +63,20 @@ class DictionaryTranslator:
         if not self.can(source, target):
             return []
         return [list(t.german) for t in self.dictionary.translations(question) if t.german]
+
+    def common_word(self, word: str) -> bool:
+        """Whether a (capitalised) word is an ordinary German word the dictionary
+        translates ("Intelligenz", "Pakistan"), not a name only a document knows."""
+        if not self.available:
+            return False
+        with self._lock:
+            if self._common is None and self._dictionary is not None:
+                table = self._dictionary.table
+                self._common = table.german_words() if table is not None else frozenset()
+        common = self._common or frozenset()
+        low = word.lower().strip("-").rsplit("-", 1)[-1]  # a compound by its last part
+        # inflected: "Künstliche" is "künstlich", "Verträgen" is "verträge"
+        return low in common or any(
+            low.endswith(e) and low[: -len(e)] in common
+            for e in ("e", "en", "er", "es", "em", "n", "s")
+        )

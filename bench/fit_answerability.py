@@ -527,10 +527,11 @@ def main() -> None:
             dump(root / corpus / "index", out, corpus)
     if args.dump_only:
         return
+    dumps = [root / f"evidence-{corpus}.jsonl" for corpus in CORPORA]
+    for missing in (d for d in dumps if not d.exists()):
+        print(f"warning: no dump {missing}: fitted without that corpus", file=sys.stderr)
     rows = [
-        json.loads(line)
-        for corpus in CORPORA
-        for line in (root / f"evidence-{corpus}.jsonl").read_text().splitlines()
+        json.loads(line) for d in dumps if d.exists() for line in d.read_text().splitlines()
     ]
     rows = with_ablated_words(rows, args.ablated_words)
     ranker, decider, judge = fit(rows)

@@ -242,6 +242,11 @@ class TestBoldSpans:
         text = "Der Council steht unter Führung von Bilal bin Saqib."
         assert answer_spans(expected_type(q), text, q) == ["Bilal bin Saqib"]
 
+    def test_ordinary_words_the_dictionary_knows_are_no_name(self):
+        common = {"künstliche", "intelligenz"}.__contains__
+        assert not is_name("Künstliche Intelligenz", lambda w: common(w.lower()))
+        assert is_name("Natalie Baker", lambda w: common(w.lower()))
+
     def test_a_german_noun_phrase_is_no_name(self):
         assert not is_name("Förderung von Blockchain-")
         assert not is_name("Die Bundesnetzagentur")

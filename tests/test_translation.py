@@ -28,3 +28,9 @@ class TestDictionaryTranslator:
         assert not t.available and not t.can("en", "de")
         assert t.query("How much leave?", "en", "de") == "" and t.groups("x", "en", "de") == []
         assert "trans-de-en" in t.message
+
+    def test_ordinary_german_words_are_no_names(self):
+        t = DictionaryTranslator(dictionary=Dictionary.from_lines(LINES))
+        assert t.common_word("Urlaub") and t.common_word("Arbeitnehmern")  # inflected
+        assert t.common_word("Jahres-Urlaub")  # a compound by its last part
+        assert not t.common_word("Natalie") and not t.common_word("Baker")
