@@ -14,24 +14,24 @@ from ui.auth import MAX_WAITING, Gate, Throttle
 REAL_SLEEP = asyncio.sleep
 
 
-@pytest.fixture(autouse=True)
-def cheaper_hashes(monkeypatch):
-    monkeypatch.setattr("assistant.users.SCRYPT_LOG2_N", 12)
-
-
 @pytest.fixture
 def gate(tmp_path, monkeypatch):
     settings = make_settings(tmp_path, login_delay_seconds=1.0, login_max_delay_seconds=8)
     UserStore.for_settings(settings).add("alice", "alice-passwort", "editor")
     UserStore.for_settings(settings).add("bob", "bob-passwort", "reader")
-    gate = Gate(settings)
+    now = [1_000_000.0]
     waits: list[float] = []
+    sleeper = [None]
 
-    async def no_sleep(seconds):  # the wait is recorded, not slept
+    async def recorded_sleep(seconds):  # the wait is recorded, not slept
         waits.append(seconds)
+        if sleeper[0] is not None:
+            await sleeper[0](seconds)
 
-    monkeypatch.setattr("ui.auth.asyncio.sleep", no_sleep)
+    gate = Gate(settings, clock=lambda: now[0], sleep=recorded_sleep)
+    gate.now = now  # the test's clock: a session expires when it is moved on
     gate.waits = waits
+    gate.sleeper = sleeper  # a test may make the wait take a moment
     return gate
 
 
@@ -88,7 +88,7 @@ def test_parallel_guesses_wait_their_turn_and_too_many_are_turned_away(gate, mon
         order.append(seconds)
         await REAL_SLEEP(0)  # a moment: let the others queue
 
-    monkeypatch.setattr("ui.auth.asyncio.sleep", slow_sleep)
+    gate.sleeper[0] = slow_sleep
 
     async def many():
         tries = [gate.log_in("alice", f"falsch-{i}", "10.0.0.9") for i in range(MAX_WAITING + 3)]
@@ -114,7 +114,7 @@ def test_sessions_end_with_their_user(gate):
     gate.users.remove("bob")
     assert gate.user_of(Request(token)) is None  # removed: logged out at once
     alice = gate.start_session("alice")
-    gate._sessions[alice].expires = 0
+    gate.now[0] += gate.settings.session_hours * 3600 + 1
     assert gate.user_of(Request(alice)) is None
     alice = gate.start_session("alice")
     gate.users.path.write_text("{kaputt")  # a broken users file lets nobody in

@@ -9,7 +9,6 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-import assistant.users
 from assistant import Assistant
 from assistant.audit import AuditLog
 from assistant.users import UserStore
@@ -29,8 +28,6 @@ CURIE = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    saved_cost = assistant.users.SCRYPT_LOG2_N
-    assistant.users.SCRYPT_LOG2_N = 12  # cheaper hashes, the same scheme
     tmp = tmp_path_factory.mktemp("auth")
     (tmp / "corpus").mkdir()
     (tmp / "corpus" / "curie.txt").write_text(CURIE, encoding="utf-8")
@@ -63,7 +60,6 @@ def server(tmp_path_factory):
     )
     yield {"url": f"http://127.0.0.1:{port}/", "bot": bot, "corpus": tmp / "corpus", "tmp": tmp}
     demo.close()
-    assistant.users.SCRYPT_LOG2_N = saved_cost
 
 
 def logged_in(server, name: str) -> httpx.Client:

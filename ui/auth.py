@@ -107,6 +107,17 @@ class Throttle:
             return None
         return _Turn(self, sorted(keys))
 
+    def arrive(self, key: tuple[str, str]) -> asyncio.Lock:
+        """One more attempt waits for ``key``: the lock it waits on."""
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    def depart(self, key: tuple[str, str]) -> None:
+        self._waiting[key] -= 1
+        if not self._waiting[key]:
+            del self._waiting[key]
+            self._locks.pop(key, None)
+
 
 class _Turn:
     def __init__(self, throttle: Throttle, keys: list[tuple[str, str]]):
@@ -114,24 +125,17 @@ class _Turn:
         self.held: list[asyncio.Lock] = []
 
     async def __aenter__(self):
-        t = self.throttle
-        for key in self.keys:
-            t._waiting[key] = t._waiting.get(key, 0) + 1
-        for key in self.keys:  # always in the same order: no deadlock
-            lock = t._locks.setdefault(key, asyncio.Lock())
+        locks = [self.throttle.arrive(key) for key in self.keys]
+        for lock in locks:  # always in the same order: no deadlock
             await lock.acquire()
             self.held.append(lock)
         return self
 
     async def __aexit__(self, *exc):
-        t = self.throttle
         for lock in reversed(self.held):
             lock.release()
         for key in self.keys:
-            t._waiting[key] -= 1
-            if not t._waiting[key]:
-                del t._waiting[key]
-                t._locks.pop(key, None)
+            self.throttle.depart(key)
 
 
 @dataclass
@@ -143,8 +147,18 @@ class Session:
 class Gate:
     """Access control of one served app: users, sessions, failed log-ins, roles."""
 
-    def __init__(self, settings: Any, required: bool | None = None):
+    def __init__(
+        self,
+        settings: Any,
+        required: bool | None = None,
+        clock=time.time,
+        sleep=asyncio.sleep,
+    ):
+        """``clock``: wall time in seconds (sessions expire by it); ``sleep``: how a
+        failed log-in's wait is waited (tests record it instead)."""
         self.settings = settings
+        self._clock = clock
+        self._sleep = sleep
         self.users = UserStore(users_path(settings))
         self.required = (
             bool(self.users) and not settings.open_access if required is None else required
@@ -159,7 +173,7 @@ class Gate:
         session = self._sessions.get(token) if token else None
         if session is None:
             return None
-        if session.expires < time.time() or self._role(session.user) is None:
+        if session.expires < self._clock() or self._role(session.user) is None:
             self._sessions.pop(token, None)
             return None
         return session.user
@@ -200,7 +214,7 @@ class Gate:
         async with turn:
             wait = self.throttle.delay(keys)
             if wait:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             try:
                 role = await asyncio.to_thread(self.users.authenticate, name, str(password))
             except ConfigError as exc:
@@ -213,7 +227,7 @@ class Gate:
             return "ok", wait
 
     def start_session(self, user: str) -> str:
-        now = time.time()
+        now = self._clock()
         for token in [k for k, s in self._sessions.items() if s.expires < now]:
             self._sessions.pop(token, None)
         token = secrets.token_urlsafe(32)
