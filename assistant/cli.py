@@ -151,7 +151,14 @@ def _source_name(bot: Any, name: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     bot = _make(args)
     _require_corpus(bot)
-    if not args.no_index:
+    if bot.store.read_only:  # a reader never writes: serve the index as it is
+        print(
+            f"note: the index folder {bot.settings.index_dir} is read-only; serving it as it "
+            "is (uploads and removals are refused)",
+            file=sys.stderr,
+        )
+        bot.ensure_index()
+    elif not args.no_index:
         _index(bot)
     from ui.app import serve
 

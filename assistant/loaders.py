@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class LoadedDocument:
     sha256: str
     page_starts: list[int] = field(default_factory=list)
     title: str | None = None  # first heading, metadata title or a short first line
+    fingerprint: Fingerprint | None = None  # of the bytes read (load_file), for the manifest
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding character ``offset``, or None for unpaged formats."""
@@ -107,6 +109,77 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# A file written this recently may be written again within the same tick of the file
+# system's clock, leaving size and mtime as they were: its stat proves nothing.
+RACY_NS = 2_000_000_000
+READ_TRIES = 3
+
+
+class FileChanged(LoadError):
+    """The file kept changing while it was read; it is left for the next run."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the manifest records of a file: the hash, size and mtime of the same bytes.
+
+    ``mtime_ns`` is 0 when the stat could not vouch for the content (the file was
+    written moments before it was read): the next run hashes it again instead of
+    trusting size and mtime.
+    """
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read_all(fh: Any) -> bytes:
+    """All bytes from an open file (a seam for tests that change a file mid-read)."""
+    return fh.read()
+
+
+def read_stable(path: Path, max_bytes: int | None = None) -> tuple[bytes, Fingerprint]:
+    """The file's bytes and the fingerprint of exactly those bytes.
+
+    The stat is taken on the open file before and after the read and compared with the
+    path's stat afterwards: a file rewritten or replaced meanwhile is read again, and
+    after ``READ_TRIES`` attempts refused with :class:`FileChanged` (the next run takes
+    it). A file whose mtime is too recent to vouch for it is read twice and compared,
+    and recorded with mtime 0 so the next run checks its content again.
+    """
+    for _ in range(READ_TRIES):
+        with Path(path).open("rb") as fh:
+            before = os.fstat(fh.fileno())
+            if max_bytes is not None and before.st_size > max_bytes:
+                raise LoadError(
+                    f"file too large ({before.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)"
+                )
+            data = _read_all(fh)
+            after = os.fstat(fh.fileno())
+        now = os.stat(path)
+        if not (_stat_key(before) == _stat_key(after) == _stat_key(now)):
+            continue  # written or replaced while read
+        sha = hashlib.sha256(data).hexdigest()
+        if time.time_ns() - after.st_mtime_ns >= RACY_NS:
+            return data, Fingerprint(sha, after.st_size, after.st_mtime_ns)
+        if file_sha256(path) != sha or _stat_key(os.stat(path)) != _stat_key(after):
+            continue  # changed within the same clock tick
+        return data, Fingerprint(sha, after.st_size, 0)
+    raise FileChanged(
+        f"the file changed while it was read ({READ_TRIES} times); it is indexed at the next run"
+    )
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """The fingerprint of the file as it is (see :func:`read_stable`), without keeping
+    its bytes."""
+    return read_stable(path)[1]
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -446,13 +519,12 @@ def load_file(
     if root is not None and not _inside(path, Path(root).resolve()):
         raise LoadError(OUTSIDE if path.exists() else "cannot read file (missing)")
     try:
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            raise LoadError(f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)")
-        data = path.read_bytes()
+        data, fp = read_stable(path, max_bytes)
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
-    return load_bytes(source, data, limits)
+    doc = load_bytes(source, data, limits)
+    doc.fingerprint = fp
+    return doc
 
 
 def list_corpus(corpus_dir: Path) -> tuple[dict[str, Path], list[Skipped]]:

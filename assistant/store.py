@@ -15,6 +15,7 @@ readable :class:`IndexStateError` messages here (``store_error``), not library e
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import functools
@@ -23,6 +24,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import sqlite3
 import time
 import uuid
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AssistantError, IndexStateError
-from .locking import LOCK_FILE
+from .locking import LOCK_FILE, WriteLock, is_read_only, read_only_error
 from .records import (
     FileEntry,
     SentenceVector,
@@ -68,8 +70,114 @@ def _client(settings: Settings) -> tuple[Any, Any]:
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
         )
         return client, None
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return _private_persistent_client(str(settings.index_dir), chroma_settings)
+    index_dir = Path(settings.index_dir)
+    if index_dir.is_dir() and read_only_folder(index_dir):
+        return _private_persistent_client(str(read_only_copy(index_dir)), chroma_settings)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if is_read_only(exc):
+            raise IndexStateError(
+                f"there is no index in {index_dir}, and its folder cannot be created there "
+                f"({exc.strerror or exc}); run `assistant index` with a writable --index folder"
+            ) from exc
+        raise
+    return _private_persistent_client(str(index_dir), chroma_settings)
+
+
+# -- read-only index folders -------------------------------------------------------------------
+# Chroma (1.5) writes to its database whenever it opens it (a row in its `acquire_write`
+# table), so it cannot open a database it may not write, even to read. A reader of a
+# read-only index folder (a shared mount, a backup) therefore opens a private copy of
+# chroma.sqlite3, beside links to the folder's vector segments (read in place, never
+# written: readers do not write). The copy lives while the process does.
+_COPIES: list[Path] = []
+
+
+def read_only_folder(folder: Path) -> bool:
+    """Whether this process may not write the index folder or its database (a read-only
+    mount, or permissions; access() answers both, also for root)."""
+    db = Path(folder) / DB_FILE
+    if not os.access(folder, os.W_OK):
+        return True
+    return db.exists() and not os.access(db, os.W_OK)
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    root = Path(base) / "assistant" / "read-only-index"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if os.access(root, os.W_OK):
+            return root
+    except OSError:
+        pass
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) / f"assistant-read-only-index-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
+
+
+def _prune_copies(root: Path) -> None:
+    """Remove the copies of processes that are gone (killed before they cleaned up)."""
+    for child in root.iterdir():
+        pid = child.name.split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(child, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _remove_copies() -> None:
+    for path in _COPIES:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def read_only_copy(index_dir: Path) -> Path:
+    """A folder Chroma can open for the read-only ``index_dir``: a copy of its database
+    (taken while the file did not change) and links to everything else."""
+    import tempfile
+
+    db = index_dir / DB_FILE
+    if not db.exists():
+        raise IndexStateError(
+            f"there is no index yet in the read-only folder {index_dir}; run `assistant index` "
+            "where the folder is writable"
+        )
+    root = _cache_root()
+    _prune_copies(root)
+    size = db.stat().st_size
+    free = _free_bytes(root)
+    if free is not None and free < size + ROOM_FIXED:
+        raise IndexStateError(
+            f"the index folder {index_dir} is read-only, and Chroma cannot open a database it "
+            f"may not write; a private copy of it needs {size / 1e6:.1f} MB in {root}, where "
+            f"{free / 1e6:.1f} MB are free. Free some space there (or set XDG_CACHE_HOME), "
+            "or make the index folder writable"
+        )
+    if not _COPIES:
+        atexit.register(_remove_copies)
+    copy = Path(tempfile.mkdtemp(dir=root, prefix=f"{os.getpid()}-"))
+    _COPIES.append(copy)
+    for _ in range(5):
+        before = os.stat(db)
+        shutil.copyfile(db, copy / DB_FILE)
+        after = os.stat(db)
+        if (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (
+            after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns
+        ):  # fmt: skip
+            break  # not written meanwhile (by a writer where the folder is writable)
+    for child in index_dir.iterdir():
+        if child.is_dir() and not child.name.startswith("."):
+            (copy / child.name).symlink_to(child.resolve())
+    logger.info("index folder %s is read-only; reading a copy of its database in %s",
+                index_dir, copy)  # fmt: skip
+    return copy
 
 
 def _private_persistent_client(path: str, chroma_settings: Any) -> tuple[Any, Any]:
@@ -118,6 +226,7 @@ _CORRUPT = re.compile(
     r"not a database|malformed|\(code: (11|26)\)|database corrupt|corrupt(ed)? (file|index)", re.I
 )
 
+_READ_ONLY_DB = re.compile(r"readonly database|read-only file system|\(code: 8\)", re.I)
 
 LOW_SPACE = 4 * 1024 * 1024  # below this, a failed write is taken for a full disk
 ROOM_FIXED = 2 * 1024 * 1024  # room a write needs beyond its vectors (journal, segments)
@@ -187,6 +296,12 @@ def store_error(
         return IndexStateError(
             f"no space left on the disk holding the {where} ({detail}); free some space and "
             "try again. Nothing half-written was committed: the index is unchanged"
+        )
+    if _READ_ONLY_DB.search(text) or (isinstance(exc, OSError) and is_read_only(exc)):
+        return IndexStateError(
+            f"the {where} is read-only ({detail}): it can answer questions but not be "
+            "changed. Index into a writable folder (--index or ASSISTANT_INDEX_DIR), or make "
+            "this one writable"
         )
     if corrupt:
         return IndexStateError(
@@ -310,6 +425,7 @@ class ChunkStore:
         self._seen: tuple[str, str] | None = None  # (collection id, stamp) of the handle held
         self._checked: tuple[int, ...] | None = None  # the SQLite file as of the last check
         self._checked_at = 0.0  # monotonic time of the last check (Chroma server)
+        self._last_token: str | None = None  # the write-lock token of this store's last write
         self._forget()
 
     def _forget(self) -> None:
@@ -332,6 +448,15 @@ class ChunkStore:
                 raise error from exc
             self._file = file if file is not None else self._file_identity()
         return self._client
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the index folder is read-only here: then this store only reads (from a
+        private copy of the database, see read_only_copy) and every writer refuses."""
+        if self.settings.chroma_host or self._injected:
+            return False
+        folder = Path(self.settings.index_dir)
+        return folder.is_dir() and read_only_folder(folder)
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.settings.chroma_host or self._injected:
@@ -394,6 +519,28 @@ class ChunkStore:
         self._checked, self._checked_at = signature, time.monotonic()
         return False
 
+    @_guarded
+    def begin_write(self, lock: WriteLock) -> None:
+        """Under the write lock, before a writer reads what it will change: drop every
+        cached handle so the manifest, stamp and flags are read as committed now.
+
+        When another writer held the lock since this store's last write (the lock file
+        carries the last holder's token), the embedded Chroma is opened afresh as well:
+        its in-memory vector index would not know what the other process wrote, and
+        writing from it could lose that.
+        """
+        if self.read_only:  # e.g. the database file alone is read-only
+            raise read_only_error(Path(self.settings.index_dir))
+        mine = lock.token is not None and lock.token == self._last_token  # re-entered
+        other = not mine and (lock.previous is None or lock.previous != self._last_token)
+        if other and not self._injected:
+            self.reopen()
+        else:
+            self._forget()
+            self._seen = None
+            self._checked, self._checked_at = None, 0.0
+        self._last_token = lock.token
+
     def _file_signature(self) -> tuple[int, ...] | None:
         try:
             st = os.stat(Path(self.settings.index_dir) / DB_FILE)
@@ -436,7 +583,8 @@ class ChunkStore:
             col = self._get(name)
             if col is None:
                 staged = self._get(name + "-rebuild")
-                if staged is not None and (staged.metadata or {}).get("complete") == "1":
+                complete = staged is not None and (staged.metadata or {}).get("complete") == "1"
+                if complete and not self.read_only:
                     self._swap_in(name + "-rebuild")  # finish a rebuild that died after building
                     col = self._get(name)
             if col is None and create:
