@@ -234,6 +234,7 @@ class Assistant:
         self._embedder = embedder
         self._store: ChunkStore | None = store
         self._snapshot: Snapshot | None = None
+        self._snapshot_key: tuple[str, str] | None = None  # the store's state it was read from
         self._index_lock = threading.RLock()
         self._read_lock = threading.Lock()
         self._pinned = threading.local()  # the state one answer in this thread reads
@@ -359,7 +360,9 @@ class Assistant:
         with self._read_lock:
             # Another process (`assistant index`, a second server) may have committed,
             # rebuilt or deleted the index: one cheap check per question, reload if so.
-            if self.store.refresh():
+            # The store may also have been reopened elsewhere (documents(), a writer that
+            # found another process's commit): the snapshot follows the store's state key.
+            if self.store.refresh() or self.store.state_key != self._snapshot_key:
                 self._snapshot = None
             if self._snapshot is None:
                 from .embedding import embedder_id
@@ -382,6 +385,7 @@ class Assistant:
                     Path(self.settings.index_dir) / "lexical", writable=not self.store.read_only
                 ).open(files, read_chunks)
                 self._snapshot = Snapshot(manifest, lexicon)
+                self._snapshot_key = self.store.state_key
             return self._snapshot
 
     @contextlib.contextmanager

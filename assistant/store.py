@@ -450,6 +450,12 @@ class ChunkStore:
         return self._client
 
     @property
+    def state_key(self) -> tuple[str, str] | None:
+        """(collection id, commit stamp) of the state this store holds open (None: none
+        yet); a reader's cached state belongs to it."""
+        return self._seen
+
+    @property
     def read_only(self) -> bool:
         """Whether the index folder is read-only here: then this store only reads (from a
         private copy of the database, see read_only_copy) and every writer refuses."""
