@@ -60,8 +60,9 @@ MANIFESTS = "-manifests"
 PLACEHOLDER = [1.0]  # Chroma wants a vector per record; these records are fetched by id only
 
 
-def _client(settings: Settings) -> tuple[Any, Any]:
-    """A Chroma client and, for the embedded store, the chromadb System it alone runs."""
+def _client(settings: Settings) -> tuple[Any, Any, Path | None]:
+    """A Chroma client, for the embedded store the chromadb System it alone runs, and
+    for a read-only index folder the private copy it reads (see read_only_copy)."""
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
@@ -69,10 +70,15 @@ def _client(settings: Settings) -> tuple[Any, Any]:
         client = chromadb.HttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
         )
-        return client, None
+        return client, None, None
     index_dir = Path(settings.index_dir)
     if index_dir.is_dir() and read_only_folder(index_dir):
-        return _private_persistent_client(str(read_only_copy(index_dir)), chroma_settings)
+        copy = read_only_copy(index_dir)
+        try:
+            return (*_private_persistent_client(str(copy), chroma_settings), copy)
+        except BaseException:
+            drop_copy(copy)
+            raise
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -82,7 +88,7 @@ def _client(settings: Settings) -> tuple[Any, Any]:
                 f"({exc.strerror or exc}); run `assistant index` with a writable --index folder"
             ) from exc
         raise
-    return _private_persistent_client(str(index_dir), chroma_settings)
+    return (*_private_persistent_client(str(index_dir), chroma_settings), None)
 
 
 # -- read-only index folders -------------------------------------------------------------------
@@ -134,8 +140,15 @@ def _prune_copies(root: Path) -> None:
 
 
 def _remove_copies() -> None:
-    for path in _COPIES:
-        shutil.rmtree(path, ignore_errors=True)
+    for path in list(_COPIES):
+        drop_copy(path)
+
+
+def drop_copy(path: Path) -> None:
+    """Delete a private copy (a store that moved on to a newer one, or at exit)."""
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(ValueError):
+        _COPIES.remove(path)
 
 
 def read_only_copy(index_dir: Path) -> Path:
@@ -422,6 +435,8 @@ class ChunkStore:
         self._client: Any = client
         self._system: Any = None
         self._file: tuple[int, int] | None = None  # the SQLite file the client has open
+        self._copied: tuple[int, ...] | None = None  # that file as copied (read-only folder)
+        self._copies: list[Path] = []  # the private copies this store opened, oldest first
         self._seen: tuple[str, str] | None = None  # (collection id, stamp) of the handle held
         self._checked: tuple[int, ...] | None = None  # the SQLite file as of the last check
         self._checked_at = 0.0  # monotonic time of the last check (Chroma server)
@@ -439,14 +454,23 @@ class ChunkStore:
     def client(self) -> Any:
         if self._client is None:
             file = self._file_identity()
+            # a read-only folder is read from a copy: the database as it was copied
+            copied = self._file_signature() if self.read_only else None
             try:
-                self._client, self._system = _client(self.settings)
+                self._client, self._system, copy = _client(self.settings)
             except Exception as exc:  # corrupt sqlite, unreachable server, full disk
                 error = store_error(exc, self.settings, opening=True)
                 if error is None:
                     raise
                 raise error from exc
             self._file = file if file is not None else self._file_identity()
+            self._copied = copied
+            if copy is not None:
+                # the copy before this one may still serve a question in another thread;
+                # older ones are done with
+                self._copies.append(copy)
+                while len(self._copies) > 2:
+                    drop_copy(self._copies.pop(0))
         return self._client
 
     @property
@@ -481,6 +505,7 @@ class ChunkStore:
         if not self._injected:
             self._client = self._system = None
         self._file = None
+        self._copied = None
         self._seen = None
         self._checked, self._checked_at = None, 0.0
         self._forget()
@@ -492,6 +517,8 @@ class ChunkStore:
         if system is not None:
             with contextlib.suppress(Exception):
                 system.stop()
+        while self._copies:
+            drop_copy(self._copies.pop())
 
     @_guarded
     def refresh(self) -> bool:
@@ -510,6 +537,11 @@ class ChunkStore:
             signature = self._file_signature()
             if signature is None or signature[:2] != self._file:  # deleted, replaced, moved
                 logger.info("index file in %s replaced; reopening", self.settings.index_dir)
+                self.reopen()
+                return True
+            if self._copied is not None and signature != self._copied:
+                logger.info("read-only index %s written elsewhere; copying it again",
+                            self.settings.index_dir)  # fmt: skip
                 self.reopen()
                 return True
             if signature == self._checked and not _racy(signature):
