@@ -309,6 +309,40 @@ def test_a_file_rewritten_while_read_is_indexed_with_its_current_text(
     assert bot.index().unchanged == ["sitzung.txt"]
 
 
+INDEX_WHILE_EDITED = """
+import pathlib, sys
+import assistant.loaders as loaders
+from assistant.cli import main
+path, text = pathlib.Path(sys.argv[1]), sys.argv[2]
+read_all, done = loaders._read_all, []
+def read_then_rewrite(fh):
+    data = read_all(fh)
+    if fh.name == str(path) and not done:
+        done.append(path.write_text(text, encoding="utf-8"))
+    return data
+loaders._read_all = read_then_rewrite
+sys.exit(main(["index"]))
+"""
+
+
+def test_a_file_rewritten_while_the_cli_indexes_it_answers_with_its_text(settings_factory):
+    """The same through real processes: `assistant index` (its reader hooked to rewrite
+    the file once, mid-read), then `assistant ask` and `assistant index` elsewhere."""
+    settings = settings_factory()
+    path = settings.corpus_dir / "sitzung.txt"
+    write(path, OLD)
+    assert run(settings, "index").returncode == 0
+    write(path, EDITED)
+    done = run(settings, str(path), NEW, script=INDEX_WHILE_EDITED)
+    assert done.returncode == 0 and "1 updated" in done.stderr, done.stderr
+    assert path.read_text(encoding="utf-8") == NEW
+    answer = cli_answer(settings, MEETING)
+    assert any("Weser" in c["quote"] for c in answer["citations"])
+    assert "Havel" not in answer["answer"] and "Elbe" not in answer["answer"]
+    done = run(settings, "index")
+    assert "0 added, 0 updated, 0 removed, 1 unchanged" in done.stderr, done.stderr
+
+
 def test_a_file_that_keeps_changing_is_left_for_the_next_run(settings_factory, monkeypatch):
     settings = settings_factory()
     path = settings.corpus_dir / "sitzung.txt"
