@@ -37,6 +37,7 @@ class WriteLock:
     path: Path
     previous: str | None
     token: str | None
+    held: bool = True  # False once released
 
 
 def read_only_error(folder: Path, exc: OSError | None = None) -> IndexStateError:
@@ -104,6 +105,9 @@ def write_lock(settings: Settings) -> Iterator[WriteLock]:
                 fh.write(f"pid {os.getpid()}\ntoken {token}\n")
                 fh.flush()
                 lock.token = token
-            yield lock
+            try:
+                yield lock
+            finally:
+                lock.held = False
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)

@@ -441,6 +441,7 @@ class ChunkStore:
         self._checked: tuple[int, ...] | None = None  # the SQLite file as of the last check
         self._checked_at = 0.0  # monotonic time of the last check (Chroma server)
         self._last_token: str | None = None  # the write-lock token of this store's last write
+        self._held: WriteLock | None = None  # the lock of this store's last write (held or not)
         self._forget()
 
     def _forget(self) -> None:
@@ -578,6 +579,7 @@ class ChunkStore:
             self._seen = None
             self._checked, self._checked_at = None, 0.0
         self._last_token = lock.token
+        self._held = lock
 
     def _file_signature(self) -> tuple[int, ...] | None:
         try:
@@ -621,15 +623,38 @@ class ChunkStore:
             col = self._get(name)
             if col is None:
                 staged = self._get(name + "-rebuild")
-                complete = staged is not None and (staged.metadata or {}).get("complete") == "1"
-                if complete and not self.read_only:
-                    self._swap_in(name + "-rebuild")  # finish a rebuild that died after building
-                    col = self._get(name)
+                if staged is not None and (staged.metadata or {}).get("complete") == "1":
+                    col = self._finish_rebuild_left(name)
             if col is None and create:
                 col = self._create_collection(embed_id)
             self._collection = col
             self._seen = None if col is None else _key(col)
         return self._collection
+
+    def _finish_rebuild_left(self, name: str) -> Any | None:
+        """Swap in a rebuild that died after building (its collections are complete):
+        a writer's step, so under the write lock. A writer does it under its own; a
+        reader takes the lock for it, or leaves it to the writer holding it (the swap in
+        progress, or the next run), and to no one on a read-only folder."""
+        if self._injected or (self._held is not None and self._held.held):
+            self._swap_in(name + "-rebuild")
+            return self._get(name)
+        if self.read_only:
+            return None
+        from .locking import write_lock
+
+        try:
+            with write_lock(self.settings):
+                staged = self._get(name + "-rebuild")
+                complete = staged is not None and (staged.metadata or {}).get("complete") == "1"
+                if self._get(name) is None and complete:
+                    self._swap_in(name + "-rebuild")
+        except IndexStateError as exc:  # locked: the writer at work swaps (or the next run)
+            raise IndexStateError(
+                f"the {self.where} is being rebuilt by another process right now; ask again "
+                "in a moment"
+            ) from exc
+        return self._get(name)
 
     @_guarded
     def sentences(self) -> Any:

@@ -14,6 +14,8 @@ import assistant.indexing
 import assistant.loaders
 from assistant import Assistant
 from assistant.errors import IndexStateError
+from assistant.locking import write_lock
+from assistant.store import ChunkStore
 
 pytestmark = pytest.mark.slow
 
@@ -256,6 +258,32 @@ def test_two_uploads_at_once_one_waits_its_turn(settings_factory, monkeypatch):
     assert second.add_document("parken.txt", PARKEN.encode()).added
     assert docs(first) == docs(second) == ["hausmeister.txt", "kantine.md", "parken.txt"]
     assert "4711" in quotes(second.ask(BRANDT))
+
+
+# -- a rebuild killed before its swap ----------------------------------------------------------
+def test_a_rebuild_killed_before_its_swap_is_finished_under_the_lock(settings_factory, monkeypatch):
+    """Finishing a rebuild that died after building is a writer's step: a reader takes
+    the write lock for it, and leaves it to the writer holding the lock otherwise."""
+    settings = settings_factory()
+    corpus = settings.corpus_dir
+    write(corpus / "kantine.md", KANTINE)
+    Assistant(settings).index()
+    write(corpus / "parken.txt", PARKEN)
+
+    def killed_between_delete_and_rename(self, staged):
+        self.client.delete_collection(self.settings.collection)
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(ChunkStore, "finish_rebuild", killed_between_delete_and_rename)
+    with pytest.raises(RuntimeError, match="killed"):
+        Assistant(settings).index(rebuild=True)
+    monkeypatch.undo()
+    with write_lock(settings), pytest.raises(IndexStateError, match="being rebuilt"):
+        Assistant(settings).ask(PARKEN_Q)  # another writer holds the lock: not swapped here
+    reader = Assistant(settings)
+    assert "40 Stellplätze" in quotes(reader.ask(PARKEN_Q))
+    assert docs(reader) == ["kantine.md", "parken.txt"]
+    assert "0 added, 0 updated, 0 removed, 2 unchanged" in run(settings, "index").stderr
 
 
 # -- a file rewritten while it is read ----------------------------------------------------------
