@@ -144,6 +144,44 @@ def _read_all(fh: Any) -> bytes:
     return fh.read()
 
 
+def _hash_all(fh: Any) -> tuple[None, str]:
+    """Hash an open file a block at a time (nothing kept)."""
+    h = hashlib.sha256()
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
+    return None, h.hexdigest()
+
+
+def _bytes_all(fh: Any) -> tuple[bytes, str]:
+    data = _read_all(fh)
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _stable(path: Path, consume: Any, max_bytes: int | None = None) -> tuple[Any, Fingerprint]:
+    """``consume(open file) -> (payload, sha256)`` on a version of the file that did not
+    change while it was read, with that version's fingerprint (see :func:`read_stable`)."""
+    for _ in range(READ_TRIES):
+        with Path(path).open("rb") as fh:
+            before = os.fstat(fh.fileno())
+            if max_bytes is not None and before.st_size > max_bytes:
+                raise LoadError(
+                    f"file too large ({before.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)"
+                )
+            payload, sha = consume(fh)
+            after = os.fstat(fh.fileno())
+        now = os.stat(path)
+        if not (_stat_key(before) == _stat_key(after) == _stat_key(now)):
+            continue  # written or replaced while read
+        if time.time_ns() - after.st_mtime_ns >= RACY_NS:
+            return payload, Fingerprint(sha, after.st_size, after.st_mtime_ns)
+        if file_sha256(path) != sha or _stat_key(os.stat(path)) != _stat_key(after):
+            continue  # changed within the same clock tick
+        return payload, Fingerprint(sha, after.st_size, 0)
+    raise FileChanged(
+        f"the file changed while it was read ({READ_TRIES} times); it is indexed at the next run"
+    )
+
+
 def read_stable(path: Path, max_bytes: int | None = None) -> tuple[bytes, Fingerprint]:
     """The file's bytes and the fingerprint of exactly those bytes.
 
@@ -153,33 +191,13 @@ def read_stable(path: Path, max_bytes: int | None = None) -> tuple[bytes, Finger
     it). A file whose mtime is too recent to vouch for it is read twice and compared,
     and recorded with mtime 0 so the next run checks its content again.
     """
-    for _ in range(READ_TRIES):
-        with Path(path).open("rb") as fh:
-            before = os.fstat(fh.fileno())
-            if max_bytes is not None and before.st_size > max_bytes:
-                raise LoadError(
-                    f"file too large ({before.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)"
-                )
-            data = _read_all(fh)
-            after = os.fstat(fh.fileno())
-        now = os.stat(path)
-        if not (_stat_key(before) == _stat_key(after) == _stat_key(now)):
-            continue  # written or replaced while read
-        sha = hashlib.sha256(data).hexdigest()
-        if time.time_ns() - after.st_mtime_ns >= RACY_NS:
-            return data, Fingerprint(sha, after.st_size, after.st_mtime_ns)
-        if file_sha256(path) != sha or _stat_key(os.stat(path)) != _stat_key(after):
-            continue  # changed within the same clock tick
-        return data, Fingerprint(sha, after.st_size, 0)
-    raise FileChanged(
-        f"the file changed while it was read ({READ_TRIES} times); it is indexed at the next run"
-    )
+    return _stable(path, _bytes_all, max_bytes)
 
 
 def fingerprint(path: Path) -> Fingerprint:
-    """The fingerprint of the file as it is (see :func:`read_stable`), without keeping
-    its bytes."""
-    return read_stable(path)[1]
+    """The fingerprint of the file as it is, as :func:`read_stable` takes it, hashed a
+    block at a time (a large file is not held in memory)."""
+    return _stable(path, _hash_all)[1]
 
 
 def _looks_binary(data: bytes) -> bool:
