@@ -219,10 +219,13 @@ class Assistant:
         llm: LLM | None = None,
         store: ChunkStore | None = None,
         embedder: Any = None,
+        file_reader: Callable[[Any], bytes] | None = None,
         **overrides: Any,
     ):
         """``llm``: any llama-index LLM for generative answers (default: the
-        OpenAI-compatible server from the settings, if one is configured)."""
+        OpenAI-compatible server from the settings, if one is configured).
+        ``file_reader``: how indexing reads a corpus file's bytes from the open file
+        (default: all at once; see ``loaders.read_stable``)."""
         if settings is None:
             settings = Settings.load(**overrides)
         elif overrides:
@@ -232,6 +235,7 @@ class Assistant:
         if llm is None and settings.answer_mode == "generative":
             self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
         self._embedder = embedder
+        self._file_reader = file_reader
         self._store: ChunkStore | None = store
         self._snapshot: Snapshot | None = None
         self._snapshot_key: tuple[str, str] | None = None  # the store's state it was read from
@@ -306,7 +310,7 @@ class Assistant:
             # phase 1 (the chunks), then the lexical index: from here on answerable
             report = index_corpus(
                 self.settings, self.embedder, self.store, progress, rebuild,
-                defer_sentences=True, lock=lock,
+                defer_sentences=True, lock=lock, read=self._file_reader,
             )  # fmt: skip
             self._refresh()
             if self.store.manifest():

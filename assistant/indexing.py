@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from llama_index.core.schema import TextNode
 
@@ -327,11 +328,13 @@ def index_corpus(
     rebuild: bool = False,
     defer_sentences: bool = False,
     lock: WriteLock | None = None,
+    read: Callable[[Any], bytes] | None = None,
 ) -> IndexReport:
     """Bring the index in line with ``settings.corpus_dir``; returns what changed.
 
     ``lock``: the write lock, if the caller holds it already (an upload: it writes the
-    corpus and indexes under one lock); otherwise taken here.
+    corpus and indexes under one lock); otherwise taken here. ``read``: how a file's
+    bytes are read from the open file (see ``loaders.read_stable``).
 
     ``defer_sentences``: return once the new files are answerable (phase 1) and leave the
     sentence vectors to ``complete_index``; otherwise both phases run here.
@@ -405,7 +408,7 @@ def index_corpus(
         for i, (source, path, entry) in enumerate(todo):
             progress("loading", i, len(todo))
             try:
-                doc = load_file(path, source, max_bytes, limits, root=corpus)
+                doc = load_file(path, source, max_bytes, limits, root=corpus, read=read)
             except LoadError as exc:
                 report.skipped.append(Skipped(source, str(exc)))
                 continue

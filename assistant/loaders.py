@@ -16,6 +16,7 @@ import re
 import time
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -139,8 +140,9 @@ def _stat_key(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _read_all(fh: Any) -> bytes:
-    """All bytes from an open file (a seam for tests that change a file mid-read)."""
+def read_all(fh: Any) -> bytes:
+    """How a corpus file's bytes are read from the open file (the default ``read`` of
+    :func:`read_stable`; a test passes one that rewrites the file mid-read)."""
     return fh.read()
 
 
@@ -150,11 +152,6 @@ def _hash_all(fh: Any) -> tuple[None, str]:
     for block in iter(lambda: fh.read(1 << 20), b""):
         h.update(block)
     return None, h.hexdigest()
-
-
-def _bytes_all(fh: Any) -> tuple[bytes, str]:
-    data = _read_all(fh)
-    return data, hashlib.sha256(data).hexdigest()
 
 
 def _stable(path: Path, consume: Any, max_bytes: int | None = None) -> tuple[Any, Fingerprint]:
@@ -182,16 +179,25 @@ def _stable(path: Path, consume: Any, max_bytes: int | None = None) -> tuple[Any
     )
 
 
-def read_stable(path: Path, max_bytes: int | None = None) -> tuple[bytes, Fingerprint]:
+def read_stable(
+    path: Path, max_bytes: int | None = None, read: Callable[[Any], bytes] | None = None
+) -> tuple[bytes, Fingerprint]:
     """The file's bytes and the fingerprint of exactly those bytes.
 
     The stat is taken on the open file before and after the read and compared with the
     path's stat afterwards: a file rewritten or replaced meanwhile is read again, and
     after ``READ_TRIES`` attempts refused with :class:`FileChanged` (the next run takes
     it). A file whose mtime is too recent to vouch for it is read twice and compared,
-    and recorded with mtime 0 so the next run checks its content again.
+    and recorded with mtime 0 so the next run checks its content again. ``read``: how
+    the bytes are read from the open file (default :func:`read_all`).
     """
-    return _stable(path, _bytes_all, max_bytes)
+    read = read or read_all
+
+    def consume(fh: Any) -> tuple[bytes, str]:
+        data = read(fh)
+        return data, hashlib.sha256(data).hexdigest()
+
+    return _stable(path, consume, max_bytes)
 
 
 def fingerprint(path: Path) -> Fingerprint:
@@ -528,6 +534,7 @@ def load_file(
     max_bytes: int | None = None,
     limits: Limits | None = None,
     root: Path | None = None,
+    read: Callable[[Any], bytes] | None = None,
 ) -> LoadedDocument:
     """Read and extract one file; ``source`` is its path relative to the corpus ``root``.
 
@@ -537,7 +544,7 @@ def load_file(
     if root is not None and not _inside(path, Path(root).resolve()):
         raise LoadError(OUTSIDE if path.exists() else "cannot read file (missing)")
     try:
-        data, fp = read_stable(path, max_bytes)
+        data, fp = read_stable(path, max_bytes, read)
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
     doc = load_bytes(source, data, limits)

@@ -10,10 +10,9 @@ import sys
 
 import pytest
 
-import assistant.indexing
-import assistant.loaders
 from assistant import Assistant
 from assistant.errors import IndexStateError
+from assistant.loaders import RACY_NS, file_sha256, read_all
 from assistant.locking import write_lock
 from assistant.store import ChunkStore
 
@@ -106,11 +105,23 @@ def test_a_cli_index_after_a_server_remove_does_not_bring_it_back(settings_facto
     assert "11:30" not in server.ask(KANTINE_Q).text
 
 
-def test_a_remove_while_another_run_indexes_is_refused_and_changes_nothing(
-    settings_factory, monkeypatch
-):
-    """The server's delete arrives while another run holds the lock (here: right after
-    that run listed the corpus): it is refused clearly, and both changes survive."""
+def while_scanning(action):
+    """A progress callback that runs ``action`` once, when the run reports its first
+    step (it has listed the corpus and read the committed state, under the lock)."""
+    refused = []
+
+    def progress(stage, done, total):
+        if stage == "scanning" and not refused:
+            with pytest.raises(IndexStateError, match="locked by") as caught:
+                action()
+            refused.append(caught.value)
+
+    return progress, refused
+
+
+def test_a_remove_while_another_run_indexes_is_refused_and_changes_nothing(settings_factory):
+    """The server's delete arrives while another run holds the lock: it is refused
+    clearly, and both changes survive."""
     settings = settings_factory()
     corpus = settings.corpus_dir
     write(corpus / "kantine.md", KANTINE)
@@ -118,22 +129,9 @@ def test_a_remove_while_another_run_indexes_is_refused_and_changes_nothing(
     server = Assistant(settings)
     server.index()
     cli = Assistant(settings)  # stands for `assistant index` in another shell
-    tried, refused = [], []
-    listing = assistant.indexing.list_corpus
-
-    def list_then_remove(folder):
-        found = listing(folder)
-        if not tried:
-            tried.append(folder)
-            with pytest.raises(IndexStateError, match="locked by") as caught:
-                server.remove_document("kantine.md")
-            refused.append(caught.value)
-        return found
-
-    monkeypatch.setattr(assistant.indexing, "list_corpus", list_then_remove)
+    progress, refused = while_scanning(lambda: server.remove_document("kantine.md"))
     write(corpus / "hausmeister.txt", HAUSMEISTER)
-    assert cli.index().added == ["hausmeister.txt"]
-    monkeypatch.undo()
+    assert cli.index(progress).added == ["hausmeister.txt"]
     assert refused and (corpus / "kantine.md").exists()
     assert docs(server) == ["hausmeister.txt", "kantine.md", "parken.txt"]
     server.remove_document("kantine.md")  # asked again once the run is done
@@ -163,9 +161,7 @@ def test_an_upload_and_a_cli_index_keep_each_others_files(settings_factory):
     assert any("4711" in c["quote"] for c in answer["citations"])
 
 
-def test_an_upload_during_another_run_is_refused_whole_and_the_retry_lands(
-    settings_factory, monkeypatch
-):
+def test_an_upload_during_another_run_is_refused_whole_and_the_retry_lands(settings_factory):
     """Before, a run listed the corpus before it took the lock: an upload committed in
     between was dropped from the index again by that run. Now the listing is under the
     lock, and an upload meanwhile is refused as a whole (nothing left in the corpus)."""
@@ -175,22 +171,11 @@ def test_an_upload_during_another_run_is_refused_whole_and_the_retry_lands(
     server = Assistant(settings)
     server.index()
     cli = Assistant(settings)
-    tried, refused = [], []
-    listing = assistant.indexing.list_corpus
-
-    def list_then_upload(folder):
-        found = listing(folder)
-        if not tried:
-            tried.append(folder)
-            with pytest.raises(IndexStateError, match="locked by") as caught:
-                server.add_document("hausmeister.txt", HAUSMEISTER.encode())
-            refused.append(caught.value)
-        return found
-
-    monkeypatch.setattr(assistant.indexing, "list_corpus", list_then_upload)
+    progress, refused = while_scanning(
+        lambda: server.add_document("hausmeister.txt", HAUSMEISTER.encode())
+    )
     write(corpus / "parken.txt", PARKEN)
-    assert cli.index().added == ["parken.txt"]
-    monkeypatch.undo()
+    assert cli.index(progress).added == ["parken.txt"]
     assert refused and not (corpus / "hausmeister.txt").exists()
     assert sorted(p.name for p in corpus.iterdir()) == ["kantine.md", "parken.txt"]
     assert server.add_document("hausmeister.txt", HAUSMEISTER.encode()).added
@@ -233,27 +218,14 @@ def test_uploads_from_two_processes_keep_each_other(settings_factory):
     assert docs(server) == expected
 
 
-def test_two_uploads_at_once_one_waits_its_turn(settings_factory, monkeypatch):
+def test_two_uploads_at_once_one_waits_its_turn(settings_factory):
     settings = settings_factory()
     corpus = settings.corpus_dir
     write(corpus / "kantine.md", KANTINE)
     first, second = Assistant(settings), Assistant(settings)
     first.index()
-    tried, refused = [], []
-    listing = assistant.indexing.list_corpus
-
-    def list_then_upload(folder):
-        found = listing(folder)
-        if not tried:
-            tried.append(folder)
-            with pytest.raises(IndexStateError, match="locked by") as caught:
-                second.add_document("parken.txt", PARKEN.encode())
-            refused.append(caught.value)
-        return found
-
-    monkeypatch.setattr(assistant.indexing, "list_corpus", list_then_upload)
-    assert first.add_document("hausmeister.txt", HAUSMEISTER.encode()).added
-    monkeypatch.undo()
+    progress, refused = while_scanning(lambda: second.add_document("parken.txt", PARKEN.encode()))
+    assert first.add_document("hausmeister.txt", HAUSMEISTER.encode(), progress).added
     assert refused and not (corpus / "parken.txt").exists()
     assert second.add_document("parken.txt", PARKEN.encode()).added
     assert docs(first) == docs(second) == ["hausmeister.txt", "kantine.md", "parken.txt"]
@@ -261,7 +233,16 @@ def test_two_uploads_at_once_one_waits_its_turn(settings_factory, monkeypatch):
 
 
 # -- a rebuild killed before its swap ----------------------------------------------------------
-def test_a_rebuild_killed_before_its_swap_is_finished_under_the_lock(settings_factory, monkeypatch):
+class KilledBeforeSwap(ChunkStore):
+    """A store whose rebuild dies after the old collection went, before the new one is
+    renamed into place."""
+
+    def finish_rebuild(self, staged):
+        self.client.delete_collection(self.settings.collection)
+        raise RuntimeError("killed")
+
+
+def test_a_rebuild_killed_before_its_swap_is_finished_under_the_lock(settings_factory):
     """Finishing a rebuild that died after building is a writer's step: a reader takes
     the write lock for it, and leaves it to the writer holding the lock otherwise."""
     settings = settings_factory()
@@ -269,15 +250,8 @@ def test_a_rebuild_killed_before_its_swap_is_finished_under_the_lock(settings_fa
     write(corpus / "kantine.md", KANTINE)
     Assistant(settings).index()
     write(corpus / "parken.txt", PARKEN)
-
-    def killed_between_delete_and_rename(self, staged):
-        self.client.delete_collection(self.settings.collection)
-        raise RuntimeError("killed")
-
-    monkeypatch.setattr(ChunkStore, "finish_rebuild", killed_between_delete_and_rename)
     with pytest.raises(RuntimeError, match="killed"):
-        Assistant(settings).index(rebuild=True)
-    monkeypatch.undo()
+        Assistant(settings, store=KilledBeforeSwap(settings)).index(rebuild=True)
     with write_lock(settings), pytest.raises(IndexStateError, match="being rebuilt"):
         Assistant(settings).ask(PARKEN_Q)  # another writer holds the lock: not swapped here
     reader = Assistant(settings)
@@ -293,44 +267,41 @@ EDITED = OLD.replace("Elbe", "Havel")
 MEETING = "Wann und wo findet die Sitzung des Betriebsrats statt?"
 
 
-def rewrite_during_reads(monkeypatch, path, texts):
-    """The loader's read returns the bytes it read, then the file is rewritten: the
-    file changes between the read and anything done after it, every time."""
-    reads = []
-    read_all = assistant.loaders._read_all
+class Rewriter:
+    """A file reader (``Assistant(file_reader=...)``) that returns the bytes it read,
+    then rewrites the file with the next of ``texts``: the file changes between the read
+    and anything done after it."""
 
-    def read_then_rewrite(fh):
+    def __init__(self, path, texts=()):
+        self.path, self.texts, self.reads = path, list(texts), []
+
+    def __call__(self, fh):
         data = read_all(fh)
-        if fh.name == str(path) and len(reads) < len(texts):
-            path.write_text(texts[len(reads)], encoding="utf-8")
-            reads.append(data)
+        if fh.name == str(self.path) and self.texts:
+            self.path.write_text(self.texts.pop(0), encoding="utf-8")
+            self.reads.append(data)
         return data
-
-    monkeypatch.setattr(assistant.loaders, "_read_all", read_then_rewrite)
-    return reads
 
 
 @pytest.mark.parametrize("new", [NEW, NEW[: len(EDITED)].ljust(len(EDITED), ".")])
-def test_a_file_rewritten_while_read_is_indexed_with_its_current_text(
-    settings_factory, monkeypatch, new
-):
+def test_a_file_rewritten_while_read_is_indexed_with_its_current_text(settings_factory, new):
     """Same size or not: the run indexes the text the file has now, and the manifest's
     fingerprint belongs to those bytes (before, the old text was recorded with the new
     file's size and mtime, and every later run said unchanged)."""
     settings = settings_factory()
     path = settings.corpus_dir / "sitzung.txt"
     write(path, OLD)
-    bot = Assistant(settings)
+    rewriter = Rewriter(path)
+    bot = Assistant(settings, file_reader=rewriter)
     bot.index()
     assert "Elbe" in quotes(bot.ask(MEETING))
     write(path, EDITED)  # an edit, then another one while the run reads the file
-    reads = rewrite_during_reads(monkeypatch, path, [new])
+    rewriter.texts = [new]
     report = bot.index()
-    assert reads and report.updated == ["sitzung.txt"]
+    assert rewriter.reads and report.updated == ["sitzung.txt"]
     entry = bot.store.manifest()["sitzung.txt"]
     assert entry.size == path.stat().st_size
-    assert entry.version == assistant.loaders.file_sha256(path)
-    monkeypatch.undo()
+    assert entry.version == file_sha256(path)
     answer = bot.ask(MEETING)
     assert "Havel" not in answer.text and "Elbe" not in answer.text
     assert new[:40] in quotes(answer)
@@ -339,22 +310,20 @@ def test_a_file_rewritten_while_read_is_indexed_with_its_current_text(
 
 INDEX_WHILE_EDITED = """
 import pathlib, sys
-import assistant.loaders as loaders
-from assistant.cli import main
-path, text = pathlib.Path(sys.argv[1]), sys.argv[2]
-read_all, done = loaders._read_all, []
+from assistant import Assistant
+from assistant.loaders import read_all
+path, text, done = pathlib.Path(sys.argv[1]), sys.argv[2], []
 def read_then_rewrite(fh):
     data = read_all(fh)
     if fh.name == str(path) and not done:
         done.append(path.write_text(text, encoding="utf-8"))
     return data
-loaders._read_all = read_then_rewrite
-sys.exit(main(["index"]))
+print(Assistant(file_reader=read_then_rewrite).index().summary(), file=sys.stderr)
 """
 
 
 def test_a_file_rewritten_while_the_cli_indexes_it_answers_with_its_text(settings_factory):
-    """The same through real processes: `assistant index` (its reader hooked to rewrite
+    """The same through real processes: an indexing process (its file reader rewrites
     the file once, mid-read), then `assistant ask` and `assistant index` elsewhere."""
     settings = settings_factory()
     path = settings.corpus_dir / "sitzung.txt"
@@ -371,19 +340,20 @@ def test_a_file_rewritten_while_the_cli_indexes_it_answers_with_its_text(setting
     assert "0 added, 0 updated, 0 removed, 1 unchanged" in done.stderr, done.stderr
 
 
-def test_a_file_that_keeps_changing_is_left_for_the_next_run(settings_factory, monkeypatch):
+def test_a_file_that_keeps_changing_is_left_for_the_next_run(settings_factory):
     settings = settings_factory()
     path = settings.corpus_dir / "sitzung.txt"
     write(path, OLD)
-    bot = Assistant(settings)
+    rewriter = Rewriter(path)
+    bot = Assistant(settings, file_reader=rewriter)
     bot.index()
     write(path, NEW + " Erster Entwurf.")
-    rewrite_during_reads(monkeypatch, path, [NEW + f" Entwurf {i}." for i in range(10)])
+    rewriter.texts = [NEW + f" Entwurf {i}." for i in range(3)]
     report = bot.index()
     assert report.updated == [] and [s.source for s in report.skipped] == ["sitzung.txt"]
     assert "changed while it was read" in report.skipped[0].reason
     assert "Elbe" in quotes(bot.ask(MEETING))  # the committed version still answers
-    monkeypatch.undo()
+    assert rewriter.texts == []  # it holds still from now on
     assert bot.index().updated == ["sitzung.txt"]  # the next run takes it
     assert "Weser" in quotes(bot.ask(MEETING))
 
@@ -403,7 +373,7 @@ def test_a_file_recorded_moments_after_a_write_is_checked_again(settings_factory
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert bot.index().updated == ["sitzung.txt"]
     assert "Ruhr" in quotes(bot.ask(MEETING))
-    old = path.stat().st_mtime_ns - 10 * assistant.loaders.RACY_NS
+    old = path.stat().st_mtime_ns - 10 * RACY_NS
     os.utime(path, ns=(old, old))
     assert bot.index().unchanged == ["sitzung.txt"]
     assert bot.store.manifest()["sitzung.txt"].mtime_ns == old  # trusted from now on
