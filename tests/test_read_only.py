@@ -188,3 +188,51 @@ def test_the_served_chat_answers_from_a_read_only_index(folders):
     finally:
         demo.close()
         bot.store.close()
+
+
+def test_assistant_serve_serves_a_read_only_index_without_indexing(folders, tmp_path):
+    """`assistant serve` itself: it says the folder is read-only, does not index, and
+    the chat answers."""
+    from gradio_client import Client
+
+    _, read_only = folders
+    before = snapshot(read_only.index_dir)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHROMA_"))}
+    env.update(
+        ASSISTANT_CORPUS_DIR=str(read_only.corpus_dir),
+        ASSISTANT_INDEX_DIR=str(read_only.index_dir),
+        ASSISTANT_ANSWER_MODE="extractive",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        client = None
+        for _ in range(240):  # until it listens (or has died)
+            if server.poll() is not None:
+                break
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:
+                try:
+                    server.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+        output = log.read_text()
+        assert client is not None, output
+        assert "Traceback" not in output
+        assert f"the index folder {read_only.index_dir} is read-only" in output
+        assert "11:30" in client.predict(KANTINE_Q, api_name="/chat")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert snapshot(read_only.index_dir) == before
