@@ -657,12 +657,15 @@ class ChunkStore:
         return self._get(name)
 
     @_guarded
-    def sentences(self) -> Any:
+    def sentences(self, create: bool = True) -> Any:
         """Sentence and sentence-window vectors, one record per chunk; the extractive
-        answerer's evidence."""
+        answerer's evidence. ``create=False`` (readers, who never write): None while
+        there is none yet."""
         if self._sentences is None:
             name = self.settings.collection + SENTENCES
             col = self._get(name)
+            if col is None and not create:
+                return None
             self._sentences = col if col is not None else self._create(name, {"schema": SCHEMA})
         return self._sentences
 
@@ -1066,7 +1069,10 @@ class ChunkStore:
     def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
         """Stored sentence and window vectors of the given chunks, by chunk id."""
         out: dict[str, list[SentenceVector]] = {}
-        for got in _get_ids(self.sentences(), chunk_ids, ["metadatas"]):
+        col = self.sentences(create=False)  # an older index's: added by the next writer
+        if col is None:
+            return out
+        for got in _get_ids(col, chunk_ids, ["metadatas"]):
             for cid, meta in zip(got["ids"], got["metadatas"]):
                 try:
                     out[cid] = decode_sentence_vectors(cid, meta)
