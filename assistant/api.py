@@ -40,6 +40,7 @@ from .language import (
 )
 from .lexical import LanguageIndex, LexiconCache
 from .loaders import Limits, LoadError, load_bytes
+from .locking import WriteLock, write_lock
 from .phrases import FALLBACK_NOTICE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
 from .retrieval import HybridRetriever, Snapshot, Translator
 from .settings import Settings
@@ -175,6 +176,36 @@ def _backup(target: Path) -> str | None:
     return str(backup)
 
 
+def _umask() -> int:
+    """This process's umask (read without changing it where /proc says it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_file(corpus: Path, target: Path, data: bytes) -> None:
+    """Write an upload into the corpus folder atomically (readers never see half a file),
+    with the permissions a file saved there normally gets (the umask's; a replaced file
+    keeps its own), not the private 0600 of a temporary file."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            os.fchmod(fh.fileno(), mode)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 class Assistant:
     """Index a folder of documents and answer questions about it with citations.
 
@@ -191,12 +222,15 @@ class Assistant:
         store: ChunkStore | None = None,
         embedder: Any = None,
         translator: Translator | None = None,
+        file_reader: Callable[[Any], bytes] | None = None,
         **overrides: Any,
     ):
         """``llm``: any llama-index LLM for generative answers (default: the
         OpenAI-compatible server from the settings, if one is configured);
         ``translator``: puts questions into the documents' language for lexical evidence
-        (default: the German-English dictionary, see ``ASSISTANT_DICTIONARY``)."""
+        (default: the German-English dictionary, see ``ASSISTANT_DICTIONARY``);
+        ``file_reader``: how indexing reads a corpus file's bytes from the open file
+        (default: all at once; see ``loaders.read_stable``)."""
         if settings is None:
             settings = Settings.load(**overrides)
         elif overrides:
@@ -207,8 +241,10 @@ class Assistant:
             self._llm = build_llm(settings)  # a ConfigError now if nothing is configured
         self._embedder = embedder
         self.translator: Translator = translator or DictionaryTranslator(settings.dictionary)
+        self._file_reader = file_reader
         self._store: ChunkStore | None = store
         self._snapshot: Snapshot | None = None
+        self._snapshot_key: tuple[str, str] | None = None  # the store's state it was read from
         self._index_lock = threading.RLock()
         self._read_lock = threading.Lock()
         self._pinned = threading.local()  # the state one answer in this thread reads
@@ -271,18 +307,29 @@ class Assistant:
         committed) and add their sentence vectors in a thread (the server does this for
         uploads); :meth:`wait_for_index` waits for it. Otherwise both phases run here.
         """
+        return self._index(progress, rebuild, background)
+
+    def _index(
+        self,
+        progress: Progress | None,
+        rebuild: bool,
+        background: bool,
+        lock: WriteLock | None = None,
+    ) -> IndexReport:
+        """:meth:`index`; ``lock``: the write lock the caller holds already."""
         began = time.perf_counter()
         with self._index_lock:
             # phase 1 (the chunks), then the lexical index: from here on answerable
             report = index_corpus(
-                self.settings, self.embedder, self.store, progress, rebuild, defer_sentences=True
-            )
+                self.settings, self.embedder, self.store, progress, rebuild,
+                defer_sentences=True, lock=lock, read=self._file_reader,
+            )  # fmt: skip
             self._refresh()
             if self.store.manifest():
                 self.open()  # build the lexical index now, not on the first question
             report.answerable_after_s = time.perf_counter() - began
             if not background:  # phase 2 and the clean-up of old versions, here
-                complete_index(self.settings, self.embedder, self.store, progress, report)
+                complete_index(self.settings, self.embedder, self.store, progress, report, lock)
                 report.sentences_pending = False
                 report.seconds = time.perf_counter() - began
         if background and (report.sentences_pending or self.store.dirty()):
@@ -329,7 +376,9 @@ class Assistant:
         with self._read_lock:
             # Another process (`assistant index`, a second server) may have committed,
             # rebuilt or deleted the index: one cheap check per question, reload if so.
-            if self.store.refresh():
+            # The store may also have been reopened elsewhere (documents(), a writer that
+            # found another process's commit): the snapshot follows the store's state key.
+            if self.store.refresh() or self.store.state_key != self._snapshot_key:
                 self._snapshot = None
             if self._snapshot is None:
                 from .embedding import embedder_id
@@ -348,10 +397,11 @@ class Assistant:
                     for chunk in self.store.iter_chunks(manifest, sources):
                         yield chunk.id, chunk.text
 
-                lexicon = LexiconCache(Path(self.settings.index_dir) / "lexical").open(
-                    files, read_chunks
-                )
+                lexicon = LexiconCache(
+                    Path(self.settings.index_dir) / "lexical", writable=not self.store.read_only
+                ).open(files, read_chunks)
                 self._snapshot = Snapshot(manifest, lexicon)
+                self._snapshot_key = self.store.state_key
             return self._snapshot
 
     @contextlib.contextmanager
@@ -406,6 +456,8 @@ class Assistant:
         but finish in the background the sentence vectors a killed run left missing (or an
         older index stored in its own layout)."""
         if self.store.exists() and self.store.manifest():
+            if self.store.read_only:
+                return None  # readers never write: the next writer finishes what is left
             if self.store.pending_sentences() or self.store.has_legacy_layout():
                 self._complete_in_background()
             return None
@@ -437,47 +489,54 @@ class Assistant:
         is reported unchanged. A rejected file never touches the corpus folder.
         """
         corpus = Path(self.settings.corpus_dir).resolve()
-        planner = UploadPlanner(corpus)
         report = UploadReport()
-        accepted: list[tuple[Path, bytes]] = []
+        checked: list[tuple[str, Path, bytes]] = []
         for name, data in files:
             try:
-                target = self._check_upload(corpus, name, data)
-                status = planner.classify(target.name, data, replace)
+                checked.append((str(name), self._check_upload(corpus, name, data), data))
             except UploadError as exc:
                 report.rejected.append((str(name), str(exc)))
-                continue
-            getattr(report, status).append(target.name)
-            if status != "unchanged":
-                accepted.append((target, data))
-        if not (report.added or report.replaced or report.unchanged):
+        if not checked:
             return report
         corpus.mkdir(parents=True, exist_ok=True)
-        # Write, index, and if indexing fails put the corpus back as it was: an upload is
-        # either in the corpus and answerable, or in neither.
-        undo: list[tuple[Path, str | None]] = []  # (target, backup of the file it replaced)
-        try:
-            for target, data in accepted:
-                undo.append((target, _backup(target)))
-                fd, tmp = tempfile.mkstemp(dir=corpus, prefix=".upload-")
+        # One writer's step: under the write lock the corpus is compared with as it is now
+        # (another process may have uploaded or removed since), written, indexed, and if
+        # indexing fails put back as it was: an upload is either in the corpus and
+        # answerable, or in neither.
+        with self._index_lock, write_lock(self.settings) as lock:
+            planner = UploadPlanner(corpus)
+            accepted: list[tuple[Path, bytes]] = []
+            for name, target, data in checked:
                 try:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(data)
-                    os.replace(tmp, target)  # readers never see half a file
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-            report.index = self.index(progress, background=background)
-        except BaseException:
-            for target, backup in reversed(undo):
+                    status = planner.classify(target.name, data, replace)
+                except UploadError as exc:
+                    report.rejected.append((name, str(exc)))
+                    continue
+                getattr(report, status).append(target.name)
+                if status != "unchanged":
+                    accepted.append((target, data))
+            if not (report.added or report.replaced or report.unchanged):
+                return report
+            if accepted and not os.access(corpus, os.W_OK):
+                raise UploadError(
+                    f"the corpus folder {corpus} is read-only: uploads cannot be stored there"
+                )
+            undo: list[tuple[Path, str | None]] = []  # (target, backup of the file replaced)
+            try:
+                for target, data in accepted:
+                    undo.append((target, _backup(target)))
+                    _write_file(corpus, target, data)
+                report.index = self._index(progress, False, background, lock)
+            except BaseException:
+                for target, backup in reversed(undo):
+                    if backup is not None:
+                        os.replace(backup, target)  # the previous file, same bytes and mtime
+                    elif target.exists():
+                        target.unlink()
+                raise
+            for _, backup in undo:
                 if backup is not None:
-                    os.replace(backup, target)  # the previous file, same bytes and mtime
-                elif target.exists():
-                    target.unlink()
-            raise
-        for _, backup in undo:
-            if backup is not None:
-                os.unlink(backup)
+                    os.unlink(backup)
         return report
 
     def add_document(
@@ -515,11 +574,13 @@ class Assistant:
         would point outside the corpus folder raise :class:`CorpusError`; nothing changes.
         """
         from .embedding import embedder_id
-        from .locking import write_lock
 
         corpus = Path(self.settings.corpus_dir).resolve()
         name = str(source).replace("\\", "/").strip()
-        with self._index_lock, write_lock(self.settings):
+        with self._index_lock, write_lock(self.settings) as lock:
+            # the manifest as committed now, not as this process last read it: another
+            # process may have indexed since, and its files must stay
+            self.store.begin_write(lock)
             manifest = self.store.manifest() if self.store.exists() else {}
             path = (corpus / name).resolve()
             if name not in manifest or not path.is_relative_to(corpus) or path == corpus:
@@ -527,11 +588,21 @@ class Assistant:
                 raise CorpusError(
                     f"{name!r} is not an indexed document in {corpus} (indexed: {known})"
                 )
+            if path.exists() and not os.access(path.parent, os.W_OK):
+                raise CorpusError(
+                    f"cannot remove {name!r}: the corpus folder {path.parent} is read-only; "
+                    "nothing was changed"
+                )
             remaining = {s: e for s, e in manifest.items() if s != name}
             # the index first: from this commit on no answer can cite the file any more
-            self.store.commit(remaining, embedder_id(self.embedder))
-            self.store.garbage_collect(remaining)
+            embed_id = self.store.embed_model() or embedder_id(self.embedder)
+            self.store.commit(remaining, embed_id, dirty=True)
             path.unlink(missing_ok=True)
+            try:
+                self.store.garbage_collect(remaining)
+                self.store.mark_dirty(False)
+            except IndexStateError as exc:  # committed already: the next run cleans up
+                logger.warning("the removed file's chunks stay until the next run: %s", exc)
         self._refresh()
 
     # -- asking --------------------------------------------------------------------------

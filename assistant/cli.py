@@ -163,7 +163,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     check_serving(bot.settings, host)  # before indexing: refusing takes no time
     _require_corpus(bot)
-    if not args.no_index:
+    if bot.store.read_only:  # a reader never writes: serve the index as it is
+        print(
+            f"note: the index folder {bot.settings.index_dir} is read-only; serving it as it "
+            "is (uploads and removals are refused)",
+            file=sys.stderr,
+        )
+        bot.ensure_index()
+    elif not args.no_index:
         _index(bot)
     from ui.app import serve
 

@@ -16,12 +16,14 @@ unchanged passages of an edited one) not at all.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from llama_index.core.schema import TextNode
 
@@ -36,11 +38,11 @@ from .loaders import (
     LoadError,
     Skipped,
     display_name,
-    file_sha256,
+    fingerprint,
     list_corpus,
     load_file,
 )
-from .locking import write_lock
+from .locking import WriteLock, write_lock
 from .records import FileEntry, SentenceVector, StoredChunk, chunk_id, text_hash
 from .settings import Settings
 from .store import ChunkStore, store_error
@@ -313,6 +315,11 @@ def require_corpus(settings: Settings) -> Path:
     return corpus
 
 
+def _locked(settings: Settings, lock: WriteLock | None):
+    """The write lock the caller holds, or a new one."""
+    return contextlib.nullcontext(lock) if lock is not None else write_lock(settings)
+
+
 def index_corpus(
     settings: Settings,
     embedder,
@@ -320,27 +327,35 @@ def index_corpus(
     progress: Progress | None = None,
     rebuild: bool = False,
     defer_sentences: bool = False,
+    lock: WriteLock | None = None,
+    read: Callable[[Any], bytes] | None = None,
 ) -> IndexReport:
     """Bring the index in line with ``settings.corpus_dir``; returns what changed.
+
+    ``lock``: the write lock, if the caller holds it already (an upload: it writes the
+    corpus and indexes under one lock); otherwise taken here. ``read``: how a file's
+    bytes are read from the open file (see ``loaders.read_stable``).
 
     ``defer_sentences``: return once the new files are answerable (phase 1) and leave the
     sentence vectors to ``complete_index``; otherwise both phases run here.
     """
     began = time.perf_counter()
     corpus = require_corpus(settings)
-    files, skipped = list_corpus(corpus)
-    if not files:
-        raise CorpusError(
-            f"corpus folder {corpus} has no documents to index (supported: {FORMAT_NAMES})"
-        )
-    report = IndexReport(skipped=skipped)
     embed_id = embedder_id(embedder)
     progress = progress or (lambda stage, done, total: None)
     max_bytes = int(settings.max_file_mb * 1e6)
     limits = Limits.from_settings(settings)
 
-    with write_lock(settings):
-        store.refresh()  # another process may have committed or rebuilt since we looked
+    with _locked(settings, lock) as lock:
+        # Under the lock: the corpus as it is now (an upload or removal by another
+        # process is in it or not, never half), and the state committed now.
+        files, skipped = list_corpus(corpus)
+        if not files:
+            raise CorpusError(
+                f"corpus folder {corpus} has no documents to index (supported: {FORMAT_NAMES})"
+            )
+        report = IndexReport(skipped=skipped)
+        store.begin_write(lock)
         target = store
         was_dirty = False
         if rebuild:
@@ -365,16 +380,24 @@ def index_corpus(
                 report.skipped.append(Skipped(source, f"cannot read file ({exc})"))
                 continue
             entry = old.get(source)
-            if entry and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns:
+            if (
+                entry
+                and entry.mtime_ns  # 0: recorded too soon after a write to vouch for it
+                and entry.size == st.st_size
+                and entry.mtime_ns == st.st_mtime_ns
+            ):
                 report.unchanged.append(source)
                 continue
             try:
-                sha = file_sha256(path)
+                fp = fingerprint(path)
             except OSError as exc:
                 report.skipped.append(Skipped(source, f"cannot read file ({exc})"))
                 continue
-            if entry and entry.version == sha:
-                new[source] = dataclasses.replace(entry, size=st.st_size, mtime_ns=st.st_mtime_ns)
+            except LoadError as exc:  # kept changing while read: the next run takes it
+                report.skipped.append(Skipped(source, str(exc)))
+                continue
+            if entry and entry.version == fp.sha256:
+                new[source] = dataclasses.replace(entry, size=fp.size, mtime_ns=fp.mtime_ns)
                 report.unchanged.append(source)
                 continue
             todo.append((source, path, entry))
@@ -385,18 +408,20 @@ def index_corpus(
         for i, (source, path, entry) in enumerate(todo):
             progress("loading", i, len(todo))
             try:
-                doc = load_file(path, source, max_bytes, limits, root=corpus)
+                doc = load_file(path, source, max_bytes, limits, root=corpus, read=read)
             except LoadError as exc:
                 report.skipped.append(Skipped(source, str(exc)))
                 continue
             nodes = _nodes_for(doc, settings, count_tokens)
-            st = path.stat()
+            # size and mtime of the very bytes chunked (a stat taken now could belong to
+            # a newer version of the file, which would then pass as indexed)
+            fp = doc.fingerprint
             lang = nodes[0].metadata["lang"] if nodes else "de"
             pending.append(
                 (
                     source,
                     nodes,
-                    FileEntry(doc.sha256, st.st_size, st.st_mtime_ns, len(nodes), lang, doc.title),
+                    FileEntry(doc.sha256, fp.size, fp.mtime_ns, len(nodes), lang, doc.title),
                     entry is None,
                 )
             )
@@ -496,11 +521,12 @@ def complete_index(
     store: ChunkStore,
     progress: Progress | None = None,
     report: IndexReport | None = None,
+    lock: WriteLock | None = None,
 ) -> IndexReport:
     """Phase 2 and the clean-up under the write lock: after ``defer_sentences``, and at a
     server's start (finishes what a killed run left)."""
-    with write_lock(settings):
-        store.refresh()
+    with _locked(settings, lock) as lock:
+        store.begin_write(lock)
         report = finish(settings, embedder, store, progress, report)
     if progress:
         progress("done", 1, 1)

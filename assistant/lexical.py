@@ -300,8 +300,9 @@ class LexiconCache:
     an index and two processes building at once both end with a whole one.
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, writable: bool = True):
         self.folder = Path(folder)
+        self.writable = writable  # False: a read-only index folder; builds stay in memory
 
     def open(self, files_by_lang: dict[str, list[tuple[str, str]]], read_chunks) -> Lexicon:
         """``files_by_lang``: language -> [(source, version)]; ``read_chunks(sources)``
@@ -321,6 +322,8 @@ class LexiconCache:
     def _build(self, target: Path, lang: str, chunks) -> LanguageIndex:
         index = LanguageIndex.build(lang, chunks)
         logger.info("built the %s lexical index: %d chunks", lang, len(index))
+        if not self.writable:
+            return index
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{lang}-build-"))

@@ -13,8 +13,10 @@ import hashlib
 import io
 import os
 import re
+import time
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -75,6 +77,7 @@ class LoadedDocument:
     sha256: str
     page_starts: list[int] = field(default_factory=list)
     title: str | None = None  # first heading, metadata title or a short first line
+    fingerprint: Fingerprint | None = None  # of the bytes read (load_file), for the manifest
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding character ``offset``, or None for unpaged formats."""
@@ -107,6 +110,100 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# A file written this recently may be written again within the same tick of the file
+# system's clock, leaving size and mtime as they were: its stat proves nothing.
+RACY_NS = 2_000_000_000
+READ_TRIES = 3
+
+
+class FileChanged(LoadError):
+    """The file kept changing while it was read; it is left for the next run."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the manifest records of a file: the hash, size and mtime of the same bytes.
+
+    ``mtime_ns`` is 0 when the stat could not vouch for the content (the file was
+    written moments before it was read): the next run hashes it again instead of
+    trusting size and mtime.
+    """
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_all(fh: Any) -> bytes:
+    """How a corpus file's bytes are read from the open file (the default ``read`` of
+    :func:`read_stable`; a test passes one that rewrites the file mid-read)."""
+    return fh.read()
+
+
+def _hash_all(fh: Any) -> tuple[None, str]:
+    """Hash an open file a block at a time (nothing kept)."""
+    h = hashlib.sha256()
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
+    return None, h.hexdigest()
+
+
+def _stable(path: Path, consume: Any, max_bytes: int | None = None) -> tuple[Any, Fingerprint]:
+    """``consume(open file) -> (payload, sha256)`` on a version of the file that did not
+    change while it was read, with that version's fingerprint (see :func:`read_stable`)."""
+    for _ in range(READ_TRIES):
+        with Path(path).open("rb") as fh:
+            before = os.fstat(fh.fileno())
+            if max_bytes is not None and before.st_size > max_bytes:
+                raise LoadError(
+                    f"file too large ({before.st_size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)"
+                )
+            payload, sha = consume(fh)
+            after = os.fstat(fh.fileno())
+        now = os.stat(path)
+        if not (_stat_key(before) == _stat_key(after) == _stat_key(now)):
+            continue  # written or replaced while read
+        if time.time_ns() - after.st_mtime_ns >= RACY_NS:
+            return payload, Fingerprint(sha, after.st_size, after.st_mtime_ns)
+        if file_sha256(path) != sha or _stat_key(os.stat(path)) != _stat_key(after):
+            continue  # changed within the same clock tick
+        return payload, Fingerprint(sha, after.st_size, 0)
+    raise FileChanged(
+        f"the file changed while it was read ({READ_TRIES} times); it is indexed at the next run"
+    )
+
+
+def read_stable(
+    path: Path, max_bytes: int | None = None, read: Callable[[Any], bytes] | None = None
+) -> tuple[bytes, Fingerprint]:
+    """The file's bytes and the fingerprint of exactly those bytes.
+
+    The stat is taken on the open file before and after the read and compared with the
+    path's stat afterwards: a file rewritten or replaced meanwhile is read again, and
+    after ``READ_TRIES`` attempts refused with :class:`FileChanged` (the next run takes
+    it). A file whose mtime is too recent to vouch for it is read twice and compared,
+    and recorded with mtime 0 so the next run checks its content again. ``read``: how
+    the bytes are read from the open file (default :func:`read_all`).
+    """
+    read = read or read_all
+
+    def consume(fh: Any) -> tuple[bytes, str]:
+        data = read(fh)
+        return data, hashlib.sha256(data).hexdigest()
+
+    return _stable(path, consume, max_bytes)
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """The fingerprint of the file as it is, as :func:`read_stable` takes it, hashed a
+    block at a time (a large file is not held in memory)."""
+    return _stable(path, _hash_all)[1]
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -437,6 +534,7 @@ def load_file(
     max_bytes: int | None = None,
     limits: Limits | None = None,
     root: Path | None = None,
+    read: Callable[[Any], bytes] | None = None,
 ) -> LoadedDocument:
     """Read and extract one file; ``source`` is its path relative to the corpus ``root``.
 
@@ -446,13 +544,12 @@ def load_file(
     if root is not None and not _inside(path, Path(root).resolve()):
         raise LoadError(OUTSIDE if path.exists() else "cannot read file (missing)")
     try:
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            raise LoadError(f"file too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)")
-        data = path.read_bytes()
+        data, fp = read_stable(path, max_bytes, read)
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
-    return load_bytes(source, data, limits)
+    doc = load_bytes(source, data, limits)
+    doc.fingerprint = fp
+    return doc
 
 
 def list_corpus(corpus_dir: Path) -> tuple[dict[str, Path], list[Skipped]]:

@@ -15,6 +15,7 @@ readable :class:`IndexStateError` messages here (``store_error``), not library e
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import functools
@@ -23,6 +24,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import sqlite3
 import time
 import uuid
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AssistantError, IndexStateError
-from .locking import LOCK_FILE
+from .locking import LOCK_FILE, WriteLock, is_read_only, read_only_error
 from .records import (
     FileEntry,
     SentenceVector,
@@ -58,8 +60,9 @@ MANIFESTS = "-manifests"
 PLACEHOLDER = [1.0]  # Chroma wants a vector per record; these records are fetched by id only
 
 
-def _client(settings: Settings) -> tuple[Any, Any]:
-    """A Chroma client and, for the embedded store, the chromadb System it alone runs."""
+def _client(settings: Settings) -> tuple[Any, Any, Path | None]:
+    """A Chroma client, for the embedded store the chromadb System it alone runs, and
+    for a read-only index folder the private copy it reads (see read_only_copy)."""
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
@@ -67,9 +70,127 @@ def _client(settings: Settings) -> tuple[Any, Any]:
         client = chromadb.HttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
         )
-        return client, None
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return _private_persistent_client(str(settings.index_dir), chroma_settings)
+        return client, None, None
+    index_dir = Path(settings.index_dir)
+    if index_dir.is_dir() and read_only_folder(index_dir):
+        copy = read_only_copy(index_dir)
+        try:
+            return (*_private_persistent_client(str(copy), chroma_settings), copy)
+        except BaseException:
+            drop_copy(copy)
+            raise
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if is_read_only(exc):
+            raise IndexStateError(
+                f"there is no index in {index_dir}, and its folder cannot be created there "
+                f"({exc.strerror or exc}); run `assistant index` with a writable --index folder"
+            ) from exc
+        raise
+    return (*_private_persistent_client(str(index_dir), chroma_settings), None)
+
+
+# -- read-only index folders -------------------------------------------------------------------
+# Chroma (1.5) writes to its database whenever it opens it (a row in its `acquire_write`
+# table), so it cannot open a database it may not write, even to read. A reader of a
+# read-only index folder (a shared mount, a backup) therefore opens a private copy of
+# chroma.sqlite3, beside links to the folder's vector segments (read in place, never
+# written: readers do not write). The copy lives while the process does.
+_COPIES: list[Path] = []
+
+
+def read_only_folder(folder: Path) -> bool:
+    """Whether this process may not write the index folder or its database (a read-only
+    mount, or permissions; access() answers both, also for root)."""
+    db = Path(folder) / DB_FILE
+    if not os.access(folder, os.W_OK):
+        return True
+    return db.exists() and not os.access(db, os.W_OK)
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    root = Path(base) / "assistant" / "read-only-index"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if os.access(root, os.W_OK):
+            return root
+    except OSError:
+        pass
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) / f"assistant-read-only-index-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
+
+
+def _prune_copies(root: Path) -> None:
+    """Remove the copies of processes that are gone (killed before they cleaned up)."""
+    for child in root.iterdir():
+        pid = child.name.split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(child, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _remove_copies() -> None:
+    for path in list(_COPIES):
+        drop_copy(path)
+
+
+def drop_copy(path: Path) -> None:
+    """Delete a private copy (a store that moved on to a newer one, or at exit)."""
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(ValueError):
+        _COPIES.remove(path)
+
+
+def read_only_copy(index_dir: Path) -> Path:
+    """A folder Chroma can open for the read-only ``index_dir``: a copy of its database
+    (taken while the file did not change) and links to everything else."""
+    import tempfile
+
+    db = index_dir / DB_FILE
+    if not db.exists():
+        raise IndexStateError(
+            f"there is no index yet in the read-only folder {index_dir}; run `assistant index` "
+            "where the folder is writable"
+        )
+    root = _cache_root()
+    _prune_copies(root)
+    size = db.stat().st_size
+    free = _free_bytes(root)
+    if free is not None and free < size + ROOM_FIXED:
+        raise IndexStateError(
+            f"the index folder {index_dir} is read-only, and Chroma cannot open a database it "
+            f"may not write; a private copy of it needs {size / 1e6:.1f} MB in {root}, where "
+            f"{free / 1e6:.1f} MB are free. Free some space there (or set XDG_CACHE_HOME), "
+            "or make the index folder writable"
+        )
+    if not _COPIES:
+        atexit.register(_remove_copies)
+    copy = Path(tempfile.mkdtemp(dir=root, prefix=f"{os.getpid()}-"))
+    _COPIES.append(copy)
+    for _ in range(5):
+        before = os.stat(db)
+        shutil.copyfile(db, copy / DB_FILE)
+        after = os.stat(db)
+        if (before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (
+            after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns
+        ):  # fmt: skip
+            break  # not written meanwhile (by a writer where the folder is writable)
+    for child in index_dir.iterdir():
+        if child.is_dir() and not child.name.startswith("."):
+            (copy / child.name).symlink_to(child.resolve())
+    logger.info("index folder %s is read-only; reading a copy of its database in %s",
+                index_dir, copy)  # fmt: skip
+    return copy
 
 
 def _private_persistent_client(path: str, chroma_settings: Any) -> tuple[Any, Any]:
@@ -118,6 +239,7 @@ _CORRUPT = re.compile(
     r"not a database|malformed|\(code: (11|26)\)|database corrupt|corrupt(ed)? (file|index)", re.I
 )
 
+_READ_ONLY_DB = re.compile(r"readonly database|read-only file system|\(code: 8\)", re.I)
 
 LOW_SPACE = 4 * 1024 * 1024  # below this, a failed write is taken for a full disk
 ROOM_FIXED = 2 * 1024 * 1024  # room a write needs beyond its vectors (journal, segments)
@@ -187,6 +309,12 @@ def store_error(
         return IndexStateError(
             f"no space left on the disk holding the {where} ({detail}); free some space and "
             "try again. Nothing half-written was committed: the index is unchanged"
+        )
+    if _READ_ONLY_DB.search(text) or (isinstance(exc, OSError) and is_read_only(exc)):
+        return IndexStateError(
+            f"the {where} is read-only ({detail}): it can answer questions but not be "
+            "changed. Index into a writable folder (--index or ASSISTANT_INDEX_DIR), or make "
+            "this one writable"
         )
     if corrupt:
         return IndexStateError(
@@ -309,9 +437,13 @@ class ChunkStore:
         self._client: Any = client
         self._system: Any = None
         self._file: tuple[int, int] | None = None  # the SQLite file the client has open
+        self._copied: tuple[int, ...] | None = None  # that file as copied (read-only folder)
+        self._copies: list[Path] = []  # the private copies this store opened, oldest first
         self._seen: tuple[str, str] | None = None  # (collection id, stamp) of the handle held
         self._checked: tuple[int, ...] | None = None  # the SQLite file as of the last check
         self._checked_at = 0.0  # monotonic time of the last check (Chroma server)
+        self._last_token: str | None = None  # the write-lock token of this store's last write
+        self._held: WriteLock | None = None  # the lock of this store's last write (held or not)
         self._forget()
 
     def _forget(self) -> None:
@@ -325,15 +457,39 @@ class ChunkStore:
     def client(self) -> Any:
         if self._client is None:
             file = self._file_identity()
+            # a read-only folder is read from a copy: the database as it was copied
+            copied = self._file_signature() if self.read_only else None
             try:
-                self._client, self._system = _client(self.settings)
+                self._client, self._system, copy = _client(self.settings)
             except Exception as exc:  # corrupt sqlite, unreachable server, full disk
                 error = store_error(exc, self.settings, opening=True)
                 if error is None:
                     raise
                 raise error from exc
             self._file = file if file is not None else self._file_identity()
+            self._copied = copied
+            if copy is not None:
+                # the copy before this one may still serve a question in another thread;
+                # older ones are done with
+                self._copies.append(copy)
+                while len(self._copies) > 2:
+                    drop_copy(self._copies.pop(0))
         return self._client
+
+    @property
+    def state_key(self) -> tuple[str, str] | None:
+        """(collection id, commit stamp) of the state this store holds open (None: none
+        yet); a reader's cached state belongs to it."""
+        return self._seen
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the index folder is read-only here: then this store only reads (from a
+        private copy of the database, see read_only_copy) and every writer refuses."""
+        if self.settings.chroma_host or self._injected:
+            return False
+        folder = Path(self.settings.index_dir)
+        return folder.is_dir() and read_only_folder(folder)
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.settings.chroma_host or self._injected:
@@ -352,6 +508,7 @@ class ChunkStore:
         if not self._injected:
             self._client = self._system = None
         self._file = None
+        self._copied = None
         self._seen = None
         self._checked, self._checked_at = None, 0.0
         self._forget()
@@ -363,6 +520,8 @@ class ChunkStore:
         if system is not None:
             with contextlib.suppress(Exception):
                 system.stop()
+        while self._copies:
+            drop_copy(self._copies.pop())
 
     @_guarded
     def refresh(self) -> bool:
@@ -383,6 +542,11 @@ class ChunkStore:
                 logger.info("index file in %s replaced; reopening", self.settings.index_dir)
                 self.reopen()
                 return True
+            if self._copied is not None and signature != self._copied:
+                logger.info("read-only index %s written elsewhere; copying it again",
+                            self.settings.index_dir)  # fmt: skip
+                self.reopen()
+                return True
             if signature == self._checked and not _racy(signature):
                 return False  # not written since the last look
         elif time.monotonic() - self._checked_at < self.settings.server_check_seconds:
@@ -395,6 +559,29 @@ class ChunkStore:
             return True
         self._checked, self._checked_at = signature, time.monotonic()
         return False
+
+    @_guarded
+    def begin_write(self, lock: WriteLock) -> None:
+        """Under the write lock, before a writer reads what it will change: drop every
+        cached handle so the manifest, stamp and flags are read as committed now.
+
+        When another writer held the lock since this store's last write (the lock file
+        carries the last holder's token), the embedded Chroma is opened afresh as well:
+        its in-memory vector index would not know what the other process wrote, and
+        writing from it could lose that.
+        """
+        if self.read_only:  # e.g. the database file alone is read-only
+            raise read_only_error(Path(self.settings.index_dir))
+        mine = lock.token is not None and lock.token == self._last_token  # re-entered
+        other = not mine and (lock.previous is None or lock.previous != self._last_token)
+        if other and not self._injected:
+            self.reopen()
+        else:
+            self._forget()
+            self._seen = None
+            self._checked, self._checked_at = None, 0.0
+        self._last_token = lock.token
+        self._held = lock
 
     def _file_signature(self) -> tuple[int, ...] | None:
         try:
@@ -439,21 +626,48 @@ class ChunkStore:
             if col is None:
                 staged = self._get(name + "-rebuild")
                 if staged is not None and (staged.metadata or {}).get("complete") == "1":
-                    self._swap_in(name + "-rebuild")  # finish a rebuild that died after building
-                    col = self._get(name)
+                    col = self._finish_rebuild_left(name)
             if col is None and create:
                 col = self._create_collection(embed_id)
             self._collection = col
             self._seen = None if col is None else _key(col)
         return self._collection
 
+    def _finish_rebuild_left(self, name: str) -> Any | None:
+        """Swap in a rebuild that died after building (its collections are complete):
+        a writer's step, so under the write lock. A writer does it under its own; a
+        reader takes the lock for it, or leaves it to the writer holding it (the swap in
+        progress, or the next run), and to no one on a read-only folder."""
+        if self._injected or (self._held is not None and self._held.held):
+            self._swap_in(name + "-rebuild")
+            return self._get(name)
+        if self.read_only:
+            return None
+        from .locking import write_lock
+
+        try:
+            with write_lock(self.settings):
+                staged = self._get(name + "-rebuild")
+                complete = staged is not None and (staged.metadata or {}).get("complete") == "1"
+                if self._get(name) is None and complete:
+                    self._swap_in(name + "-rebuild")
+        except IndexStateError as exc:  # locked: the writer at work swaps (or the next run)
+            raise IndexStateError(
+                f"the {self.where} is being rebuilt by another process right now; ask again "
+                "in a moment"
+            ) from exc
+        return self._get(name)
+
     @_guarded
-    def sentences(self) -> Any:
+    def sentences(self, create: bool = True) -> Any:
         """Sentence and sentence-window vectors, one record per chunk; the extractive
-        answerer's evidence."""
+        answerer's evidence. ``create=False`` (readers, who never write): None while
+        there is none yet."""
         if self._sentences is None:
             name = self.settings.collection + SENTENCES
             col = self._get(name)
+            if col is None and not create:
+                return None
             self._sentences = col if col is not None else self._create(name, {"schema": SCHEMA})
         return self._sentences
 
@@ -857,7 +1071,10 @@ class ChunkStore:
     def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
         """Stored sentence and window vectors of the given chunks, by chunk id."""
         out: dict[str, list[SentenceVector]] = {}
-        for got in _get_ids(self.sentences(), chunk_ids, ["metadatas"]):
+        col = self.sentences(create=False)  # an older index's: added by the next writer
+        if col is None:
+            return out
+        for got in _get_ids(col, chunk_ids, ["metadatas"]):
             for cid, meta in zip(got["ids"], got["metadatas"]):
                 try:
                     out[cid] = decode_sentence_vectors(cid, meta)

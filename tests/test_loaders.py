@@ -283,3 +283,43 @@ def test_pages_inside_a_span():
     assert doc.pages_inside(0, len(doc.text)) == [(s, n + 1) for n, s in enumerate(starts)][1:]
     assert doc.pages_inside(starts[1], starts[1] + 3) == []  # a page starting at the span start
     assert doc.page_at(doc.text.index("Vier")) == 4
+
+
+# -- a fingerprint belongs to the bytes read ------------------------------------------------
+def test_the_fingerprint_is_that_of_the_bytes_read(tmp_path):
+    import hashlib
+    import os
+
+    from assistant.loaders import RACY_NS, fingerprint, read_stable
+
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"Erste Fassung.")
+    data, fp = read_stable(path)
+    assert fp.sha256 == hashlib.sha256(data).hexdigest() and fp.size == len(data)
+    assert fp.mtime_ns == 0  # written just now: the next run checks the content again
+    old = path.stat().st_mtime_ns - 10 * RACY_NS
+    os.utime(path, ns=(old, old))
+    data, fp = read_stable(path)
+    assert (fp.size, fp.mtime_ns) == (len(data), old)
+    assert fingerprint(path) == fp  # the same, hashed a block at a time
+
+
+def test_a_file_rewritten_at_every_read_is_refused_for_now(tmp_path):
+    from assistant.loaders import FileChanged, read_all, read_stable
+
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"Erste Fassung.")
+    count = []
+
+    def read_then_rewrite(fh):
+        data = read_all(fh)
+        count.append(1)
+        path.write_bytes(b"Fassung %d, etwas laenger." % len(count))
+        return data
+
+    with pytest.raises(FileChanged, match="changed while it was read"):
+        read_stable(path, read=read_then_rewrite)
+    with pytest.raises(LoadError, match="changed while it was read"):
+        load_file(path, "a.txt", read=read_then_rewrite)
+    data, fp = read_stable(path)  # once it holds still, it is read
+    assert data == path.read_bytes() and fp.size == len(data)
