@@ -402,58 +402,58 @@ class TopicJudge:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        32.7057,  # sentence
-        25.0757,  # window
-        26.0890,  # chunk
-        -3.6514,  # same_language
-        1.2394,  # type_present
-        -1.0372,  # type_missing
-        3.2698,  # coverage_sentence
-        2.8007,  # coverage_context
-        0.9528,  # coverage_neighbours
-        -8.4468,  # coverage_heading
-        -0.9518,  # anchor_sentence
-        0.6829,  # anchor_coverage
+        29.3017,  # sentence
+        25.3869,  # window
+        36.1361,  # chunk
+        -3.9821,  # same_language
+        1.1333,  # type_present
+        -0.8654,  # type_missing
+        3.2749,  # coverage_sentence
+        2.8712,  # coverage_context
+        0.8378,  # coverage_neighbours
+        2.9088,  # coverage_heading
+        -0.7177,  # anchor_sentence
+        0.8313,  # anchor_coverage
     ),
-    second_within=0.75,
+    second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-8.0924,
+    intercept=-17.3985,
     coef=(
-        3.1424,  # sentence
-        1.9796,  # window
-        1.1365,  # chunk
-        -0.4633,  # same_language
-        -0.6041,  # type_present
-        -2.0697,  # type_missing
-        1.4589,  # coverage_sentence
-        -0.2381,  # coverage_context
-        0.9339,  # coverage_neighbours
-        -9.2826,  # coverage_heading
-        0.4595,  # anchor_sentence
-        0.5295,  # anchor_coverage
-        0.4077,  # unknown_anchors
-        0.1432,  # uncovered_share
-        0.2100,  # uncovered_rarest
-        2.4261,  # rank_share
-        19.9533,  # ablation_min
-        5.2172,  # ablation_mean
+        6.4303,  # sentence
+        5.4528,  # window
+        4.7056,  # chunk
+        -0.8694,  # same_language
+        -0.6418,  # type_present
+        -1.7941,  # type_missing
+        1.4714,  # coverage_sentence
+        0.0298,  # coverage_context
+        0.7773,  # coverage_neighbours
+        -4.7559,  # coverage_heading
+        0.3598,  # anchor_sentence
+        0.7426,  # anchor_coverage
+        0.7242,  # unknown_anchors
+        0.4610,  # uncovered_share
+        -0.1207,  # uncovered_rarest
+        2.6357,  # rank_share
+        16.5886,  # ablation_min
+        -3.4959,  # ablation_mean
     ),
-    answer_at=0.66,
+    answer_at=0.53,
 )
 TOPIC = TopicJudge(
-    intercept=-19.2881,
+    intercept=-24.3483,
     coef=(
-        7.2877,  # best_chunk
-        9.4057,  # best_sentence
-        7.6610,  # best_window
-        3.9834,  # best_coverage
-        -0.3230,  # best_anchors
-        -1.5397,  # unknown_anchors
-        -1.3488,  # same_language
-        2.7742,  # best_probability
+        9.6097,  # best_chunk
+        10.5299,  # best_sentence
+        10.3999,  # best_window
+        3.5594,  # best_coverage
+        -0.3827,  # best_anchors
+        -1.5145,  # unknown_anchors
+        -1.3870,  # same_language
+        2.6552,  # best_probability
     ),
-    decline_below=0.21,
+    decline_below=0.16,
 )
 
 
