@@ -307,14 +307,13 @@ class ExtractiveAnswerer:
             return {}
         out: dict[tuple[str, ...], float] = {}
         for group in translator.groups(question, lang, target):
-            # only what the documents hold: an absent translation says nothing
-            weights = {
-                t: w
-                for t, w in self.lexicon.term_weights(" ".join(group)).items()
-                if self.lexicon.df(t)
-            }
-            if weights:
-                out[tuple(sorted(weights))] = max(weights.values())
+            weights = self.lexicon.term_weights(" ".join(group))
+            if not weights:
+                continue
+            # weighted by its rarest translation the documents hold; a word none of whose
+            # translations occur counts as rare as it gets (uncovered, like an absent term)
+            present = [w for t, w in weights.items() if self.lexicon.df(t)]
+            out[tuple(sorted(weights))] = max(present) if present else self.lexicon.rarity_scale()
         return out
 
     def ablation_texts(self, question: str, weights: dict[str, float] | None = None) -> list[str]:
