@@ -22,6 +22,8 @@ class DictionaryTranslator:
     first use (a compiled, memory-mapped table: milliseconds once compiled)."""
 
     PAIRS = frozenset({("en", "de")})
+    # particles inside names ("Bilal bin Saqib", "Ludwig van Beethoven"): not words to translate
+    NAME_PARTICLES = frozenset({"bin", "ibn", "von", "van", "al", "del", "da", "di", "le"})
 
     def __init__(self, path: str = "", dictionary: Dictionary | None = None):
         self._path = path
@@ -62,7 +64,11 @@ class DictionaryTranslator:
     def groups(self, question: str, source: str, target: str) -> list[list[str]]:
         if not self.can(source, target):
             return []
-        return [list(t.german) for t in self.dictionary.translations(question) if t.german]
+        return [
+            list(t.german)
+            for t in self.dictionary.translations(question)
+            if t.german and t.english.lower() not in self.NAME_PARTICLES
+        ]
 
     def common_word(self, word: str) -> bool:
         """Whether a (capitalised) word is an ordinary German word the dictionary
