@@ -402,58 +402,58 @@ class TopicJudge:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        29.3017,  # sentence
-        25.3869,  # window
-        36.1361,  # chunk
-        -3.9821,  # same_language
-        1.1333,  # type_present
-        -0.8654,  # type_missing
-        3.2749,  # coverage_sentence
-        2.8712,  # coverage_context
-        0.8378,  # coverage_neighbours
-        2.9088,  # coverage_heading
-        -0.7177,  # anchor_sentence
-        0.8313,  # anchor_coverage
+        28.8895,  # sentence
+        26.2062,  # window
+        35.4914,  # chunk
+        -4.0376,  # same_language
+        1.1276,  # type_present
+        -0.8630,  # type_missing
+        3.5903,  # coverage_sentence
+        3.4161,  # coverage_context
+        0.5623,  # coverage_neighbours
+        3.0121,  # coverage_heading
+        -0.7633,  # anchor_sentence
+        0.6739,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-17.3985,
+    intercept=-17.4456,
     coef=(
-        6.4303,  # sentence
-        5.4528,  # window
-        4.7056,  # chunk
-        -0.8694,  # same_language
-        -0.6418,  # type_present
-        -1.7941,  # type_missing
-        1.4714,  # coverage_sentence
-        0.0298,  # coverage_context
-        0.7773,  # coverage_neighbours
-        -4.7559,  # coverage_heading
-        0.3598,  # anchor_sentence
-        0.7426,  # anchor_coverage
-        0.7242,  # unknown_anchors
-        0.4610,  # uncovered_share
-        -0.1207,  # uncovered_rarest
-        2.6357,  # rank_share
-        16.5886,  # ablation_min
-        -3.4959,  # ablation_mean
+        6.7440,  # sentence
+        4.3961,  # window
+        5.4071,  # chunk
+        -0.9361,  # same_language
+        -0.6403,  # type_present
+        -1.7260,  # type_missing
+        1.3045,  # coverage_sentence
+        0.0147,  # coverage_context
+        1.1199,  # coverage_neighbours
+        -4.8497,  # coverage_heading
+        0.3362,  # anchor_sentence
+        0.7980,  # anchor_coverage
+        0.7605,  # unknown_anchors
+        0.9496,  # uncovered_share
+        -0.4639,  # uncovered_rarest
+        2.7405,  # rank_share
+        18.1120,  # ablation_min
+        -3.0555,  # ablation_mean
     ),
-    answer_at=0.53,
+    answer_at=0.52,
 )
 TOPIC = TopicJudge(
-    intercept=-24.3483,
+    intercept=-22.3441,
     coef=(
-        9.6097,  # best_chunk
-        10.5299,  # best_sentence
-        10.3999,  # best_window
-        3.5594,  # best_coverage
-        -0.3827,  # best_anchors
-        -1.5145,  # unknown_anchors
-        -1.3870,  # same_language
-        2.6552,  # best_probability
+        8.9362,  # best_chunk
+        9.3582,  # best_sentence
+        9.8813,  # best_window
+        3.7778,  # best_coverage
+        -0.4576,  # best_anchors
+        -1.5920,  # unknown_anchors
+        -1.3746,  # same_language
+        2.7462,  # best_probability
     ),
-    decline_below=0.16,
+    decline_below=0.14,
 )
 
 

@@ -414,12 +414,6 @@ def balance(rows: list[dict]) -> np.ndarray:
     return w / w.mean()
 
 
-def _macro(table: dict[str, dict[str, float]], groups: set[str], field: str) -> float:
-    """The mean of ``field`` over the groups (each corpus and language counts once)."""
-    vals = [v[field] for k, v in table.items() if k.split("-")[0] in groups]
-    return float(np.mean(vals)) if vals else 0.0
-
-
 def fit(rows: list[dict]) -> tuple[Ranker, Decider, TopicJudge]:
     train = [r for r in rows if r["split"] == "fit"]
     ranker = fit_ranker([r for r in train if r["group"] in ANSWERABLE])
@@ -458,8 +452,9 @@ def fit(rows: list[dict]) -> tuple[Ranker, Decider, TopicJudge]:
     answer_at = 0.95
     for t in np.arange(0.95, 0.05, -0.01):
         table = simulate(train, ranker, Decider(base.intercept, base.coef, float(t)), judge)
-        precision = _macro(table, ANSWERABLE, "precision")
-        near = _macro(table, NEAR_MISS, "answered")
+        answered = _pooled(table, ANSWERABLE, "answered")
+        precision = _pooled(table, ANSWERABLE, "correct") / answered if answered else 1.0
+        near = _pooled(table, NEAR_MISS, "answered")
         if precision < PRECISION_TARGET or near > NEAR_MISS_ANSWERED:
             break
         answer_at = float(t)

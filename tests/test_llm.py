@@ -289,11 +289,21 @@ def test_hostile_file_name_and_text_through_the_server(settings_factory, llm):
 # -- the decline contract -------------------------------------------------------------------
 
 
-def test_the_model_declining_is_a_decline(shipped_bot, llm):
+def test_the_model_declining_an_off_topic_question_is_a_decline(shipped_bot, llm):
     llm.reply = DECLINE["en"]
-    answer = generative(shipped_bot, llm.base_url).ask(CEO_EN)
+    answer = generative(shipped_bot, llm.base_url).ask("How many moons does Jupiter have?")
     assert answer.declined and answer.outcome == "declined" and answer.confidence == 0.0
     assert answer.citations == [] and answer.text == DECLINE["en"]
+
+
+def test_the_model_declining_a_covered_subject_is_checked(shipped_bot, article_text, llm):
+    """The documents do speak of the CEO: the model's "do not say" stands, and the
+    closest passages follow it (a hedge, not a decline)."""
+    llm.reply = DECLINE["en"]
+    answer = generative(shipped_bot, llm.base_url).ask(CEO_EN)
+    assert answer.declined and answer.outcome == "hedged"
+    assert answer.text.startswith(DECLINE["en"]) and "come closest" in answer.text
+    assert answer.citations and all(verify(article_text, c) for c in answer.citations)
 
 
 def test_a_cited_supported_answer_is_confident(shipped_bot, article_text, llm):
