@@ -395,8 +395,13 @@ class TopicJudge:
         z = self.intercept + sum(c * evidence[f] for c, f in zip(self.coef, TOPIC_FEATURES))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
+    def declines(self, probability: float, shift: float = 0.0) -> bool:
+        """Say "not in the documents" at this on-topic probability? ``shift`` raises the
+        point (+: says it more often; ASSISTANT_MIN_RELEVANCE moves both points up)."""
+        return probability < self.decline_below + shift
+
     def off_topic(self, evidence: dict[str, float], shift: float = 0.0) -> bool:
-        return self.probability(evidence) < self.decline_below + shift
+        return self.declines(self.probability(evidence), shift)
 
 
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.

@@ -29,7 +29,7 @@ from .errors import (
     QuestionError,
     UploadError,
 )
-from .extractive import ExtractiveAnswerer
+from .extractive import CLOSEST_PASSAGES, ExtractiveAnswerer
 from .generative import GenerativeAnswerer, build_llm, llm_name
 from .indexing import IndexReport, Progress, complete_index, index_corpus
 from .language import (
@@ -709,8 +709,6 @@ class Assistant:
         offline = self.extractive_answerer(doc_lang).answer(q, lang, hits, q_vec)
         if offline.outcome == "declined" or not offline.citations:
             return declined
-        from .extractive import CLOSEST_PASSAGES
-
         shown = offline.citations[:CLOSEST_PASSAGES]
         by_source = {h.chunk.source: h.chunk.lang for h in hits}
         passages = [(c.quote, by_source.get(c.source, lang)) for c in shown]

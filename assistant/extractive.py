@@ -396,7 +396,7 @@ class ExtractiveAnswerer:
         )
         closest = make_citation(1, best.hit, best.start, best.end, best.probability)
         common = {"retrieved": hits, "probability": best.probability, "closest": closest}
-        if on_topic < self.topic.decline_below + self.shift:
+        if self.topic.declines(on_topic, self.shift):
             return Answer(
                 phrases.DECLINE[lang],
                 [],

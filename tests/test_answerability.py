@@ -222,7 +222,7 @@ class TestTopicJudge:
         low = {**dict.fromkeys(TOPIC_FEATURES, 0.0), "best_chunk": 0.7}
         high = {**low, "best_chunk": 0.9}
         assert judge.off_topic(low) and not judge.off_topic(high)
-        assert judge.off_topic(high, shift=0.5)  # stricter about claiming "nothing"
+        assert judge.off_topic(high, shift=0.5)  # ASSISTANT_MIN_RELEVANCE: declines more
 
 
 class TestBoldSpans:

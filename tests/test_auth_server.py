@@ -12,8 +12,8 @@ from gradio_client import Client, handle_file
 from assistant import Assistant
 from assistant.audit import AuditLog
 from assistant.users import UserStore
-from conftest import free_port, make_settings
-from ui.app import build_app, launch_options
+from conftest import make_settings
+from helpers.served import served
 from ui.auth import Gate
 
 pytestmark = pytest.mark.slow
@@ -48,18 +48,8 @@ def server(tmp_path_factory):
     store.add("bob", PASSWORDS["bob"], "reader")
     gate = Gate(settings)
     assert gate.required
-    demo = build_app(bot, gate)
-    demo.queue(default_concurrency_limit=4)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(bot, gate),
-    )
-    yield {"url": f"http://127.0.0.1:{port}/", "bot": bot, "corpus": tmp / "corpus", "tmp": tmp}
-    demo.close()
+    with served(bot, gate) as (_, url):
+        yield {"url": url, "bot": bot, "corpus": tmp / "corpus", "tmp": tmp}
 
 
 def logged_in(server, name: str) -> httpx.Client:

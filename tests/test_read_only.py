@@ -165,28 +165,18 @@ def test_a_reader_of_a_read_only_view_follows_the_writer(folders, tmp_path, monk
 def test_the_served_chat_answers_from_a_read_only_index(folders):
     from gradio_client import Client
 
-    from ui.app import build_app, launch_options
+    from helpers.served import served
 
     _, read_only = folders
     bot = Assistant(read_only)
     bot.ensure_index()
-    demo = build_app(bot)
-    demo.queue(default_concurrency_limit=2)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(bot),
-    )
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        assert "11:30" in client.predict(KANTINE_Q, api_name="/chat")
-        with pytest.raises(Exception, match="read-only"):
-            client.predict("kantine.md", api_name="/remove")
+        with served(bot, concurrency=2) as (_, url):
+            client = Client(url, verbose=False)
+            assert "11:30" in client.predict(KANTINE_Q, api_name="/chat")
+            with pytest.raises(Exception, match="read-only"):
+                client.predict("kantine.md", api_name="/remove")
     finally:
-        demo.close()
         bot.store.close()
 
 

@@ -12,9 +12,10 @@ import pytest
 from gradio_client import Client, handle_file
 
 from assistant import Assistant
-from conftest import ARTICLE, SHIPPED_CORPUS, free_port, make_settings
+from conftest import ARTICLE, SHIPPED_CORPUS, make_settings
 from helpers.pdf import make_pdf
-from ui.app import build_app, launch_options
+from helpers.served import served
+from ui.app import build_app
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +45,8 @@ def server(tmp_path_factory):
     )
     bot = Assistant(make_settings(tmp, max_upload_mb=1.0))
     bot.index()
-    demo = build_app(bot)
-    demo.queue(default_concurrency_limit=4)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(bot),
-    )
-    yield {"url": f"http://127.0.0.1:{port}/", "bot": bot, "corpus": tmp / "corpus", "demo": demo}
-    demo.close()
+    with served(bot) as (demo, url):
+        yield {"url": url, "bot": bot, "corpus": tmp / "corpus", "demo": demo}
 
 
 @pytest.fixture
