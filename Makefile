@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) dictionary
 
 # Debian's German-English Ding dictionary: English questions over German documents are
-# matched word by word (assistant/bilingual.py). Compiled once into ~/.cache/doc-assistant.
+# matched word by word (assistant/retrieve/bilingual.py). Compiled once into ~/.cache/doc-assistant.
 DING := /usr/share/trans/de-en
 dictionary: $(STAMP)
 	@test -f $(DING) || { \
@@ -26,7 +26,7 @@ dictionary: $(STAMP)
 	  echo "installing Debian's trans-de-en (German-English dictionary)"; \
 	  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; } \
 	  || echo "WARNING: apt could not install trans-de-en: English questions will not be translated for German documents"; }
-	@test ! -f $(DING) || $(PY) -c "from assistant.bilingual import Dictionary; Dictionary.load()" \
+	@test ! -f $(DING) || $(PY) -c "from assistant.retrieve.bilingual import Dictionary; Dictionary.load()" \
 	  || echo "WARNING: could not compile the dictionary $(DING); it is compiled on first use"
 
 run: install

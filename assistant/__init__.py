@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import _env  # noqa: F401  (offline switches before anything else loads)
+from assistant import _env  # noqa: F401  (offline switches before anything else loads)
 
 # A library logs; the application decides where it goes (nothing printed by default).
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -18,35 +18,35 @@ __all__ = ["Answer", "AnswerStream", "Assistant", "Citation", "Settings", "Statu
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .answering import Answer, AnswerStream, Status
-    from .api import Assistant
-    from .citations import Citation
-    from .settings import Settings
+    from assistant.answer.citations import Citation
+    from assistant.answer.types import Answer, AnswerStream, Status
+    from assistant.api import Assistant
+    from assistant.settings import Settings
 
 
 def __getattr__(name: str) -> Any:
     if name == "Assistant":
-        from .api import Assistant
+        from assistant.api import Assistant
 
         return Assistant
     if name == "Answer":
-        from .answering import Answer
+        from assistant.answer.types import Answer
 
         return Answer
     if name == "Status":
-        from .answering import Status
+        from assistant.answer.types import Status
 
         return Status
     if name == "AnswerStream":
-        from .answering import AnswerStream
+        from assistant.answer.types import AnswerStream
 
         return AnswerStream
     if name == "Citation":
-        from .citations import Citation
+        from assistant.answer.citations import Citation
 
         return Citation
     if name == "Settings":
-        from .settings import Settings
+        from assistant.settings import Settings
 
         return Settings
     raise AttributeError(name)

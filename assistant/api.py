@@ -18,10 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import phrases
-from .answering import Answer, AnswerStream, Status, timed
-from .conversation import CitedSources, is_follow_up, new_anchors, previous_question
-from .errors import (
+from assistant.answer import phrases
+from assistant.answer.extractive import CLOSEST_PASSAGES, ExtractiveAnswerer
+from assistant.answer.generative import GenerativeAnswerer, build_llm, llm_name
+from assistant.answer.phrases import FALLBACK_NOTICE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
+from assistant.answer.types import Answer, AnswerStream, Status, timed
+from assistant.errors import (
     CorpusError,
     HistoryError,
     IndexStateError,
@@ -29,24 +31,22 @@ from .errors import (
     QuestionError,
     UploadError,
 )
-from .extractive import CLOSEST_PASSAGES, ExtractiveAnswerer
-from .generative import GenerativeAnswerer, build_llm, llm_name
-from .indexing import IndexReport, Progress, complete_index, index_corpus
-from .language import (
+from assistant.ingest.indexing import IndexReport, Progress, complete_index, index_corpus
+from assistant.ingest.loaders import Limits, LoadError, load_bytes
+from assistant.ingest.uploads import UploadPlanner, UploadReport, safe_upload_name
+from assistant.question.followup import CitedSources, is_follow_up, new_anchors, previous_question
+from assistant.question.language import (
     detect_language,
     has_words,
     looks_like_code,
     question_language,
 )
-from .lexical import LanguageIndex, LexiconCache
-from .loaders import Limits, LoadError, load_bytes
-from .locking import WriteLock, write_lock
-from .phrases import FALLBACK_NOTICE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
-from .retrieval import HybridRetriever, Snapshot, Translator
-from .settings import Settings
-from .store import ChunkStore
-from .translation import DictionaryTranslator
-from .uploads import UploadPlanner, UploadReport, safe_upload_name
+from assistant.retrieve.lexical import LanguageIndex, LexiconCache
+from assistant.retrieve.retriever import HybridRetriever, Snapshot, Translator
+from assistant.retrieve.translation import DictionaryTranslator
+from assistant.settings import Settings
+from assistant.store.chunks import ChunkStore
+from assistant.store.locking import WriteLock, write_lock
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
@@ -63,7 +63,7 @@ def _ahead_pool() -> ThreadPoolExecutor:
     global _AHEAD
     with _AHEAD_LOCK:
         if _AHEAD is None:
-            from .embedding import cores
+            from assistant.retrieve.embedding import cores
 
             _AHEAD = ThreadPoolExecutor(cores(), thread_name_prefix="ahead")
         return _AHEAD
@@ -255,7 +255,7 @@ class Assistant:
     @property
     def embedder(self):
         if self._embedder is None:
-            from .embedding import build_embedder
+            from assistant.retrieve.embedding import build_embedder
 
             self._embedder = build_embedder(self.settings)
         return self._embedder
@@ -381,7 +381,7 @@ class Assistant:
             if self.store.refresh() or self.store.state_key != self._snapshot_key:
                 self._snapshot = None
             if self._snapshot is None:
-                from .embedding import embedder_id
+                from assistant.retrieve.embedding import embedder_id
 
                 if not self.store.exists():
                     raise IndexStateError(
@@ -425,13 +425,13 @@ class Assistant:
 
     def as_query_engine(self):
         """A llama-index ``BaseQueryEngine``; source nodes are the cited passages."""
-        from .engines import AssistantQueryEngine
+        from assistant.engines import AssistantQueryEngine
 
         return AssistantQueryEngine(self)
 
     def as_chat_engine(self):
         """A llama-index ``BaseChatEngine`` with follow-ups; ``stream_chat`` streams."""
-        from .engines import AssistantChatEngine
+        from assistant.engines import AssistantChatEngine
 
         return AssistantChatEngine(self)
 
@@ -573,7 +573,7 @@ class Assistant:
         ``source`` is a name as :meth:`documents` lists it. Unknown names and names that
         would point outside the corpus folder raise :class:`CorpusError`; nothing changes.
         """
-        from .embedding import embedder_id
+        from assistant.retrieve.embedding import embedder_id
 
         corpus = Path(self.settings.corpus_dir).resolve()
         name = str(source).replace("\\", "/").strip()
@@ -730,7 +730,7 @@ class Assistant:
         """The ablation texts of the documents' main language, embedded on a second core
         while this thread embeds the question and retrieves (about a third of an answer's
         time when done one after the other); None on one core."""
-        from .embedding import cores
+        from assistant.retrieve.embedding import cores
 
         if cores() < 2 or self.settings.query_threads != 1:
             return None  # a multi-threaded embedding takes every core: nothing to overlap

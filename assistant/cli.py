@@ -12,15 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import _env  # noqa: F401
-from .errors import AssistantError
-from .loaders import FORMAT_NAMES, display_name
-from .progress import ProgressBar
+from assistant import _env  # noqa: F401
+from assistant.errors import AssistantError
+from assistant.ingest.loaders import FORMAT_NAMES, display_name
+from assistant.ingest.progress import ProgressBar
 
 
 def _make(args: argparse.Namespace) -> Any:
-    from .api import Assistant
-    from .settings import Settings
+    from assistant.api import Assistant
+    from assistant.settings import Settings
 
     overrides: dict[str, Any] = {}
     if getattr(args, "corpus", None):
@@ -64,14 +64,14 @@ def _print_answer(answer: Any) -> None:
 
 def _require_corpus(bot: Any) -> None:
     """Answering from an index whose corpus folder is gone would hide a typo in --corpus."""
-    from .indexing import require_corpus
+    from assistant.ingest.indexing import require_corpus
 
     require_corpus(bot.settings)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     bot = _make(args)
-    from .api import validate_question
+    from assistant.api import validate_question
 
     validate_question(args.question, bot.settings.max_question_chars)  # fail before indexing
     _require_corpus(bot)
@@ -132,7 +132,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     import getpass
 
-    from .audit import AuditLog
+    from assistant.access.audit import AuditLog
 
     bot = _make(args)
     audit = AuditLog.for_settings(bot.settings)
@@ -179,8 +179,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _users(args: argparse.Namespace) -> Any:
-    from .settings import Settings
-    from .users import UserStore
+    from assistant.access.users import UserStore
+    from assistant.settings import Settings
 
     overrides = {"index_dir": Path(args.index)} if getattr(args, "index", None) else {}
     return UserStore.for_settings(Settings.load(**overrides))
@@ -190,7 +190,7 @@ def _read_password(from_stdin: bool) -> str:
     """The password: one line from stdin for scripts, else typed twice without echo."""
     import getpass
 
-    from .errors import ConfigError
+    from assistant.errors import ConfigError
 
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -212,14 +212,14 @@ def cmd_users(args: argparse.Namespace) -> int:
             print(f"no users in {store.path}: the chat is open on 127.0.0.1 only", file=sys.stderr)
         return 0
     if not args.name:
-        from .errors import ConfigError
+        from assistant.errors import ConfigError
 
         raise ConfigError(f"`assistant users {args.action}` needs a user name")
     if args.action == "remove":
         store.remove(args.name)
         print(f"removed user {args.name} from {store.path}", file=sys.stderr)
         return 0
-    from .users import check_name, check_role
+    from assistant.access.users import check_name, check_role
 
     check_name(args.name)  # before asking for a password
     check_role(args.role)
@@ -234,7 +234,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import run_eval
+    from assistant.evaluation import run_eval
 
     bot = _make(args)
     run_eval(

@@ -23,11 +23,11 @@ from llama_index.core.chat_engine.types import (
 )
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from .answering import Answer
-from .citations import Citation
+from assistant.answer.citations import Citation
+from assistant.answer.types import Answer
 
 if TYPE_CHECKING:
-    from .api import Assistant
+    from assistant.api import Assistant
 
 
 def citation_node(c: Citation) -> NodeWithScore:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .language import detect_language
+from assistant.question.language import detect_language
 
 
 @dataclass
@@ -149,7 +149,7 @@ class Outcome:
 
 
 def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outcome]:
-    from .progress import ProgressBar
+    from assistant.ingest.progress import ProgressBar
 
     bar = ProgressBar(quiet=not progress)
     generative = bot.mode == "generative"
@@ -367,7 +367,7 @@ def run_eval(
 
     ``split`` keeps only rows of that split ("fit" or "heldout"); rows without one stay.
     """
-    from .progress import ProgressBar
+    from assistant.ingest.progress import ProgressBar
 
     qa_list = [qa_files] if isinstance(qa_files, Path) else list(qa_files)
     if reindex:

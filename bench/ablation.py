@@ -108,8 +108,8 @@ def quality(dump: Path, words: list[int], boot: int, refits: int) -> dict:
 
 def latency(corpus: Path, index: Path, words: list[int], n: int) -> dict:
     from assistant import Assistant
-    from assistant.answerability import ablation_variants
-    from assistant.language import detect_language
+    from assistant.answer.judge import ablation_variants
+    from assistant.question.language import detect_language
 
     bot = Assistant(corpus_dir=corpus, index_dir=index, answer_mode="extractive")
     answerer = bot.extractive_answerer()

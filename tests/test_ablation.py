@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.extractive import ExtractiveAnswerer
+from assistant.answer.extractive import ExtractiveAnswerer
 
 
 class CountingEmbedder:

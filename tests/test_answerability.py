@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answerability import (
+from assistant.answer.judge import (
     DECIDE_FEATURES,
     DECIDER,
     RANK_FEATURES,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answering import Answer, AnswerStream, Status
+from assistant.answer.types import Answer, AnswerStream, Status
 
 
 def events(log: list):

@@ -4,9 +4,9 @@ that really contain the facts, declines, follow-ups, bad questions, hostile docu
 import pytest
 
 from assistant import Answer, Assistant
-from assistant.citations import verify
+from assistant.answer.citations import verify
+from assistant.answer.phrases import DECLINE, HEDGE
 from assistant.errors import QuestionError
-from assistant.phrases import DECLINE, HEDGE
 
 CASES = [
     ("Wer ist der CEO des Pakistan Crypto Council?", "de", "Bilal bin Saqib"),
@@ -189,7 +189,7 @@ def test_follow_up_resolves_the_pronoun_across_documents(settings_factory):
 def test_one_answer_checks_the_committed_state_once(settings_factory):
     """The check for another process's commit runs once per answer, not at each step, so
     an answer reads one state throughout."""
-    from assistant.store import ChunkStore
+    from assistant.store.chunks import ChunkStore
 
     class CountingStore(ChunkStore):
         checks = 0

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from assistant.store import move_aside
-from assistant.users import UserStore
+from assistant.access.users import UserStore
+from assistant.store.chunks import move_aside
 from conftest import make_settings
 from ui.auth import MAX_WAITING, Gate, Throttle
 

@@ -10,8 +10,8 @@ import pytest
 from gradio_client import Client, handle_file
 
 from assistant import Assistant
-from assistant.audit import AuditLog
-from assistant.users import UserStore
+from assistant.access.audit import AuditLog
+from assistant.access.users import UserStore
 from conftest import make_settings
 from helpers.served import served
 from ui.auth import Gate

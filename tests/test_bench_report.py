@@ -104,11 +104,14 @@ def _now() -> dict:
 def test_profile_rows_follow_renamed_functions_and_show_missing_ones():
     stats = {
         ("/x/assistant/api.py", 1, "ask"): (10, 1.0),
-        ("/x/assistant/lexical.py", 5, "search"): (10, 0.2),  # the refactored home counts
-        ("/x/assistant/lexical.py", 50, "search"): (20, 0.15),  # its namesake inside it: once
-        ("/x/assistant/retrieval.py", 5, "search"): (10, 0.3),  # not added on top of it
-        ("/x/assistant/answerability.py", 7, "score"): (80, 0.05),
-        ("/x/assistant/answerability.py", 9, "probability"): (80, 0.05),
+        ("/x/assistant/retrieve/lexical.py", 5, "search"): (10, 0.2),  # the refactored home counts
+        ("/x/assistant/retrieve/lexical.py", 50, "search"): (
+            20,
+            0.15,
+        ),  # its namesake inside it: once
+        ("/x/assistant/retrieve/retriever.py", 5, "search"): (10, 0.3),  # not added on top of it
+        ("/x/assistant/answer/judge.py", 7, "score"): (80, 0.05),
+        ("/x/assistant/answer/judge.py", 9, "probability"): (80, 0.05),
         ("/x/chromadb/api/models/Collection.py", 3, "count"): (20, 0.1),
         ("/x/other/store.py", 3, "query"): (10, 9.0),  # not ours: another package's store.py
     }

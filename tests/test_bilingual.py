@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import bilingual
-from assistant.bilingual import (
+from assistant.retrieve import bilingual
+from assistant.retrieve.bilingual import (
     Dictionary,
     classify,
     english_word,

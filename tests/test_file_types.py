@@ -9,8 +9,14 @@ import pytest
 from assistant import Assistant
 from assistant.cli import build_parser
 from assistant.errors import CorpusError, UploadError
-from assistant.loaders import FORMAT_NAMES, FORMATS, SUPPORTED_SUFFIXES, LoadError, load_bytes
-from assistant.uploads import safe_upload_name
+from assistant.ingest.loaders import (
+    FORMAT_NAMES,
+    FORMATS,
+    SUPPORTED_SUFFIXES,
+    LoadError,
+    load_bytes,
+)
+from assistant.ingest.uploads import safe_upload_name
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 

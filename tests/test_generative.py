@@ -6,9 +6,9 @@ import time
 import pytest
 
 from assistant import Answer, Assistant
-from assistant.citations import verify
+from assistant.answer.citations import verify
+from assistant.answer.generative import SYSTEM_PROMPT
 from assistant.errors import IndexStateError, LLMError
-from assistant.generative import SYSTEM_PROMPT
 from conftest import free_port
 from helpers.openai_server import ScriptedOpenAI
 

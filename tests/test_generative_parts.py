@@ -1,11 +1,11 @@
 """The generative answerer's pure parts, one class each: which sentence a [n] claims,
 what counts as the model declining, and how confident a written answer is."""
 
-from assistant.citations import Citation
-from assistant.generative import answer_confidence, is_decline, narrow_quote
-from assistant.phrases import DECLINE
-from assistant.records import StoredChunk
-from assistant.retrieval import Hit
+from assistant.answer.citations import Citation
+from assistant.answer.generative import answer_confidence, is_decline, narrow_quote
+from assistant.answer.phrases import DECLINE
+from assistant.retrieve.retriever import Hit
+from assistant.store.records import StoredChunk
 
 TEXT = (
     "Der Rat wurde 2024 gegründet. Bilal bin Saqib ist sein CEO. "

@@ -14,8 +14,8 @@ import pytest
 from assistant import Assistant
 from assistant.cli import main
 from assistant.errors import IndexStateError
-from assistant.locking import write_lock
-from assistant.store import ChunkStore
+from assistant.store.chunks import ChunkStore
+from assistant.store.locking import write_lock
 
 pytestmark = pytest.mark.slow
 

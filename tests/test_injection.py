@@ -110,7 +110,7 @@ def test_the_checks_find_what_they_look_for():
         "from assistant.api import Assistant\nimport ui.app as app\n"
         "bot._store = None\nself._ok = 1\nx.y._embedder += 1\n"
         "monkeypatch.setattr(Assistant, 'retrieve', f)\nsetattr(app.gr, 'x', 1)\n"
-        "monkeypatch.setattr('assistant.store.PAGE', 1)\nmonkeypatch.setattr(type(g), 'llm', p)\n"
+        "monkeypatch.setattr('assistant.store.chunks.PAGE', 1)\nmonkeypatch.setattr(type(g), 'llm', p)\n"
         "class Store:\n    def sibling(self, other):\n        new = Store()\n"
         "        new._collection = 1\n        other._collection = 2\n"
         "    def view(self):\n        v = object.__new__(Store)\n        v._k = 1\n"

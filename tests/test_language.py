@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.language import detect_language, has_words, question_language
+from assistant.question.language import detect_language, has_words, question_language
 
 
 @pytest.mark.parametrize(

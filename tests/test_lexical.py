@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from assistant.lexical import (
+from assistant.retrieve.lexical import (
     LanguageIndex,
     Lexicon,
     LexiconCache,

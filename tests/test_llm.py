@@ -18,10 +18,10 @@ from llama_index.core.llms import (
 from test_generative import generative
 
 from assistant import Answer, Assistant, Status
-from assistant.citations import verify
+from assistant.answer.citations import verify
+from assistant.answer.generative import build_messages, fence_attribute, fence_text
+from assistant.answer.phrases import DECLINE
 from assistant.errors import ConfigError, LLMError
-from assistant.generative import build_messages, fence_attribute, fence_text
-from assistant.phrases import DECLINE
 from assistant.settings import Settings
 from conftest import ARTICLE, SHIPPED_CORPUS
 from helpers.cli import run_cli

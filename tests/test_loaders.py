@@ -5,7 +5,7 @@ import io
 import docx
 import pytest
 
-from assistant.loaders import (
+from assistant.ingest.loaders import (
     Limits,
     LoadError,
     display_name,
@@ -290,7 +290,7 @@ def test_the_fingerprint_is_that_of_the_bytes_read(tmp_path):
     import hashlib
     import os
 
-    from assistant.loaders import RACY_NS, fingerprint, read_stable
+    from assistant.ingest.loaders import RACY_NS, fingerprint, read_stable
 
     path = tmp_path / "a.txt"
     path.write_bytes(b"Erste Fassung.")
@@ -305,7 +305,7 @@ def test_the_fingerprint_is_that_of_the_bytes_read(tmp_path):
 
 
 def test_a_file_rewritten_at_every_read_is_refused_for_now(tmp_path):
-    from assistant.loaders import FileChanged, read_all, read_stable
+    from assistant.ingest.loaders import FileChanged, read_all, read_stable
 
     path = tmp_path / "a.txt"
     path.write_bytes(b"Erste Fassung.")

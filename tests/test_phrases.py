@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant import phrases
+from assistant.answer import phrases
 
 TABLES = [
     phrases.DECLINE,

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from assistant.progress import ProgressBar, eta_seconds, format_duration
+from assistant.ingest.progress import ProgressBar, eta_seconds, format_duration
 
 
 class Clock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.records import (
+from assistant.store.records import (
     FileEntry,
     SentenceVector,
     StoredChunk,

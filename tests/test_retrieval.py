@@ -1,7 +1,7 @@
 """Fusion of dense and lexical rankings, on their own: pure functions, no index."""
 
-from assistant.records import StoredChunk
-from assistant.retrieval import fuse, keep_dense_top
+from assistant.retrieve.retriever import fuse, keep_dense_top
+from assistant.store.records import StoredChunk
 
 
 def chunk(cid: str, lang: str = "de") -> StoredChunk:
@@ -131,10 +131,10 @@ class TestHybridRetriever:
     ]
 
     def retriever(self, store, manifest_versions=None):
-        from assistant.lexical import LanguageIndex, Lexicon
-        from assistant.records import FileEntry
-        from assistant.retrieval import HybridRetriever, Snapshot
+        from assistant.retrieve.lexical import LanguageIndex, Lexicon
+        from assistant.retrieve.retriever import HybridRetriever, Snapshot
         from assistant.settings import Settings
+        from assistant.store.records import FileEntry
 
         versions = manifest_versions or {"a.md": "v", "b.md": "v", "c.md": "v"}
         manifest = {s: FileEntry(v, 1, 1, 1, "de") for s, v in versions.items()}
@@ -170,7 +170,7 @@ class TestHybridRetriever:
         assert enough.fetched == []  # "b", found by BM25 only, was not read
         assert [h.chunk.id for h in hits] == ["a", "c"]
         # what reading it would have given: the same two, "b" weighed nothing
-        from assistant.retrieval import fuse
+        from assistant.retrieve.retriever import fuse
 
         snap = retriever._snapshot()
         lexical = [(enough.by_id[cid], sc) for cid, sc, _ in snap.lexicon.search(question, 5)]

@@ -34,8 +34,8 @@ def test_dotenv_file_and_defaults(monkeypatch, tmp_path):
 def test_openai_embeddings_without_a_destination_send_nothing(tmp_path):
     import pytest
 
-    from assistant.embedding import build_embedder
     from assistant.errors import ConfigError
+    from assistant.retrieve.embedding import build_embedder
     from conftest import make_settings
 
     settings = make_settings(tmp_path, embed_model="openai:text-embedding-3-small")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexStateError
-from assistant.locking import LOCK_FILE
-from assistant.store import ChunkStore, move_aside, sqlite_problem, store_error
+from assistant.store.chunks import ChunkStore, move_aside, sqlite_problem, store_error
+from assistant.store.locking import LOCK_FILE
 
 
 @pytest.fixture
@@ -141,8 +141,8 @@ class TestManifest:
     chunk collection's metadata (which Chroma reads on every query) stays small."""
 
     def test_committed_out_of_the_collection_metadata_and_pruned(self, settings_factory):
-        from assistant.records import FileEntry
-        from assistant.store import ChunkStore
+        from assistant.store.chunks import ChunkStore
+        from assistant.store.records import FileEntry
 
         store = ChunkStore(settings_factory())
         many = {f"f{i:05d}.txt": FileEntry(f"{i:064x}", i, i, 1, "de") for i in range(3000)}
@@ -157,8 +157,8 @@ class TestManifest:
         import json
         from dataclasses import asdict
 
-        from assistant.records import FileEntry
-        from assistant.store import ChunkStore
+        from assistant.store.chunks import ChunkStore
+        from assistant.store.records import FileEntry
 
         store = ChunkStore(settings_factory())
         store.commit({}, "model")
@@ -174,8 +174,8 @@ class TestManifest:
         assert old.move_manifest_out() is False
 
     def test_a_reader_that_looked_before_two_commits_reads_the_current_one(self, settings_factory):
-        from assistant.records import FileEntry
-        from assistant.store import ChunkStore
+        from assistant.store.chunks import ChunkStore
+        from assistant.store.records import FileEntry
 
         settings = settings_factory()
         writer, reader = ChunkStore(settings), ChunkStore(settings)
@@ -187,7 +187,7 @@ class TestManifest:
         assert reader.manifest() == entries[-1]
 
     def test_a_damaged_manifest_record_points_at_rebuild(self, settings_factory):
-        from assistant.store import ChunkStore
+        from assistant.store.chunks import ChunkStore
 
         store = ChunkStore(settings_factory())
         store.commit({}, "model")
@@ -201,8 +201,8 @@ class TestRefresh:
     """A reader notices another process's commit on the next question, cheaply."""
 
     def test_a_commit_by_another_store_is_seen_at_once(self, settings_factory):
-        from assistant.records import FileEntry
-        from assistant.store import ChunkStore
+        from assistant.store.chunks import ChunkStore
+        from assistant.store.records import FileEntry
 
         settings = settings_factory()
         writer, reader = ChunkStore(settings), ChunkStore(settings)
@@ -218,7 +218,7 @@ class TestRefresh:
     def test_old_unchanged_files_are_trusted_recent_ones_checked(self):
         import time
 
-        from assistant.store import _racy
+        from assistant.store.chunks import _racy
 
         now = time.time_ns()
         assert _racy((0, 0, 0, now))
@@ -227,8 +227,8 @@ class TestRefresh:
     def test_a_server_is_asked_at_most_every_interval(self, settings_factory):
         import chromadb
 
-        from assistant.records import FileEntry
-        from assistant.store import ChunkStore
+        from assistant.store.chunks import ChunkStore
+        from assistant.store.records import FileEntry
 
         client = chromadb.EphemeralClient(
             chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
@@ -251,7 +251,7 @@ def test_chunks_of_tens_of_thousands_of_files_are_read_in_batches(settings_facto
     variables", found by the 100k-chunk bench opening its lexical index)."""
     from llama_index.core.schema import TextNode
 
-    from assistant.records import FileEntry, StoredChunk
+    from assistant.store.records import FileEntry, StoredChunk
 
     n = 34_000
     chunks = [

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.bilingual import Dictionary
-from assistant.translation import DictionaryTranslator
+from assistant.retrieve.bilingual import Dictionary
+from assistant.retrieve.translation import DictionaryTranslator
 
 LINES = [
     "Arbeitnehmer {m} | Arbeitnehmer {pl} :: employee | employees",

@@ -6,10 +6,8 @@ import re
 import pytest
 
 from assistant import Assistant
-from assistant.answerability import DECIDE_FEATURES, Decider
-from assistant.chunking import split_sentences
-from assistant.citations import verify
-from assistant.extractive import (
+from assistant.answer.citations import verify
+from assistant.answer.extractive import (
     Candidate,
     ExtractiveAnswerer,
     frame,
@@ -17,9 +15,11 @@ from assistant.extractive import (
     joined,
     quote_span,
 )
-from assistant.phrases import DECLINE, HEDGE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
-from assistant.records import StoredChunk
-from assistant.retrieval import Hit
+from assistant.answer.judge import DECIDE_FEATURES, Decider
+from assistant.answer.phrases import DECLINE, HEDGE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE
+from assistant.ingest.chunking import split_sentences
+from assistant.retrieve.retriever import Hit
+from assistant.store.records import StoredChunk
 
 
 class TestDeclines:

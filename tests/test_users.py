@@ -6,16 +6,16 @@ import os
 
 import pytest
 
-from assistant.audit import AuditLog
-from assistant.errors import ConfigError
-from assistant.limits import upload_limit_problem
-from assistant.users import (
+from assistant.access.audit import AuditLog
+from assistant.access.users import (
     UserStore,
     allowed,
     hash_password,
     login_delay,
     verify_password,
 )
+from assistant.errors import ConfigError
+from assistant.ingest.limits import upload_limit_problem
 
 
 def test_password_hashes_are_salted_scrypt_and_verify():

@@ -108,8 +108,8 @@ def test_serving_gate():
 
 
 def test_gate_decisions(tmp_path):
+    from assistant.access.users import UserStore
     from assistant.errors import ConfigError
-    from assistant.users import UserStore
     from ui.auth import Gate, check_serving
 
     settings = make_settings(tmp_path)

@@ -12,9 +12,9 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import IndexStateError
-from assistant.loaders import RACY_NS, file_sha256, read_all
-from assistant.locking import write_lock
-from assistant.store import ChunkStore
+from assistant.ingest.loaders import RACY_NS, file_sha256, read_all
+from assistant.store.chunks import ChunkStore
+from assistant.store.locking import write_lock
 
 pytestmark = pytest.mark.slow
 
@@ -311,7 +311,7 @@ def test_a_file_rewritten_while_read_is_indexed_with_its_current_text(settings_f
 INDEX_WHILE_EDITED = """
 import pathlib, sys
 from assistant import Assistant
-from assistant.loaders import read_all
+from assistant.ingest.loaders import read_all
 path, text, done = pathlib.Path(sys.argv[1]), sys.argv[2], []
 def read_then_rewrite(fh):
     data = read_all(fh)

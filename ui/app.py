@@ -34,10 +34,10 @@ from urllib.parse import quote as url_quote
 
 from assistant import Answer, Assistant  # sets the offline switches before gradio loads
 from assistant.api import validate_question
-from assistant.audit import AuditLog
+from assistant.access.audit import AuditLog
 from assistant.errors import AssistantError, QuestionError
-from assistant.limits import check_upload
-from assistant.loaders import FORMAT_NAMES, FORMATS, SUPPORTED_SUFFIXES
+from assistant.ingest.limits import check_upload
+from assistant.ingest.loaders import FORMAT_NAMES, FORMATS, SUPPORTED_SUFFIXES
 
 import gradio as gr
 from starlette.requests import Request

@@ -10,7 +10,7 @@ anyone without a session. ``/document/`` and every event handler check the sessi
 user and role themselves (:meth:`Gate.role_of`).
 
 Failed log-ins slow down: before a log-in is checked it waits
-:func:`assistant.users.login_delay` of the failures in a row for that user name and
+:func:`assistant.access.users.login_delay` of the failures in a row for that user name and
 that client address, one attempt per name and per address at a time, so parallel
 guessing waits too. Right or wrong, the answer never says which part was wrong.
 """
@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from assistant.access.users import UserStore, allowed, login_delay, users_path
 from assistant.errors import ConfigError
-from assistant.users import UserStore, allowed, login_delay, users_path
 from ui.text import pick_language, t
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The :class:`~assistant.retrieval.Translator` behind cross-language lexical evidence:
+"""The :class:`~assistant.retrieve.retriever.Translator` behind cross-language lexical evidence:
 an English question's content words in German, from the bilingual dictionary.
 
 Dense retrieval already matches across languages; BM25 and the answerer's term evidence
@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from .bilingual import Dictionary
+from assistant.retrieve.bilingual import Dictionary
 
 logger = logging.getLogger(__name__)
 
 
 class DictionaryTranslator:
-    """English to German through a :class:`~assistant.bilingual.Dictionary`, loaded on
+    """English to German through a :class:`~assistant.retrieve.bilingual.Dictionary`, loaded on
     first use (a compiled, memory-mapped table: milliseconds once compiled)."""
 
     PAIRS = frozenset({("en", "de")})

@@ -100,7 +100,7 @@ class LanguageIndex:
     """BM25 over the chunks of one document language, stemmed in that language.
 
     What the extractive answerer reads of it (terms, rarity, vocabulary) is the
-    ``Lexicon`` protocol of :mod:`assistant.extractive`.
+    ``Lexicon`` protocol of :mod:`assistant.answer.extractive`.
     """
 
     def __init__(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UploadError
-from .loaders import SUPPORTED_SUFFIXES
-from .uploads import safe_upload_name
+from assistant.errors import UploadError
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
+from assistant.ingest.uploads import safe_upload_name
 
 
 def corpus_bytes(corpus: Path) -> dict[str, int]:

@@ -32,9 +32,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import AssistantError, IndexStateError
-from .locking import LOCK_FILE, WriteLock, is_read_only, read_only_error
-from .records import (
+from assistant.errors import AssistantError, IndexStateError
+from assistant.settings import Settings
+from assistant.store.locking import LOCK_FILE, WriteLock, is_read_only, read_only_error
+from assistant.store.records import (
     FileEntry,
     SentenceVector,
     StoredChunk,
@@ -44,7 +45,6 @@ from .records import (
     encode_sentence_vectors,
     text_hash,
 )
-from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -643,7 +643,7 @@ class ChunkStore:
             return self._get(name)
         if self.read_only:
             return None
-        from .locking import write_lock
+        from assistant.store.locking import write_lock
 
         try:
             with write_lock(self.settings):

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import IndexStateError
-from .settings import Settings
+from assistant.errors import IndexStateError
+from assistant.settings import Settings
 
 LOCK_FILE = ".write.lock"
 

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-from .errors import UploadError
-from .indexing import IndexReport
-from .loaders import FORMATS, SUPPORTED_SUFFIXES, file_sha256, list_corpus
+from assistant.errors import UploadError
+from assistant.ingest.indexing import IndexReport
+from assistant.ingest.loaders import FORMATS, SUPPORTED_SUFFIXES, file_sha256, list_corpus
 
 ALLOWED = f"upload {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]} files"
 MAX_NAME_CHARS = 200

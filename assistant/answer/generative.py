@@ -22,14 +22,19 @@ from collections.abc import Callable, Iterator
 from difflib import SequenceMatcher
 from typing import Any
 
-from .answering import Answer, Status, make_citation
-from .chunking import split_sentences
-from .citations import Citation, MarkerStreamFilter, cited_numbers, strip_invalid_markers
-from .errors import ConfigError, LLMError
-from .lexical import tokenize
-from .phrases import DECLINE, LANG_NAME, UNCITED_NOTICE, WAITING
-from .retrieval import Hit
-from .settings import Settings
+from assistant.answer.citations import (
+    Citation,
+    MarkerStreamFilter,
+    cited_numbers,
+    strip_invalid_markers,
+)
+from assistant.answer.phrases import DECLINE, LANG_NAME, UNCITED_NOTICE, WAITING
+from assistant.answer.types import Answer, Status, make_citation
+from assistant.errors import ConfigError, LLMError
+from assistant.ingest.chunking import split_sentences
+from assistant.retrieve.lexical import tokenize
+from assistant.retrieve.retriever import Hit
+from assistant.settings import Settings
 
 logger = logging.getLogger(__name__)
 

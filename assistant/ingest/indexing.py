@@ -27,11 +27,9 @@ from typing import Any
 
 from llama_index.core.schema import TextNode
 
-from .chunking import answer_sentences, chunk_text
-from .embedding import embedder_id, token_counter
-from .errors import AssistantError, CorpusError
-from .language import detect_language
-from .loaders import (
+from assistant.errors import AssistantError, CorpusError
+from assistant.ingest.chunking import answer_sentences, chunk_text
+from assistant.ingest.loaders import (
     FORMAT_NAMES,
     Limits,
     LoadedDocument,
@@ -42,10 +40,12 @@ from .loaders import (
     list_corpus,
     load_file,
 )
-from .locking import WriteLock, write_lock
-from .records import FileEntry, SentenceVector, StoredChunk, chunk_id, text_hash
-from .settings import Settings
-from .store import ChunkStore, store_error
+from assistant.question.language import detect_language
+from assistant.retrieve.embedding import embedder_id, token_counter
+from assistant.settings import Settings
+from assistant.store.chunks import ChunkStore, store_error
+from assistant.store.locking import WriteLock, write_lock
+from assistant.store.records import FileEntry, SentenceVector, StoredChunk, chunk_id, text_hash
 
 Progress = Callable[[str, int, int], None]
 

@@ -14,7 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from .answerability import anchors
+from assistant.answer.judge import anchors
 
 _PRONOUN = re.compile(
     r"\b(er|sie|es|ihm|ihn|ihr|ihre[mnrs]?|sein[emnrs]?|dort|damals|dies[emnrs]?|dazu|davon|"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from assistant.errors import ConfigError
 
 USERS_FILE = "users.json"
 ROLES = ("reader", "editor")

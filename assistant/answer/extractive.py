@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import phrases
-from .answerability import (
+from assistant.answer import phrases
+from assistant.answer.judge import (
     ABLATED_WORDS,
     DECIDER,
     RANKER,
@@ -33,12 +33,12 @@ from .answerability import (
     rank_evidence,
     topic_evidence,
 )
-from .answering import Answer, make_citation
-from .chunking import Span, answer_sentences, split_sentences
-from .language import is_prose
-from .records import SentenceVector
-from .retrieval import Hit, Translator
-from .settings import Settings
+from assistant.answer.types import Answer, make_citation
+from assistant.ingest.chunking import Span, answer_sentences, split_sentences
+from assistant.question.language import is_prose
+from assistant.retrieve.retriever import Hit, Translator
+from assistant.settings import Settings
+from assistant.store.records import SentenceVector
 
 logger = logging.getLogger(__name__)
 
