@@ -1,37 +1,47 @@
-"""The assistant behind llama-index's own interfaces: a retriever, a query engine and a
-chat engine, so it plugs into a llama-index user's code.
+"""The assistant as llama-index's own interfaces: a query engine and a chat engine built
+from the answer pipeline's parts, so it plugs into a llama-index user's code.
 
-They are thin: retrieval, answering, citations and declines stay the assistant's own
-(exact-offset quotes, language-aware fusion, the answerability decision). A source node
-is the cited passage itself: ``node.text`` is the quote and ``start_char_idx`` /
-``end_char_idx`` its span in the file, so ``file_text[start:end] == node.text``.
+Retrieval, answering, citations and declines stay the pipeline's (exact-offset quotes,
+language-aware fusion, the fitted answer decision). A source node is the cited passage
+itself: ``node.text`` is the quote and ``start_char_idx`` / ``end_char_idx`` its span in
+the file, so ``file_text[start:end] == node.text``. The chat engine keeps its conversation
+in a llama-index ``BaseMemory`` (each answer's cited files in ``additional_kwargs``), adopts
+a ``chat_history`` it is given, and streams sync and async without a helper thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Generator, Iterator
+from typing import Any
 
-from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 from llama_index.core.base.response.schema import Response
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.chat_engine.types import (
     AgentChatResponse,
     BaseChatEngine,
     StreamingAgentChatResponse,
 )
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.memory import BaseMemory, ChatMemoryBuffer
+from llama_index.core.query_engine import CustomQueryEngine
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from assistant.answer.citations import Citation
-from assistant.answer.types import Answer
+from assistant.answer.pipeline import AnswerPipeline
+from assistant.answer.types import Answer, AnswerStream
+from assistant.retrieve.retriever import HybridRetriever, Search
 
-if TYPE_CHECKING:
-    from assistant.api import Assistant
+__all__ = ["AssistantChatEngine", "AssistantQueryEngine", "citation_node"]
+
+MEMORY_TOKENS = 3000  # the history a chat engine keeps; the pipeline reads its last turns
 
 
 def citation_node(c: Citation) -> NodeWithScore:
     """A cited passage as a llama-index node: the quote, its span, its file and page."""
+    from llama_index.core.schema import TextNode
+
     node = TextNode(
         id_=f"{c.source}:{c.start}-{c.end}",
         text=c.quote,
@@ -50,65 +60,106 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "language": answer.language,
         "mode": answer.mode,
         "notice": answer.notice,
+        "scope": list(answer.scope),
     }
 
 
-class AssistantQueryEngine(BaseQueryEngine):
+def answer_response(answer: Answer) -> Response:
+    return Response(
+        response=answer.text,
+        source_nodes=[citation_node(c) for c in answer.citations],
+        metadata=answer_metadata(answer),
+    )
+
+
+class AssistantQueryEngine(CustomQueryEngine):
     """``query()`` gives a Response whose text carries [n] markers and whose source nodes
-    are exactly the cited passages; ``metadata`` says whether the question was declined."""
+    are exactly the cited passages; ``metadata`` says the outcome. ``aquery()`` answers on
+    a worker thread, so the event loop stays free."""
 
-    def __init__(self, assistant: Assistant):
-        super().__init__(callback_manager=None)
-        self._assistant = assistant
+    retriever: HybridRetriever
+    pipeline: AnswerPipeline
+    documents: list[str] | None = Field(default=None, description="scope (None: all)")
 
-    def _get_prompt_modules(self) -> dict[str, Any]:
-        return {}
+    @classmethod
+    def from_pipeline(
+        cls, pipeline: AnswerPipeline, documents: list[str] | None = None
+    ) -> AssistantQueryEngine:
+        return cls(retriever=pipeline.retriever, pipeline=pipeline, documents=documents)
 
-    def _query(self, query_bundle: QueryBundle) -> Response:
-        answer = self._assistant.ask(query_bundle.query_str)
-        return Response(
-            response=answer.text,
-            source_nodes=[citation_node(c) for c in answer.citations],
-            metadata=answer_metadata(answer),
-        )
+    def custom_query(self, query_str: str) -> Response:
+        events = self.pipeline.events(query_str, None, self.documents)
+        return answer_response(AnswerStream(events).answer)
 
-    async def _aquery(self, query_bundle: QueryBundle) -> Response:
-        return self._query(query_bundle)
+    async def acustom_query(self, query_str: str) -> Response:
+        return await asyncio.to_thread(self.custom_query, query_str)
+
+    def retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """The chunks this engine would read (scoped like its answers)."""
+        query = Search(query_bundle.query_str, embedding=query_bundle.embedding)
+        query.sources = self.documents
+        return self.retriever.retrieve(query)
+
+
+def message_turn(message: ChatMessage) -> dict:
+    """A memory message as a pipeline history turn (with the files an answer cited)."""
+    role = str(getattr(message.role, "value", message.role))
+    turn = {"role": role, "content": message.content or ""}
+    sources = message.additional_kwargs.get("sources")
+    if role == "assistant" and isinstance(sources, list):
+        turn["sources"] = [str(s) for s in sources]
+    return turn
+
+
+def answer_message(answer: Answer) -> ChatMessage:
+    turn = answer.to_message()
+    return ChatMessage(
+        role=MessageRole.ASSISTANT,
+        content=turn["content"],
+        additional_kwargs={"sources": turn["sources"]},
+    )
 
 
 class AssistantChatEngine(BaseChatEngine):
-    """Follow-up questions over the conversation kept here; ``stream_chat`` streams."""
+    """Follow-up questions over the conversation in ``memory``; ``chat_history`` given to a
+    call replaces it, as in llama-index's own chat engines."""
 
-    def __init__(self, assistant: Assistant):
-        self._assistant = assistant
-        self._history: list[dict] = []
+    def __init__(
+        self,
+        pipeline: AnswerPipeline,
+        memory: BaseMemory | None = None,
+        documents: list[str] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.memory = memory or ChatMemoryBuffer.from_defaults(token_limit=MEMORY_TOKENS)
+        self.documents = documents
         self._lock = threading.Lock()
 
     @property
     def chat_history(self) -> list[ChatMessage]:
-        roles = {"user": MessageRole.USER, "assistant": MessageRole.ASSISTANT}
-        return [ChatMessage(role=roles[m["role"]], content=m["content"]) for m in self._history]
+        return self.memory.get_all()
 
     def reset(self) -> None:
-        with self._lock:
-            self._history = []
+        self.memory.reset()
 
-    def _history_for(self, chat_history: list[ChatMessage] | None) -> list[dict]:
-        if chat_history is None:
-            return list(self._history)
-        return [
-            {"role": str(getattr(m.role, "value", m.role)), "content": m.content or ""}
-            for m in chat_history
-        ]
+    def _turns(self, chat_history: list[ChatMessage] | None) -> list[dict]:
+        with self._lock:
+            if chat_history is not None:
+                self.memory.set(chat_history)
+            return [message_turn(m) for m in self.memory.get_all()]
 
     def _remember(self, message: str, answer: Answer) -> None:
         with self._lock:
-            self._history += [{"role": "user", "content": message}, answer.to_message()]
+            self.memory.put(ChatMessage(role=MessageRole.USER, content=message))
+            self.memory.put(answer_message(answer))
+
+    def _stream(self, message: str, turns: list[dict]) -> AnswerStream:
+        return AnswerStream(self.pipeline.events(message, turns, self.documents))
 
     def chat(
         self, message: str, chat_history: list[ChatMessage] | None = None
     ) -> AgentChatResponse:
-        answer = self._assistant.ask(message, history=self._history_for(chat_history))
+        answer = self._stream(message, self._turns(chat_history)).answer
         self._remember(message, answer)
         return AgentChatResponse(
             response=answer.text,
@@ -116,47 +167,58 @@ class AssistantChatEngine(BaseChatEngine):
             metadata=answer_metadata(answer),
         )
 
+    def _finish(self, response: StreamingAgentChatResponse, message: str, answer: Answer) -> None:
+        response.source_nodes.extend(citation_node(c) for c in answer.citations)
+        response.metadata = answer_metadata(answer)
+        self._remember(message, answer)
+
     def stream_chat(
         self, message: str, chat_history: list[ChatMessage] | None = None
     ) -> StreamingAgentChatResponse:
-        history = self._history_for(chat_history)
-        response = StreamingAgentChatResponse(chat_stream=None, source_nodes=[])
+        """Pieces as the pipeline yields them; sources, metadata and memory at the end."""
+        stream = self._stream(message, self._turns(chat_history))
+        response = StreamingAgentChatResponse(is_writing_to_memory=False)
 
         def pieces() -> Generator[ChatResponse, None, None]:
             text = ""
-            stream = self._assistant.stream(message, history)
             for piece in stream:
                 text += piece
-                yield ChatResponse(
-                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece
-                )
-            answer = stream.answer
-            response.source_nodes.extend(citation_node(c) for c in answer.citations)
-            response.metadata = answer_metadata(answer)
-            self._remember(message, answer)
+                yield _chat_piece(text, piece)
+            self._finish(response, message, stream.answer)
 
         response.chat_stream = pieces()
-        thread = threading.Thread(
-            target=response.write_response_to_history, args=(_Discard(),), daemon=True
-        )
-        thread.start()
-        response.write_response_to_history_thread = thread
         return response
 
     async def achat(
         self, message: str, chat_history: list[ChatMessage] | None = None
     ) -> AgentChatResponse:
-        return self.chat(message, chat_history)
+        return await asyncio.to_thread(self.chat, message, chat_history)
 
     async def astream_chat(
         self, message: str, chat_history: list[ChatMessage] | None = None
     ) -> StreamingAgentChatResponse:
-        return self.stream_chat(message, chat_history)
+        """As :meth:`stream_chat`; each step of the answer runs on a worker thread."""
+        stream = self._stream(message, self._turns(chat_history))
+        response = StreamingAgentChatResponse(is_writing_to_memory=False)
+
+        async def pieces() -> AsyncGenerator[ChatResponse, None]:
+            text = ""
+            async for piece in _off_loop(stream):
+                text += piece
+                yield _chat_piece(text, piece)
+            self._finish(response, message, stream.answer)
+
+        response.achat_stream = pieces()
+        return response
 
 
-class _Discard:
-    """The streaming response wants a memory to write the final message to; this engine
-    keeps its own conversation (with the cited sources), so the copy is dropped."""
+def _chat_piece(text: str, piece: str) -> ChatResponse:
+    return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
 
-    def put(self, message: ChatMessage) -> None:
-        return None
+
+async def _off_loop(pieces: Iterator[str]) -> AsyncGenerator[str, None]:
+    """A blocking iterator read step by step on a worker thread."""
+    done = object()
+    it = iter(pieces)
+    while (piece := await asyncio.to_thread(next, it, done)) is not done:
+        yield piece  # type: ignore[misc]

@@ -88,6 +88,7 @@ def test_to_dict_is_the_json_contract(shipped_bot):
         "declined",
         "confidence",
         "notice",
+        "scope",
         "citations",
     }
     assert set(data["citations"][0]) == {"n", "source", "start", "end", "quote", "score", "page"}

@@ -1,6 +1,14 @@
 """Follow-up detection and the memory of cited sources, on their own."""
 
-from assistant.question.followup import CitedSources, is_follow_up, new_anchors, previous_question
+from assistant.question.followup import (
+    FollowUp,
+    FollowUpResolver,
+    cited_sources,
+    is_follow_up,
+    new_anchors,
+    previous_question,
+    standalone,
+)
 
 HISTORY = [
     {"role": "user", "content": "Wer ist der CEO des Pakistan Crypto Council?"},
@@ -30,22 +38,42 @@ class TestFollowUp:
 
 
 class TestCitedSources:
-    def test_remembers_by_answer_words_not_by_styling(self):
-        memory = CitedSources()
-        memory.remember("Laut [1]: „Bilal bin Saqib leitet den Rat.“", ["a.txt"])
+    def test_the_sources_travel_with_the_history(self):
+        turns = [*HISTORY[:1], {"role": "assistant", "content": "x", "sources": ["b.txt"]}]
+        assert cited_sources(turns) == ["b.txt"]
+        assert cited_sources(HISTORY) == []  # a history without them favours nothing
+
+
+class TestStandalone:
+    TURNS = [
+        {"role": "user", "content": "Mit wem sprach Bilal bin Saqib?"},
+        {"role": "assistant", "content": "Laut [1]: **Natalie Baker**, US-Botschafterin"},
+    ]
+
+    def test_a_pronoun_becomes_the_name_the_answer_gave(self):
+        assert standalone("Wer ist sie?", self.TURNS) == "Wer ist Natalie Baker?"
+
+    def test_a_bare_question_word_takes_over_the_previous_question(self):
+        assert standalone("Und wann?", self.TURNS) == "Wann sprach Bilal bin Saqib?"
+
+    def test_the_names_of_the_question_are_not_the_focus(self):
         turns = [
-            {"role": "assistant", "content": "Laut <a>[1]</a>: *Bilal bin Saqib leitet den Rat.*"}
+            {"role": "user", "content": "Who is the CEO of the Pakistan Crypto Council?"},
+            {"role": "assistant", "content": "According to [1]: „Bilal bin Saqib leitet den Rat“"},
         ]
-        assert memory.of(turns) == ["a.txt"]
+        assert standalone("Who is he?", turns) == "Who is Bilal bin Saqib?"
 
-    def test_an_explicit_sources_key_wins(self):
-        memory = CitedSources()
-        turns = [{"role": "assistant", "content": "x", "sources": ["b.txt"]}]
-        assert memory.of(turns) == ["b.txt"]
+    def test_a_question_of_its_own_is_left_alone(self):
+        assert standalone("Wie groß ist Warschau?", self.TURNS) == "Wie groß ist Warschau?"
 
-    def test_is_bounded(self):
-        memory = CitedSources(size=2)
-        for i in range(3):
-            memory.remember(f"answer number {i}", [f"{i}.txt"])
-        assert memory.of([{"role": "assistant", "content": "answer number 0"}]) == []
-        assert memory.of([{"role": "assistant", "content": "answer number 2"}]) == ["2.txt"]
+
+class TestResolver:
+    def test_a_follow_up_names_its_documents_and_search(self):
+        resolver = FollowUpResolver(lambda sources: "Natalie Baker", lambda w: False)
+        turns = [TestStandalone.TURNS[0], TestStandalone.TURNS[1] | {"sources": ["a.txt"]}]
+        follow = resolver.resolve("Wer ist sie?", turns)
+        assert follow == FollowUp("Wer ist Natalie Baker?", "Wer ist Natalie Baker?", ["a.txt"])
+
+    def test_no_conversation_no_follow_up(self):
+        resolver = FollowUpResolver(lambda sources: "", lambda w: False)
+        assert resolver.resolve("Wer ist sie?", []) is None

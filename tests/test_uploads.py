@@ -5,8 +5,8 @@ unchanged; bad names say what is wrong."""
 import pytest
 
 from assistant import Assistant
-from assistant.api import safe_upload_name
 from assistant.errors import UploadError
+from assistant.ingest.uploads import safe_upload_name
 
 ORIGINAL = "Die Brücke von Altdorf wurde 1887 aus rotem Sandstein gebaut.".encode()
 OTHER = "Die Brücke von Altdorf wurde 1999 abgerissen und aus Beton neu gebaut.".encode()

@@ -13,7 +13,7 @@ DECLINE = {
     "en": "The documents do not say, so I cannot answer that question.",
 }
 NOT_A_QUESTION = {
-    "de": "Das sieht nicht nach einer Frage aus. Stellen Sie eine Frage zu den Dokumenten.",
+    "de": "Das sieht nicht nach einer Frage aus. Stell eine Frage zu den Dokumenten.",
     "en": "That does not look like a question. Ask a question about the documents.",
 }
 # the question's language is neither, so the answer says it in both

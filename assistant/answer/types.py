@@ -35,6 +35,7 @@ class Answer:
     # (what `assistant eval` needs to draw the curve of other decision points)
     probability: float = field(default=0.0, repr=False)
     closest: Citation | None = field(default=None, repr=False)
+    scope: list[str] = field(default_factory=list)  # the documents asked about ([]: all)
 
     def __post_init__(self) -> None:
         if self.declined and self.outcome == "answered":
@@ -57,6 +58,7 @@ class Answer:
             "declined": self.declined,
             "confidence": round(float(self.confidence), 3),
             "notice": self.notice,
+            "scope": list(self.scope),
             "citations": [c.to_dict() for c in self.citations],
         }
 

@@ -212,8 +212,11 @@ class LanguageIndex:
         return view
 
     # -- search ---------------------------------------------------------------------------
-    def search(self, question: str, k: int) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of the best ``k`` chunks sharing a term with the question."""
+    def search(
+        self, question: str, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the best ``k`` chunks sharing a term with the question;
+        ``allowed``: a mask over the chunks (a scope), None for all."""
         tids = {self._vocab[t] for t in self.terms(question) if t in self._vocab}
         if not tids or k <= 0:
             return []
@@ -221,6 +224,8 @@ class LanguageIndex:
         for tid in tids:
             a, b = int(self._indptr[tid]), int(self._indptr[tid + 1])
             scores[self._docs[a:b]] += self._weights[a:b]
+        if allowed is not None:
+            scores[~allowed] = 0.0
         k = min(k, int(np.count_nonzero(scores)))
         if k == 0:
             return []
@@ -275,8 +280,16 @@ class Lexicon:
         return [
             (cid, score, lang)
             for lang, index in self.indexes.items()
-            for cid, score in index.search(queries.get(lang, question), k)
+            for cid, score in index.search(queries.get(lang, question), k, self._allowed(lang))
         ]
+
+    def _allowed(self, lang: str) -> np.ndarray | None:
+        return None
+
+    def within(self, prefixes: set[str]) -> Lexicon:
+        """This lexicon searching only the chunks whose ids start with one of
+        ``prefixes`` (a scope: ``records.chunk_prefix`` of each chosen file)."""
+        return ScopedLexicon(self.indexes, prefixes)
 
     def coverage(
         self,
@@ -291,6 +304,26 @@ class Lexicon:
             cid: self.for_language(lang).coverage(queries.get(lang, question), text)
             for cid, (lang, text) in texts.items()
         }
+
+
+class ScopedLexicon(Lexicon):
+    """A :class:`Lexicon` whose searches stay inside some files; rarity and vocabulary
+    stay the whole corpus's, so a scope changes which chunks are found, not their scores."""
+
+    def __init__(self, indexes: dict[str, LanguageIndex], prefixes: set[str]):
+        self.indexes = indexes  # already bound to the whole corpus's vocabulary
+        self._prefixes = np.array(sorted(prefixes), dtype=str)
+        self._masks: dict[str, np.ndarray] = {}
+
+    def known(self, word: str) -> bool:
+        return any(word in index.words() for index in self.indexes.values())
+
+    def _allowed(self, lang: str) -> np.ndarray | None:
+        if lang not in self._masks:
+            ids = np.asarray(self.indexes[lang].ids).astype(str)
+            heads = np.char.partition(ids, "-")[:, 0] if len(ids) else ids
+            self._masks[lang] = np.isin(heads, self._prefixes)
+        return self._masks[lang]
 
 
 class LexiconCache:

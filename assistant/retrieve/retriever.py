@@ -17,16 +17,26 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
 from assistant.question.language import detect_language
 from assistant.retrieve.lexical import Lexicon, tokenize
-from assistant.store.records import FileEntry, StoredChunk
+from assistant.store.records import FileEntry, StoredChunk, chunk_prefix
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
 
-__all__ = ["Hit", "HybridRetriever", "Snapshot", "fuse", "keep_dense_top", "tokenize"]
+__all__ = [
+    "Hit",
+    "HybridRetriever",
+    "Search",
+    "Snapshot",
+    "fuse",
+    "hit_node",
+    "hit_of",
+    "keep_dense_top",
+    "tokenize",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +141,20 @@ class Snapshot:
         entry = self.manifest.get(chunk.source)
         return entry is not None and entry.version == chunk.version
 
+    def within(self, sources: list[str]) -> Snapshot:
+        """The same state seen through a scope: only ``sources`` count as committed, and
+        the lexical index answers with their chunks only."""
+        manifest = {s: e for s, e in self.manifest.items() if s in set(sources)}
+        prefixes = {chunk_prefix(s, e.version) for s, e in manifest.items()}
+        return Snapshot(manifest, self.lexicon.within(prefixes))
+
 
 class ChunkReader(Protocol):
     """What retrieval reads of the chunk store (``assistant.store.chunks.ChunkStore``)."""
 
-    def query(self, embedding: list[float], k: int) -> list[tuple[StoredChunk, float]]: ...
+    def query(
+        self, embedding: list[float], k: int, sources: list[str] | None = None
+    ) -> list[tuple[StoredChunk, float]]: ...
 
     def chunks(self, ids: list[str]) -> dict[str, StoredChunk]: ...
 
@@ -157,6 +176,17 @@ class Translator(Protocol):
     def groups(self, question: str, source: str, target: str) -> list[list[str]]: ...
 
     def common_word(self, word: str) -> bool: ...
+
+
+@dataclass
+class Search(QueryBundle):
+    """A question for :meth:`HybridRetriever.retrieve` with what the answer pipeline knows
+    of it: its language, how many chunks, and the documents it is scoped to (None: all).
+    A plain ``QueryBundle`` or string works too (language detected, all documents)."""
+
+    lang: str | None = None
+    k: int | None = None
+    sources: list[str] | None = None
 
 
 class HybridRetriever(BaseRetriever):
@@ -191,8 +221,10 @@ class HybridRetriever(BaseRetriever):
         lang: str | None = None,
         k: int | None = None,
         q_vec: list[float] | None = None,
+        sources: list[str] | None = None,
     ) -> tuple[list[Hit], list[float]]:
-        """Hits best first, and the question's embedding."""
+        """Hits best first, and the question's embedding; ``sources``: only chunks of
+        these documents (None: all)."""
         snap = self._snapshot()
         settings = self._settings
         lang = lang or detect_language(question)
@@ -200,7 +232,12 @@ class HybridRetriever(BaseRetriever):
             q_vec = self._embedder.get_query_embedding(question)
         n = settings.candidates
         k = k or self._top_k or settings.top_k
-        dense = [(c, s) for c, s in self._store.query(q_vec, n) if snap.committed(c)]
+        if sources is None:
+            found = self._store.query(q_vec, n)
+        else:
+            snap = snap.within(sources)
+            found = self._store.query(q_vec, n, sources)
+        dense = [(c, s) for c, s in found if snap.committed(c)]
         # under the gate a chunk dense retrieval did not find gets no lexical weight: with
         # k dense hits it cannot reach the top k, and its text is not worth a store read
         texts = not settings.lexical_gate or len(dense) < k
@@ -261,19 +298,64 @@ class HybridRetriever(BaseRetriever):
                 out.append((chunk, score))
         return out
 
+    def embed(self, question: str) -> list[float]:
+        """The question's embedding (what :class:`Search` carries to skip a second one)."""
+        return self._embedder.get_query_embedding(question)
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits, _ = self.search(query_bundle.query_str, q_vec=query_bundle.embedding)
+        """Through ``retrieve()``, so llama-index's instrumentation sees every search."""
+        if isinstance(query_bundle, Search):
+            q = query_bundle
+            hits, _ = self.search(q.query_str, q.lang, q.k, q.embedding, q.sources)
+        else:
+            hits, _ = self.search(query_bundle.query_str, q_vec=query_bundle.embedding)
         return [hit_node(h) for h in hits]
 
 
+_EVIDENCE = ("version", "ordinal", "page_starts", "dense", "lexical", "fused", "ranks")
+
+
 def hit_node(hit: Hit) -> NodeWithScore:
-    """A retrieved chunk as a llama-index node, scored by its cosine to the question."""
+    """A retrieved chunk as a llama-index node, scored by its cosine to the question; the
+    evidence rides along in metadata that neither embeddings nor LLMs see (``hit_of``)."""
     c = hit.chunk
+    metadata = {
+        "source": c.source,
+        "page": c.page,
+        "language": c.lang,
+        "version": c.version,
+        "ordinal": c.ordinal,
+        "page_starts": [list(p) for p in c.page_starts],
+        "dense": hit.dense,
+        "lexical": hit.lexical,
+        "fused": hit.fused,
+        "ranks": dict(hit.ranks),
+    }
     node = TextNode(
         id_=c.id,
         text=c.text,
         start_char_idx=c.start,
         end_char_idx=c.end,
-        metadata={"source": c.source, "page": c.page, "language": c.lang},
+        metadata=metadata,
+        excluded_embed_metadata_keys=list(_EVIDENCE),
+        excluded_llm_metadata_keys=list(_EVIDENCE),
     )
     return NodeWithScore(node=node, score=float(hit.dense))
+
+
+def hit_of(scored: NodeWithScore) -> Hit:
+    """The :class:`Hit` a :func:`hit_node` node was made from."""
+    node, m = scored.node, scored.node.metadata
+    chunk = StoredChunk(
+        node.node_id,
+        node.get_content(MetadataMode.NONE),
+        m["source"],
+        m["version"],
+        node.start_char_idx or 0,
+        node.end_char_idx or 0,
+        m["page"],
+        m["language"],
+        m["ordinal"],
+        tuple((int(a), int(b)) for a, b in m.get("page_starts", ())),
+    )
+    return Hit(chunk, m["dense"], m["lexical"], m["fused"], dict(m["ranks"]))

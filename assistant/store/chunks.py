@@ -1046,18 +1046,32 @@ class ChunkStore:
         return self._count
 
     @_guarded
-    def query(self, embedding: list[float], k: int) -> list[tuple[StoredChunk, float]]:
-        """Top-k chunks by cosine similarity (highest first)."""
+    def query(
+        self, embedding: list[float], k: int, sources: list[str] | None = None
+    ) -> list[tuple[StoredChunk, float]]:
+        """Top-k chunks by cosine similarity (highest first); ``sources``: of these files
+        only (None: all)."""
         col = self.collection()
         if col is None or k <= 0:
             return []
         k = min(k, self.count())
         if k == 0:
             return []
-        from llama_index.core.vector_stores.types import VectorStoreQuery
+        from llama_index.core.vector_stores.types import (
+            FilterOperator,
+            MetadataFilter,
+            MetadataFilters,
+            VectorStoreQuery,
+        )
 
+        filters = None
+        if sources is not None:
+            if not sources:
+                return []
+            scope = MetadataFilter(key="source", value=list(sources), operator=FilterOperator.IN)
+            filters = MetadataFilters(filters=[scope])
         res = self.vector_store.query(
-            VectorStoreQuery(query_embedding=embedding, similarity_top_k=k)
+            VectorStoreQuery(query_embedding=embedding, similarity_top_k=k, filters=filters)
         )
         out = []
         for node, sim in zip(res.nodes, res.similarities or []):

@@ -194,4 +194,9 @@ def text_hash(text: str) -> str:
 
 
 def chunk_id(source: str, version: str, ordinal: int) -> str:
-    return hashlib.sha1(f"{source}\x00{version}".encode()).hexdigest()[:20] + f"-{ordinal}"
+    return f"{chunk_prefix(source, version)}-{ordinal}"
+
+
+def chunk_prefix(source: str, version: str) -> str:
+    """What every chunk id of one file version starts with (a scope filters by it)."""
+    return hashlib.sha1(f"{source}\x00{version}".encode()).hexdigest()[:20]
