@@ -145,7 +145,7 @@ class AssistantChatEngine(BaseChatEngine):
     def _turns(self, chat_history: list[ChatMessage] | None) -> list[dict]:
         with self._lock:
             if chat_history is not None:
-                self.memory.set(chat_history)
+                self.memory.set(list(chat_history))  # the caller's list stays as it was
             return [message_turn(m) for m in self.memory.get_all()]
 
     def _remember(self, message: str, answer: Answer) -> None:

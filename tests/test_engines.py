@@ -126,3 +126,107 @@ def test_query_engine_as_a_llama_index_tool(shipped_bot, article_text):
         article_text[n.node.start_char_idx : n.node.end_char_idx] == n.node.get_content()
         for n in nodes
     )
+
+
+# -- what a llama-index user's script expects of the engines (one test per behaviour) -----
+
+
+def test_async_stream_yields_the_answer_text(shipped_bot):
+    chat = shipped_bot.as_chat_engine()
+
+    async def run():
+        response = await chat.astream_chat("Wer ist der CEO des Pakistan Crypto Council?")
+        return [piece async for piece in response.async_response_gen()], response
+
+    pieces, response = asyncio.run(run())
+    text = "".join(pieces)
+    assert "Bilal bin Saqib" in text and "[1]" in text
+    assert any("Bilal bin Saqib" in n.node.get_content() for n in response.source_nodes)
+    assert response.metadata["outcome"] == "answered"
+    assert [m.role.value for m in chat.chat_history] == ["user", "assistant"]
+
+
+def test_sync_stream_runs_without_a_helper_thread(shipped_bot):
+    import threading
+
+    chat = shipped_bot.as_chat_engine()
+    before = threading.active_count()
+    response = chat.stream_chat("Wer ist der CEO des Pakistan Crypto Council?")
+    assert response.write_response_to_history_thread is None
+    assert threading.active_count() == before
+    assert "Bilal bin Saqib" in "".join(response.response_gen)
+
+
+def test_chat_history_given_to_a_call_is_adopted(shipped_bot):
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+    first = shipped_bot.ask("Wer ist der CEO des Pakistan Crypto Council?")
+    history = [
+        ChatMessage(role=MessageRole.USER, content="Wer ist der CEO des Pakistan Crypto Council?"),
+        ChatMessage(
+            role=MessageRole.ASSISTANT,
+            content=first.text,
+            additional_kwargs={"sources": [c.source for c in first.citations]},
+        ),
+    ]
+    chat = shipped_bot.as_chat_engine()
+    reply = chat.chat("Mit welcher US-Diplomatin sprach er?", chat_history=history)
+    assert "Natalie Baker" in reply.response  # "er" read from the given history
+    assert [m.content for m in chat.chat_history[:2]] == [m.content for m in history]
+    assert len(chat.chat_history) == 4
+
+
+def test_aquery_does_not_block_the_event_loop(shipped_bot):
+    engine = shipped_bot.as_query_engine()
+    ticks = []
+
+    async def ticker():
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0.001)
+
+    async def run():
+        tick = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        response = await engine.aquery("Wer ist der CEO des Pakistan Crypto Council?")
+        tick.cancel()
+        return response
+
+    response = asyncio.run(run())
+    assert "Bilal bin Saqib" in response.response
+    assert len(ticks) > 3  # the loop kept running while the answer was worked out
+
+
+def test_retrieval_events_reach_a_callback_handler(shipped_bot):
+    from llama_index.core.callbacks import CallbackManager, CBEventType, LlamaDebugHandler
+
+    handler = LlamaDebugHandler()
+    engine = shipped_bot.as_query_engine()
+    engine.retriever.callback_manager = CallbackManager([handler])
+    engine.query("Wer ist der CEO des Pakistan Crypto Council?")
+    events = handler.get_event_pairs(CBEventType.RETRIEVE)
+    assert events, "the answer's retrieval went past llama-index's instrumentation"
+    nodes = events[0][1].payload["nodes"]
+    assert any("Bilal bin Saqib" in n.node.get_content() for n in nodes)
+
+
+def test_the_engines_take_a_scope(settings_factory):
+    from conftest import ARTICLE
+
+    from assistant import Assistant
+
+    settings = settings_factory()
+    (settings.corpus_dir / ARTICLE.name).write_bytes(ARTICLE.read_bytes())
+    (settings.corpus_dir / "club.txt").write_text(
+        "Der Ruderclub Wiesental wurde 1905 gegründet. Sein Vorsitzender ist Jonas Keller.",
+        encoding="utf-8",
+    )
+    bot = Assistant(settings)
+    bot.index()
+    engine = bot.as_query_engine(documents=["club.txt"])
+    response = engine.query("Wer ist der CEO des Pakistan Crypto Council?")
+    assert all(n.node.metadata["source"] == "club.txt" for n in response.source_nodes)
+    assert response.metadata["scope"] == ["club.txt"]
+    assert "Bilal" not in response.response
+    nodes = engine.retrieve(QueryBundle("Wer ist der CEO des Pakistan Crypto Council?"))
+    assert nodes and {n.node.metadata["source"] for n in nodes} == {"club.txt"}
