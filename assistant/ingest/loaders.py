@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import dataclasses
 import hashlib
 import io
+import logging
 import os
 import re
 import time
@@ -21,6 +23,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
+from assistant.ingest.ocr import OCREngine, OCRError, TesseractOCR, read_page
+
+logger = logging.getLogger(__name__)
 
 # The one list of readable file types, by format name. The corpus scan, uploads, the
 # browser's file picker, the CLI help and every message about types derive from it.
@@ -40,12 +46,17 @@ RATIO_MIN_BYTES = 1_000_000  # zip members smaller than this may compress as wel
 @dataclass(frozen=True)
 class Limits:
     """What one file may expand to. The byte limits (ASSISTANT_MAX_FILE_MB, the upload
-    limit) see only compressed bytes: a 176 KB DOCX can hold 52 MB of text."""
+    limit) see only compressed bytes: a 176 KB DOCX can hold 52 MB of text.
+
+    ``ocr``: how scanned PDF pages are read (None: Tesseract with its defaults);
+    ``max_ocr_pages``: how many scanned pages of one PDF it may read."""
 
     max_text_chars: int = 10_000_000
     max_unpacked_mb: float = 100.0
     max_compression_ratio: float = 100.0
     max_pdf_pages: int = 2000
+    max_ocr_pages: int = 50
+    ocr: OCREngine | None = field(default=None, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Limits:
@@ -54,6 +65,8 @@ class Limits:
             max_unpacked_mb=settings.max_unpacked_mb,
             max_compression_ratio=settings.max_compression_ratio,
             max_pdf_pages=settings.max_pdf_pages,
+            max_ocr_pages=settings.ocr_max_pages,
+            ocr=TesseractOCR.from_settings(settings),
         )
 
 
@@ -397,10 +410,6 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    title = None
-    parts: list[str] = []
-    starts: list[int] = []
-    length = 0
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -414,22 +423,54 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
                 f"too many pages ({count} pages; at most {limits.max_pdf_pages}, "
                 "ASSISTANT_MAX_PDF_PAGES)"
             )
+        texts: list[str] = []
         for page in reader.pages:
-            if length:
-                parts.append("\n\n")
-                length += 2
-            starts.append(length)
-            parts.append(_normalise(page.extract_text() or "").strip())
-            length += len(parts[-1])
-            if length > limits.max_text_chars:  # stop early, not after the last page
-                _check_text_size("".join(parts), limits)
+            texts.append(_normalise(page.extract_text() or "").strip())
+            if sum(map(len, texts)) > limits.max_text_chars:  # stop early, not at the end
+                _check_text_size("".join(texts), limits)
+        _ocr_scanned(reader.pages, texts, limits)
         meta = reader.metadata
         title = _clean_title(str(meta.title)) if meta and meta.title else None
     except LoadError:
         raise
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
         raise LoadError(f"broken PDF ({type(exc).__name__}: {exc})") from exc
-    return "".join(parts), starts, title
+    starts, length = [], 0
+    for n, text in enumerate(texts):
+        length += 2 if n else 0  # the blank line between pages
+        starts.append(length)
+        length += len(text)
+    return "\n\n".join(texts), starts, title
+
+
+def _ocr_scanned(pages: Any, texts: list[str], limits: Limits) -> None:
+    """Fill in the text of the pages without a text layer by OCR of their images.
+
+    A wholly scanned PDF that cannot be read is refused with how to add OCR; in a mixed
+    PDF without OCR the pages with text are indexed and the scanned ones logged.
+    """
+    scanned = [n for n, text in enumerate(texts) if not text and len(pages[n].images)]
+    if not scanned:
+        return
+    engine = limits.ocr if limits.ocr is not None else TesseractOCR()
+    problem = engine.unavailable()
+    if problem:
+        if any(texts):
+            logger.warning("%d scanned page(s) left unread: %s", len(scanned), problem)
+            return
+        raise LoadError(f"scanned PDF without a text layer, and no OCR to read it: {problem}")
+    if len(scanned) > limits.max_ocr_pages:
+        raise LoadError(
+            f"scanned PDF with {len(scanned)} pages without a text layer; at most "
+            f"{limits.max_ocr_pages} are read by OCR (ASSISTANT_OCR_MAX_PAGES)"
+        )
+    for n in scanned:
+        try:
+            texts[n] = _normalise(read_page(pages[n], engine)).strip()
+        except OCRError as exc:
+            raise LoadError(f"OCR of page {n + 1} failed: {exc}") from exc
+        if sum(map(len, texts)) > limits.max_text_chars:
+            _check_text_size("".join(texts), limits)
 
 
 def _check_zip(data: bytes, limits: Limits) -> None:
@@ -486,9 +527,15 @@ def _load_docx(data: bytes, limits: Limits) -> tuple[str, str | None]:
     return "\n\n".join(blocks), title
 
 
-def load_bytes(source: str, data: bytes, limits: Limits | None = None) -> LoadedDocument:
-    """Extract text from one file's bytes; raises :class:`LoadError` with a reason."""
+def load_bytes(
+    source: str, data: bytes, limits: Limits | None = None, ocr: OCREngine | None = None
+) -> LoadedDocument:
+    """Extract text from one file's bytes; raises :class:`LoadError` with a reason.
+
+    ``ocr``: reads scanned PDF pages (default: ``limits.ocr``, else Tesseract)."""
     limits = limits or Limits()
+    if ocr is not None:
+        limits = dataclasses.replace(limits, ocr=ocr)
     suffix = Path(source).suffix.lower()
     page_starts: list[int] = []
     title: str | None = None
@@ -511,7 +558,7 @@ def load_bytes(source: str, data: bytes, limits: Limits | None = None) -> Loaded
     _check_text_size(text, limits)
     text = _normalise(text)
     if not text.strip():
-        raise LoadError("no text in file (empty, or a scanned PDF without a text layer)")
+        raise LoadError("no text in file (empty, or scanned pages in which OCR found no text)")
     title = title or _first_line_title(text)
     return LoadedDocument(source, text, hashlib.sha256(data).hexdigest(), page_starts, title)
 
@@ -535,11 +582,12 @@ def load_file(
     limits: Limits | None = None,
     root: Path | None = None,
     read: Callable[[Any], bytes] | None = None,
+    ocr: OCREngine | None = None,
 ) -> LoadedDocument:
     """Read and extract one file; ``source`` is its path relative to the corpus ``root``.
 
     With ``root`` given, a file whose links lead outside it is refused, also when a link
-    was swapped after the corpus was listed.
+    was swapped after the corpus was listed. ``ocr``: as for :func:`load_bytes`.
     """
     if root is not None and not _inside(path, Path(root).resolve()):
         raise LoadError(OUTSIDE if path.exists() else "cannot read file (missing)")
@@ -547,7 +595,7 @@ def load_file(
         data, fp = read_stable(path, max_bytes, read)
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
-    doc = load_bytes(source, data, limits)
+    doc = load_bytes(source, data, limits, ocr)
     doc.fingerprint = fp
     return doc
 
