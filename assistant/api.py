@@ -31,6 +31,7 @@ from assistant.errors import (
     QuestionError,
     UploadError,
 )
+from assistant.feedback import FeedbackLog
 from assistant.ingest.indexing import IndexReport, Progress, complete_index, index_corpus
 from assistant.ingest.loaders import Limits, LoadError, load_bytes
 from assistant.ingest.uploads import UploadPlanner, UploadReport, safe_upload_name
@@ -778,3 +779,18 @@ class Assistant:
             if h.chunk.id not in known and (not sources or h.chunk.source in sources)
         ]
         return (context_hits + extra)[: self.settings.top_k], q_vec
+
+    # -- feedback ------------------------------------------------------------------------
+    def record_feedback(
+        self,
+        question: str,
+        answer: dict | Answer,
+        rating: int,
+        comment: str = "",
+        user: str = "",
+    ) -> None:
+        """Keep a user's rating (+1 or -1) of an answer in ``<index_dir>/feedback.jsonl``,
+        so `assistant eval --feedback` can ask that question again. ``answer``: the
+        :class:`Answer`, its ``to_dict()``, or a dict with answer, outcome, confidence and
+        citations. A bad rating or answer is a :class:`FeedbackError`."""
+        FeedbackLog.for_settings(self.settings).append(question, answer, rating, comment, user)
