@@ -373,6 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="use the index as it is")
     p.set_defaults(func=cmd_eval)
 
+    _feedback_parser(sub)
+    return parser
+
+
+def _feedback_parser(sub: Any) -> None:
+    """`assistant feedback export`: ratings beside the index as eval questions."""
     p = sub.add_parser(
         "feedback",
         help="export the answers users rated as questions for `assistant eval`",
@@ -386,7 +392,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=FEEDBACK_QUESTIONS, help=f"questions file (default {FEEDBACK_QUESTIONS})"
     )
     p.set_defaults(func=cmd_feedback)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

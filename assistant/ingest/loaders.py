@@ -12,7 +12,6 @@ import codecs
 import dataclasses
 import hashlib
 import io
-import logging
 import os
 import re
 import time
@@ -24,9 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from assistant.ingest.ocr import OCREngine, OCRError, TesseractOCR, read_page
-
-logger = logging.getLogger(__name__)
+from assistant.ingest.ocr import OCREngine, OCRError, TesseractOCR, ocr_scanned
 
 # The one list of readable file types, by format name. The corpus scan, uploads, the
 # browser's file picker, the CLI help and every message about types derive from it.
@@ -428,11 +425,15 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
             texts.append(_normalise(page.extract_text() or "").strip())
             if sum(map(len, texts)) > limits.max_text_chars:  # stop early, not at the end
                 _check_text_size("".join(texts), limits)
-        _ocr_scanned(reader.pages, texts, limits)
+        engine = limits.ocr if limits.ocr is not None else TesseractOCR()
+        for n, text in ocr_scanned(reader.pages, texts, engine, limits.max_ocr_pages).items():
+            texts[n] = _normalise(text).strip()  # load_bytes checks the text's size
         meta = reader.metadata
         title = _clean_title(str(meta.title)) if meta and meta.title else None
     except LoadError:
         raise
+    except OCRError as exc:
+        raise LoadError(str(exc)) from exc
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
         raise LoadError(f"broken PDF ({type(exc).__name__}: {exc})") from exc
     starts, length = [], 0
@@ -441,36 +442,6 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
         starts.append(length)
         length += len(text)
     return "\n\n".join(texts), starts, title
-
-
-def _ocr_scanned(pages: Any, texts: list[str], limits: Limits) -> None:
-    """Fill in the text of the pages without a text layer by OCR of their images.
-
-    A wholly scanned PDF that cannot be read is refused with how to add OCR; in a mixed
-    PDF without OCR the pages with text are indexed and the scanned ones logged.
-    """
-    scanned = [n for n, text in enumerate(texts) if not text and len(pages[n].images)]
-    if not scanned:
-        return
-    engine = limits.ocr if limits.ocr is not None else TesseractOCR()
-    problem = engine.unavailable()
-    if problem:
-        if any(texts):
-            logger.warning("%d scanned page(s) left unread: %s", len(scanned), problem)
-            return
-        raise LoadError(f"scanned PDF without a text layer, and no OCR to read it: {problem}")
-    if len(scanned) > limits.max_ocr_pages:
-        raise LoadError(
-            f"scanned PDF with {len(scanned)} pages without a text layer; at most "
-            f"{limits.max_ocr_pages} are read by OCR (ASSISTANT_OCR_MAX_PAGES)"
-        )
-    for n in scanned:
-        try:
-            texts[n] = _normalise(read_page(pages[n], engine)).strip()
-        except OCRError as exc:
-            raise LoadError(f"OCR of page {n + 1} failed: {exc}") from exc
-        if sum(map(len, texts)) > limits.max_text_chars:
-            _check_text_size("".join(texts), limits)
 
 
 def _check_zip(data: bytes, limits: Limits) -> None:

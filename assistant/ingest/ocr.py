@@ -191,3 +191,34 @@ def read_page(page: Any, engine: OCREngine) -> str:
     """The OCR text of a page without a text layer ("" for a page with no image)."""
     images = page_images(page)
     return "\n\n".join(engine.read(image).strip() for image in images).strip()
+
+
+def ocr_scanned(pages: Any, texts: list[str], engine: OCREngine, max_pages: int) -> dict[int, str]:
+    """The OCR text of each page (by index) that has images but no text in ``texts``.
+
+    A wholly scanned PDF that cannot be read is an :class:`OCRError` saying how to add
+    OCR; in a mixed PDF without OCR the scanned pages are logged and left empty.
+    """
+    scanned = [n for n, text in enumerate(texts) if not text and len(pages[n].images)]
+    if not scanned:
+        return {}
+    problem = engine.unavailable()
+    if problem:
+        if any(texts):
+            logger.warning("%d scanned page(s) left unread: %s", len(scanned), problem)
+            return {}
+        raise OCRUnavailable(f"scanned PDF without a text layer, and no OCR to read it: {problem}")
+    if len(scanned) > max_pages:
+        raise OCRError(
+            f"scanned PDF with {len(scanned)} pages without a text layer; at most "
+            f"{max_pages} are read by OCR (ASSISTANT_OCR_MAX_PAGES)"
+        )
+    read = {}
+    for n in scanned:
+        try:
+            read[n] = read_page(pages[n], engine)
+        except OCRUnavailable:
+            raise
+        except OCRError as exc:
+            raise OCRError(f"OCR of page {n + 1} failed: {exc}") from exc
+    return read
