@@ -122,9 +122,21 @@ class TestScannedPages:
         from PIL import Image
         from pypdf import PdfReader
 
-        page = PdfReader(BytesIO(scanned_pdf([SCAN_DE], FONT))).pages[0]
-        (png,) = page_images(page)
-        assert Image.open(BytesIO(png)).size == page_image(SCAN_DE, FONT).size
+        width, height = page_image(SCAN_DE, FONT).size
+        sharp = PdfReader(BytesIO(scanned_pdf([SCAN_DE], FONT, dpi=300))).pages[0]
+        (png,) = page_images(sharp)
+        assert Image.open(BytesIO(png)).size == (width, height)  # 300 dpi: as it is
+        coarse = PdfReader(BytesIO(scanned_pdf([SCAN_DE], FONT, dpi=100))).pages[0]
+        (png,) = page_images(coarse)
+        image = Image.open(BytesIO(png))
+        assert image.size == (width * 3, height * 3)  # 100 dpi: scaled up to 300
+        assert round(image.info["dpi"][0]) == 300
+
+    def test_an_undecodable_image_is_an_ocr_error_naming_the_page(self):
+        pdf = scanned_pdf([SCAN_DE], FONT).replace(b"/DCTDecode", b"/JBIG2Decode")
+        pdf = pdf.replace(b"/FlateDecode", b"/JBIG2Decode")
+        with pytest.raises(LoadError, match="OCR of page 1 failed: the page image cannot be"):
+            load_bytes("scan.pdf", pdf, ocr=ScriptedOCR("x"))
 
 
 class _Settings:

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 INSTALL_HINT = "apt install tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng"
 MAX_IMAGE_PIXELS = 80_000_000  # an A4 page at 600 dpi has 35 million
 CACHE_ENTRIES = 256
+MIN_DPI = 200  # a page image below this resolution is scaled up to TARGET_DPI
+TARGET_DPI = 300
 
 
 class OCRError(Exception):
@@ -152,7 +154,8 @@ class TesseractOCR:
 
 
 def page_images(page: Any) -> list[bytes]:
-    """The images drawn on a PDF page, as PNG bytes in the page's order; an image too
+    """The images drawn on a PDF page, as PNG bytes in the page's order, at least
+    ``MIN_DPI`` for the page's width (Tesseract reads small glyphs badly); an image too
     large to decode safely is refused before it is decoded."""
     for name, size in _declared_sizes(page):
         if size > MAX_IMAGE_PIXELS:
@@ -160,17 +163,37 @@ def page_images(page: Any) -> list[bytes]:
                 f"image {name} is too large to read ({size / 1e6:.0f} million pixels; "
                 f"at most {MAX_IMAGE_PIXELS / 1e6:.0f})"
             )
-    out = []
-    for found in page.images:
-        image = found.image
-        if image is None:
-            continue
-        if image.mode not in ("1", "L", "RGB"):
-            image = image.convert("RGB")
-        buffer = io.BytesIO()
-        image.save(buffer, "PNG")
-        out.append(buffer.getvalue())
-    return out
+    try:
+        inches = max(float(page.mediabox.width) / 72, 0.1)
+        out = []
+        for found in page.images:
+            if found.image is not None:
+                out.append(_png(found.image, inches))
+        return out
+    except OCRError:
+        raise
+    except Exception as exc:  # pillow and pypdf raise many types on odd images
+        raise OCRError(f"the page image cannot be decoded ({type(exc).__name__}: {exc})") from exc
+
+
+def _png(image: Any, page_inches: float) -> bytes:
+    """The image as PNG, scaled up to ``TARGET_DPI`` when it is below ``MIN_DPI``."""
+    from PIL import Image
+
+    if image.mode not in ("1", "L", "RGB"):
+        image = image.convert("RGB")
+    dpi = image.width / page_inches
+    if dpi < MIN_DPI:
+        factor = min(
+            TARGET_DPI / dpi, (MAX_IMAGE_PIXELS / max(image.width * image.height, 1)) ** 0.5
+        )
+        if factor > 1:
+            size = (round(image.width * factor), round(image.height * factor))
+            image = image.convert("L").resize(size, Image.Resampling.LANCZOS)
+            dpi *= factor
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", dpi=(round(dpi), round(dpi)))
+    return buffer.getvalue()
 
 
 def _declared_sizes(page: Any) -> list[tuple[str, int]]:

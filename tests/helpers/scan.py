@@ -44,11 +44,12 @@ def page_image(lines: list[str], font_path: str, size: int = 34) -> Image.Image:
     return image
 
 
-def scanned_pdf(pages: list[list[str]], font_path: str) -> bytes:
-    """A PDF whose pages are images of ``pages`` (one list of lines per page)."""
+def scanned_pdf(pages: list[list[str]], font_path: str, dpi: float = 150.0) -> bytes:
+    """A PDF whose pages are images of ``pages`` (one list of lines per page), scanned at
+    ``dpi`` (the image is the same, the page smaller the higher it is)."""
     images = [page_image(lines, font_path) for lines in pages]
     out = io.BytesIO()
-    images[0].save(out, "PDF", resolution=150.0, save_all=True, append_images=images[1:])
+    images[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
     return out.getvalue()
 
 
