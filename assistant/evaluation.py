@@ -446,7 +446,10 @@ def run_eval(
         "questions": [asdict(o) for o in outcomes],
     }
     (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    from assistant.feedback import against_ratings
+
     md = to_markdown(table, f"assistant eval: {qa_file.name} ({bot.mode})")
+    md += against_ratings(items, outcomes)
     (out_dir / "report.md").write_text(md)
     chart(table, outcomes, out_dir / "report.png")
     print(md)

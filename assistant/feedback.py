@@ -224,3 +224,26 @@ def export(log: FeedbackLog, out: Path) -> int:
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     out.write_text(text, encoding="utf-8")
     return len(rows)
+
+
+def against_ratings(items: list[Any], outcomes: list[Any]) -> str:
+    """Markdown: the rated questions (``corpus == "feedback"``) whose answer now goes
+    against the rating: a liked answer no longer quoted, a liked decline now answered,
+    a rejected answer given again. "" when there are no rated questions."""
+    rated = [(i, o) for i, o in zip(items, outcomes, strict=True) if i.corpus == "feedback"]
+    if not rated:
+        return ""
+    lines = []
+    for item, out in rated:
+        if item.kind == "rejected":
+            why = "the rejected answer again" if out.repeated else ""
+        elif item.answerable:
+            why = "" if out.correct else f"liked quote not given ({out.outcome})"
+        else:
+            why = "" if out.declined else f"liked decline now {out.outcome}"
+        if why:
+            lines.append(f"| {item.id} | {' '.join(item.question.split())[:120]} | {why} |")
+    head = f"\n## Rated questions: {len(lines)} of {len(rated)} against their rating\n"
+    if not lines:
+        return head
+    return head + "\n| id | question | now |\n|---|---|---|\n" + "\n".join(lines) + "\n"

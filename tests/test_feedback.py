@@ -18,6 +18,7 @@ from assistant.feedback import (
     MAX_COMMENT_CHARS,
     MAX_QUESTION_CHARS,
     FeedbackLog,
+    against_ratings,
     eval_rows,
     export,
 )
@@ -185,6 +186,32 @@ class TestExport:
         assert metrics["rejected"] == 2 and metrics["rejected_repeated"] == 0.5
         assert metrics["unanswerable"] == 1 and metrics["decline_rate"] == 1.0
 
+    def test_the_report_lists_the_answers_that_went_against_their_rating(self, tmp_path):
+        out = tmp_path / "rated.jsonl"
+        export(self.entries(tmp_path), out)
+        items = load_qa(out)
+
+        def outcome(item: QAItem, correct=False, declined=False, repeated=False) -> Outcome:
+            state = "declined" if declined else "answered"
+            return Outcome(
+                item.id, "de", item.answerable, declined, correct, 1, 1, 1, 0.1, "a",
+                kind=item.kind, outcome=state, repeated=repeated,
+            )  # fmt: skip
+
+        liked, rejected, liked_decline, rejected_decline = items
+        outcomes = [
+            outcome(liked, correct=True),
+            outcome(rejected, repeated=True),
+            outcome(liked_decline),  # now answered
+            outcome(rejected_decline, declined=True),
+        ]
+        report = against_ratings(items, outcomes)
+        assert "2 of 4 against their rating" in report
+        assert f"| {rejected.id} | Wer baute die Brücke? | the rejected answer again |" in report
+        assert "Wie hoch ist der Everest? | liked decline now answered |" in report
+        assert liked.id not in report and rejected_decline.id not in report
+        assert against_ratings(items[:0], outcomes[:0]) == ""
+
 
 @pytest.mark.slow
 def test_feedback_through_the_facade_comes_back_in_eval(tmp_path):
@@ -224,6 +251,8 @@ def test_feedback_through_the_facade_comes_back_in_eval(tmp_path):
     assert metrics["rejected"] == 1 and metrics["rejected_repeated"] == 1.0
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "| rejected_repeated | 1.0 | 1.0 |" in markdown
+    assert "Rated questions: 1 of 2 against their rating" in markdown
+    assert "Wochenmarkt in Altdorf? | the rejected answer again |" in markdown
 
     again = run_cli("eval", "--feedback", "--no-index", "--out", "out2", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
