@@ -404,6 +404,8 @@ def _check_text_size(text: str, limits: Limits) -> None:
 
 
 def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
+    """Each page's text layer, or its OCR text when it has none (a scan), joined by blank
+    lines; the page starts, and the metadata title."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
