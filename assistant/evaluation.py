@@ -306,7 +306,9 @@ def threshold_curve(outcomes: list[Outcome], points: int = 41) -> list[dict]:
 
     A question counts as answered at t when its best passage's probability reaches t;
     the answer is wrong unless that passage holds the gold answer of an answerable one.
+    Thumbs-down rows (no gold answer, only a rejected one) are left out.
     """
+    outcomes = [o for o in outcomes if o.kind != "rejected"]
     curve = []
     for i in range(points):
         t = i / (points - 1)
