@@ -89,10 +89,12 @@ class TestScannedPages:
         message = str(exc.value)
         assert "scanned PDF" in message and INSTALL_HINT in message and MISSING in message
 
-    def test_a_mixed_pdf_without_ocr_keeps_its_text_pages(self):
+    def test_a_mixed_pdf_without_ocr_keeps_its_text_pages(self, caplog):
         pdf = join_pdfs(make_pdf([["Seite eins hat Text."]]), scanned_pdf([SCAN_DE], FONT))
         doc = load_bytes("mixed.pdf", pdf, ocr=TesseractOCR(MISSING))
         assert doc.text == "Seite eins hat Text.\n\n" and doc.page_starts == [0, 22]
+        (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert warning.startswith("mixed.pdf: scanned page(s) 2 left unread: Tesseract is not")
 
     def test_ocr_switched_off(self):
         assert isinstance(TesseractOCR.from_settings(_Settings("off")), NoOCR)

@@ -403,7 +403,7 @@ def _check_text_size(text: str, limits: Limits) -> None:
         )
 
 
-def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
+def _load_pdf(data: bytes, limits: Limits, source: str) -> tuple[str, list[int], str | None]:
     """Each page's text layer, or its OCR text when it has none (a scan), joined by blank
     lines; the page starts, and the metadata title."""
     from pypdf import PdfReader
@@ -428,7 +428,8 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
             if sum(map(len, texts)) > limits.max_text_chars:  # stop early, not at the end
                 _check_text_size("".join(texts), limits)
         engine = limits.ocr if limits.ocr is not None else TesseractOCR()
-        for n, text in ocr_scanned(reader.pages, texts, engine, limits.max_ocr_pages).items():
+        found = ocr_scanned(reader.pages, texts, engine, limits.max_ocr_pages, display_name(source))
+        for n, text in found.items():
             texts[n] = _normalise(text).strip()  # load_bytes checks the text's size
         meta = reader.metadata
         title = _clean_title(str(meta.title)) if meta and meta.title else None
@@ -515,7 +516,7 @@ def load_bytes(
     if suffix in FORMATS["pdf"]:
         if not data.startswith(b"%PDF"):
             raise LoadError("not a PDF file (missing %PDF header)")
-        text, page_starts, title = _load_pdf(data, limits)
+        text, page_starts, title = _load_pdf(data, limits, source)
     elif suffix in FORMATS["docx"]:
         if not data.startswith(b"PK"):
             raise LoadError("not a DOCX file (not a zip archive)")

@@ -216,11 +216,14 @@ def read_page(page: Any, engine: OCREngine) -> str:
     return "\n\n".join(engine.read(image).strip() for image in images).strip()
 
 
-def ocr_scanned(pages: Any, texts: list[str], engine: OCREngine, max_pages: int) -> dict[int, str]:
+def ocr_scanned(
+    pages: Any, texts: list[str], engine: OCREngine, max_pages: int, name: str = "PDF"
+) -> dict[int, str]:
     """The OCR text of each page (by index) that has images but no text in ``texts``.
 
     A wholly scanned PDF that cannot be read is an :class:`OCRError` saying how to add
-    OCR; in a mixed PDF without OCR the scanned pages are logged and left empty.
+    OCR; in a mixed PDF without OCR the scanned pages are left empty with a warning
+    naming the file (``name``) and the pages.
     """
     scanned = [n for n, text in enumerate(texts) if not text and len(pages[n].images)]
     if not scanned:
@@ -228,7 +231,8 @@ def ocr_scanned(pages: Any, texts: list[str], engine: OCREngine, max_pages: int)
     problem = engine.unavailable()
     if problem:
         if any(texts):
-            logger.warning("%d scanned page(s) left unread: %s", len(scanned), problem)
+            unread = ", ".join(str(n + 1) for n in scanned[:20])
+            logger.warning("%s: scanned page(s) %s left unread: %s", name, unread, problem)
             return {}
         raise OCRUnavailable(f"scanned PDF without a text layer, and no OCR to read it: {problem}")
     if len(scanned) > max_pages:
