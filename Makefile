@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dictionary run chat browser test test-fast lint bench bench-quick eval eval-heldout fit clean screenshots
+.PHONY: install dictionary ocr run chat browser test test-fast lint bench bench-quick eval eval-heldout fit clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP) dictionary
+install: $(STAMP) dictionary ocr
 
 # Debian's German-English Ding dictionary: English questions over German documents are
 # matched word by word (assistant/retrieve/bilingual.py). Compiled once into ~/.cache/doc-assistant.
@@ -28,6 +28,18 @@ dictionary: $(STAMP)
 	  || echo "WARNING: apt could not install trans-de-en: English questions will not be translated for German documents"; }
 	@test ! -f $(DING) || $(PY) -c "from assistant.retrieve.bilingual import Dictionary; Dictionary.load()" \
 	  || echo "WARNING: could not compile the dictionary $(DING); it is compiled on first use"
+
+# Debian's Tesseract with German and English: scanned PDF pages (no text layer) are read
+# by OCR (assistant/ingest/ocr.py); without it such PDFs are skipped with a warning.
+ocr:
+	@{ command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx deu \
+	  && tesseract --list-langs 2>/dev/null | grep -qx eng; } || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "WARNING: cannot install tesseract-ocr (not root, no sudo): scanned PDFs will not be indexed"; exit 0; fi; \
+	  echo "installing Debian's tesseract-ocr (OCR of scanned PDFs, German and English)"; \
+	  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng >/dev/null; } \
+	  || echo "WARNING: apt could not install tesseract-ocr: scanned PDFs will not be indexed"; }
 
 run: install
 	$(VENV)/bin/assistant serve

@@ -20,6 +20,7 @@ from assistant.answer.generative import GenerativeAnswerer, build_llm, llm_name
 from assistant.answer.pipeline import AnswerPipeline
 from assistant.answer.types import Answer, AnswerStream, Status
 from assistant.errors import UploadError
+from assistant.feedback import FeedbackLog
 from assistant.ingest.corpus import CorpusEditor
 from assistant.ingest.indexing import IndexReport, Progress, complete_index, index_corpus
 from assistant.ingest.uploads import UploadReport
@@ -354,3 +355,18 @@ class Assistant:
         error is raised) before the stream is read.
         """
         return AnswerStream(self.pipeline.events(question, history, documents), on_status)
+
+    # -- feedback ------------------------------------------------------------------------
+    def record_feedback(
+        self,
+        question: str,
+        answer: dict | Answer,
+        rating: int,
+        comment: str = "",
+        user: str = "",
+    ) -> None:
+        """Keep a user's rating (+1 or -1) of an answer in ``<index_dir>/feedback.jsonl``,
+        so `assistant eval --feedback` can ask that question again. ``answer``: the
+        :class:`Answer`, its ``to_dict()``, or a dict with answer, outcome, confidence and
+        citations. A bad rating or answer is a :class:`FeedbackError`."""
+        FeedbackLog.for_settings(self.settings).append(question, answer, rating, comment, user)

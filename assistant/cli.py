@@ -1,4 +1,4 @@
-"""`assistant` console script: index, ask, chat, serve, eval, users.
+"""`assistant` console script: index, ask, chat, serve, eval, feedback, users.
 
 User errors (bad question, missing corpus, locked index, unreachable LLM) print one
 readable line on stderr and exit 2; nothing else prints a traceback unless --debug.
@@ -234,17 +234,47 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.errors import ConfigError
     from assistant.evaluation import run_eval
 
     bot = _make(args)
+    qa_files = [Path(q) for q in args.qa_file]
+    if args.feedback:
+        qa_files.append(_export_feedback(bot.settings, Path(args.out) / FEEDBACK_QUESTIONS))
+    if not qa_files:
+        raise ConfigError("`assistant eval` needs a questions file (QA_FILE) or --feedback")
     run_eval(
         bot,
-        [Path(q) for q in args.qa_file],
+        qa_files,
         Path(args.out),
         limit=args.limit,
         reindex=not args.no_index,
         split=args.split,
     )
+    return 0
+
+
+FEEDBACK_QUESTIONS = "feedback_questions.jsonl"
+
+
+def _export_feedback(settings: Any, out: Path) -> Path:
+    """The ratings in ``<index_dir>/feedback.jsonl`` as eval questions in ``out``."""
+    from assistant.errors import ConfigError
+    from assistant.feedback import FeedbackLog, export
+
+    log = FeedbackLog.for_settings(settings)
+    count = export(log, out)
+    if not count:
+        raise ConfigError(f"no feedback recorded in {log.path}; rate some answers first")
+    print(f"{count} rated questions from {log.path} written to {out}", file=sys.stderr)
+    return out
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from assistant.settings import Settings
+
+    overrides = {"index_dir": Path(args.index)} if args.index else {}
+    _export_feedback(Settings.load(**overrides), Path(args.out))
     return 0
 
 
@@ -325,7 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)
-    p.add_argument("qa_file", nargs="+", help="XQuAD-style or own JSON-lines QA files")
+    p.add_argument("qa_file", nargs="*", help="XQuAD-style or own JSON-lines QA files")
+    p.add_argument(
+        "--feedback",
+        action="store_true",
+        help=f"also ask the questions users rated (index/feedback.jsonl, exported to "
+        f"OUT/{FEEDBACK_QUESTIONS})",
+    )
     p.add_argument(
         "--split",
         choices=["fit", "heldout"],
@@ -336,7 +372,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--no-index", action="store_true", help="use the index as it is")
     p.set_defaults(func=cmd_eval)
+
+    _feedback_parser(sub)
     return parser
+
+
+def _feedback_parser(sub: Any) -> None:
+    """`assistant feedback export`: ratings beside the index as eval questions."""
+    p = sub.add_parser(
+        "feedback",
+        help="export the answers users rated as questions for `assistant eval`",
+        description="Ratings are kept in feedback.jsonl beside the index. `export` writes "
+        "them in the question format of `assistant eval`: a thumbs-up expects the cited "
+        "quote again, a thumbs-down asks for anything but the rejected answer.",
+    )
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+    p.add_argument(
+        "--out", default=FEEDBACK_QUESTIONS, help=f"questions file (default {FEEDBACK_QUESTIONS})"
+    )
+    p.set_defaults(func=cmd_feedback)
 
 
 def main(argv: list[str] | None = None) -> int:

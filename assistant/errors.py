@@ -43,3 +43,7 @@ class UploadError(AssistantError):
 
 class HistoryError(QuestionError):
     """The conversation history has a shape the assistant does not accept."""
+
+
+class FeedbackError(AssistantError, ValueError):
+    """A rating is not +1 or -1, or the rated answer has a shape that is not accepted."""

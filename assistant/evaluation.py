@@ -14,7 +14,9 @@ Two input formats, one JSON object per line:
 - XQuAD (``../shared/bench/xquad/questions.jsonl``): ``q_de``/``q_en``, ``answer_de``/
   ``answer_en``, ``doc``, ``paragraph_start``/``paragraph_end``; each line asks twice.
 - own: ``{"question", "answers": [...], "answerable": bool}`` plus optional ``language``
-  and ``source`` (file the answer must come from).
+  and ``source`` (file the answer must come from). A row with ``"rejected": [quotes]``
+  (a thumbs-down from ``assistant feedback export``, see ``feedback.py``) asks for anything
+  but that answer: such rows are counted apart, as ``rejected`` and ``rejected_repeated``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class QAItem:
     kind: str = "answerable"  # "answerable" | "near-miss" | "off-topic"
     split: str | None = None  # "fit" | "heldout" where the file says (or by document)
     corpus: str = ""  # which development corpus the question is about ("xquad", "laws", …)
+    rejected: list[str] | None = None  # quotes a user rated down: must not come again
+    rejected_outcome: str = ""  # the outcome rated down ("declined": must not decline)
 
 
 OFF_TOPIC_PATTERNS = {"off-topic", "non-question", "other-language", "prompt-injection"}
@@ -85,6 +89,8 @@ def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
                         corpus="xquad",
                     )
                 )
+        elif "rejected" in row:
+            items.append(_rejected_item(row, n, corpus))
         else:
             # a question about a document the corpus lacks asks about another domain
             absent = bool(corpus_files is not None and row.get("source"))
@@ -103,6 +109,39 @@ def load_qa(path: Path, corpus_files: set[str] | None = None) -> list[QAItem]:
                 )
             )
     return items
+
+
+def _rejected_item(row: dict, n: int, corpus: str) -> QAItem:
+    """A thumbs-down: neither answerable nor not, only the rejected answer is known."""
+    return QAItem(
+        id=str(row.get("id", n)),
+        question=row["question"],
+        language=row.get("language") or detect_language(row["question"]),
+        answers=[],
+        answerable=False,
+        kind="rejected",
+        split=row.get("split"),
+        corpus=row.get("corpus") or corpus,
+        rejected=[str(q) for q in row.get("rejected") or []],
+        rejected_outcome=str(row.get("rejected_outcome") or "answered"),
+    )
+
+
+def repeats_rejected(item: QAItem, ans: Any) -> bool:
+    """Whether the answer is again the one a user rated down: declined again, or quoting
+    (a passage inside or around) a rejected quote."""
+    if item.rejected is None:
+        return False
+    if item.rejected_outcome == "declined" or not item.rejected:
+        return ans.outcome == item.rejected_outcome
+    if ans.outcome == "declined":
+        return False
+    quotes = [c.quote for c in ans.citations]
+    return any(
+        contains_any(q, item.rejected) or contains_any(r, [q])
+        for q in quotes
+        for r in item.rejected
+    )
 
 
 def _norm(text: str) -> str:
@@ -146,6 +185,7 @@ class Outcome:
     corpus: str = ""
     # the gold answer is in what the user sees: the answer's quote or a hedge's passages
     shown: bool = False
+    repeated: bool = False  # a rejected answer (thumbs-down) was given again
 
 
 def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outcome]:
@@ -186,6 +226,7 @@ def evaluate(bot: Any, items: list[QAItem], progress: bool = True) -> list[Outco
                 ),
                 corpus=item.corpus,
                 shown=item.answerable and ans.outcome != "declined" and cited,
+                repeated=repeats_rejected(item, ans),
             )
         )
     bar("eval", len(items), len(items))
@@ -218,7 +259,8 @@ def summarise(outcomes: list[Outcome]) -> dict[str, dict]:
 
 def _metrics(rows: list[Outcome]) -> dict:
     ans = [o for o in rows if o.answerable]
-    unans = [o for o in rows if not o.answerable]
+    unans = [o for o in rows if not o.answerable and o.kind != "rejected"]
+    rejected = [o for o in rows if o.kind == "rejected"]
     near = [o for o in unans if o.kind == "near-miss"]
     off = [o for o in unans if o.kind in ("off-topic", "off-corpus")]
     answered = [o for o in ans if o.outcome == "answered"]
@@ -251,6 +293,9 @@ def _metrics(rows: list[Outcome]) -> dict:
         "off_topic_decline_rate": _share(sum(o.outcome == "declined" for o in off), len(off)),
         "off_topic_answered": _share(sum(o.outcome == "answered" for o in off), len(off)),
         "hedged": _share(sum(o.outcome == "hedged" for o in rows), len(rows)),
+        # thumbs-down questions (assistant feedback export) and how many got that answer again
+        "rejected": len(rejected),
+        "rejected_repeated": _share(sum(o.repeated for o in rejected), len(rejected)),
         "latency_p50_s": round(statistics.median(secs), 3) if secs else None,
         "latency_p95_s": round(_pct(secs, 0.95), 3) if secs else None,
     }
@@ -261,7 +306,9 @@ def threshold_curve(outcomes: list[Outcome], points: int = 41) -> list[dict]:
 
     A question counts as answered at t when its best passage's probability reaches t;
     the answer is wrong unless that passage holds the gold answer of an answerable one.
+    Thumbs-down rows (no gold answer, only a rejected one) are left out.
     """
+    outcomes = [o for o in outcomes if o.kind != "rejected"]
     curve = []
     for i in range(points):
         t = i / (points - 1)
@@ -291,6 +338,8 @@ METRICS = [
     "off_topic_decline_rate",
     "off_topic_answered",
     "hedged",
+    "rejected",
+    "rejected_repeated",
     "latency_p50_s",
     "latency_p95_s",
 ]
@@ -399,7 +448,10 @@ def run_eval(
         "questions": [asdict(o) for o in outcomes],
     }
     (out_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    from assistant.feedback import against_ratings
+
     md = to_markdown(table, f"assistant eval: {qa_file.name} ({bot.mode})")
+    md += against_ratings(items, outcomes)
     (out_dir / "report.md").write_text(md)
     chart(table, outcomes, out_dir / "report.png")
     print(md)

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     max_unpacked_mb: float = 100.0  # all members of a DOCX (zip) together
     max_compression_ratio: float = 100.0  # per DOCX member over 1 MB
     max_pdf_pages: int = 2000
+    # OCR of scanned PDF pages (pages without a text layer): the tesseract program ("off":
+    # no OCR), its languages, seconds per page image, scanned pages read per file
+    tesseract: str = "tesseract"
+    ocr_languages: str = "deu+eng"
+    ocr_page_seconds: float = Field(60.0, gt=0)
+    ocr_max_pages: int = Field(50, ge=0)
 
     # retrieval
     top_k: int = 5

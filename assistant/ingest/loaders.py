@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import dataclasses
 import hashlib
 import io
 import os
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
+from assistant.ingest.ocr import OCREngine, OCRError, TesseractOCR, ocr_scanned
 
 # The one list of readable file types, by format name. The corpus scan, uploads, the
 # browser's file picker, the CLI help and every message about types derive from it.
@@ -40,12 +43,17 @@ RATIO_MIN_BYTES = 1_000_000  # zip members smaller than this may compress as wel
 @dataclass(frozen=True)
 class Limits:
     """What one file may expand to. The byte limits (ASSISTANT_MAX_FILE_MB, the upload
-    limit) see only compressed bytes: a 176 KB DOCX can hold 52 MB of text."""
+    limit) see only compressed bytes: a 176 KB DOCX can hold 52 MB of text.
+
+    ``ocr``: how scanned PDF pages are read (None: Tesseract with its defaults);
+    ``max_ocr_pages``: how many scanned pages of one PDF it may read."""
 
     max_text_chars: int = 10_000_000
     max_unpacked_mb: float = 100.0
     max_compression_ratio: float = 100.0
     max_pdf_pages: int = 2000
+    max_ocr_pages: int = 50
+    ocr: OCREngine | None = field(default=None, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Limits:
@@ -54,6 +62,8 @@ class Limits:
             max_unpacked_mb=settings.max_unpacked_mb,
             max_compression_ratio=settings.max_compression_ratio,
             max_pdf_pages=settings.max_pdf_pages,
+            max_ocr_pages=settings.ocr_max_pages,
+            ocr=TesseractOCR.from_settings(settings),
         )
 
 
@@ -393,14 +403,12 @@ def _check_text_size(text: str, limits: Limits) -> None:
         )
 
 
-def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
+def _load_pdf(data: bytes, limits: Limits, source: str) -> tuple[str, list[int], str | None]:
+    """Each page's text layer, or its OCR text when it has none (a scan), joined by blank
+    lines; the page starts, and the metadata title."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    title = None
-    parts: list[str] = []
-    starts: list[int] = []
-    length = 0
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -414,22 +422,29 @@ def _load_pdf(data: bytes, limits: Limits) -> tuple[str, list[int], str | None]:
                 f"too many pages ({count} pages; at most {limits.max_pdf_pages}, "
                 "ASSISTANT_MAX_PDF_PAGES)"
             )
+        texts: list[str] = []
         for page in reader.pages:
-            if length:
-                parts.append("\n\n")
-                length += 2
-            starts.append(length)
-            parts.append(_normalise(page.extract_text() or "").strip())
-            length += len(parts[-1])
-            if length > limits.max_text_chars:  # stop early, not after the last page
-                _check_text_size("".join(parts), limits)
+            texts.append(_normalise(page.extract_text() or "").strip())
+            if sum(map(len, texts)) > limits.max_text_chars:  # stop early, not at the end
+                _check_text_size("".join(texts), limits)
+        engine = limits.ocr if limits.ocr is not None else TesseractOCR()
+        found = ocr_scanned(reader.pages, texts, engine, limits.max_ocr_pages, display_name(source))
+        for n, text in found.items():
+            texts[n] = _normalise(text).strip()  # load_bytes checks the text's size
         meta = reader.metadata
         title = _clean_title(str(meta.title)) if meta and meta.title else None
     except LoadError:
         raise
+    except OCRError as exc:
+        raise LoadError(str(exc)) from exc
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
         raise LoadError(f"broken PDF ({type(exc).__name__}: {exc})") from exc
-    return "".join(parts), starts, title
+    starts, length = [], 0
+    for n, text in enumerate(texts):
+        length += 2 if n else 0  # the blank line between pages
+        starts.append(length)
+        length += len(text)
+    return "\n\n".join(texts), starts, title
 
 
 def _check_zip(data: bytes, limits: Limits) -> None:
@@ -486,16 +501,22 @@ def _load_docx(data: bytes, limits: Limits) -> tuple[str, str | None]:
     return "\n\n".join(blocks), title
 
 
-def load_bytes(source: str, data: bytes, limits: Limits | None = None) -> LoadedDocument:
-    """Extract text from one file's bytes; raises :class:`LoadError` with a reason."""
+def load_bytes(
+    source: str, data: bytes, limits: Limits | None = None, ocr: OCREngine | None = None
+) -> LoadedDocument:
+    """Extract text from one file's bytes; raises :class:`LoadError` with a reason.
+
+    ``ocr``: reads scanned PDF pages (default: ``limits.ocr``, else Tesseract)."""
     limits = limits or Limits()
+    if ocr is not None:
+        limits = dataclasses.replace(limits, ocr=ocr)
     suffix = Path(source).suffix.lower()
     page_starts: list[int] = []
     title: str | None = None
     if suffix in FORMATS["pdf"]:
         if not data.startswith(b"%PDF"):
             raise LoadError("not a PDF file (missing %PDF header)")
-        text, page_starts, title = _load_pdf(data, limits)
+        text, page_starts, title = _load_pdf(data, limits, source)
     elif suffix in FORMATS["docx"]:
         if not data.startswith(b"PK"):
             raise LoadError("not a DOCX file (not a zip archive)")
@@ -511,7 +532,7 @@ def load_bytes(source: str, data: bytes, limits: Limits | None = None) -> Loaded
     _check_text_size(text, limits)
     text = _normalise(text)
     if not text.strip():
-        raise LoadError("no text in file (empty, or a scanned PDF without a text layer)")
+        raise LoadError("no text in file (empty, or scanned pages in which OCR found no text)")
     title = title or _first_line_title(text)
     return LoadedDocument(source, text, hashlib.sha256(data).hexdigest(), page_starts, title)
 
@@ -535,11 +556,12 @@ def load_file(
     limits: Limits | None = None,
     root: Path | None = None,
     read: Callable[[Any], bytes] | None = None,
+    ocr: OCREngine | None = None,
 ) -> LoadedDocument:
     """Read and extract one file; ``source`` is its path relative to the corpus ``root``.
 
     With ``root`` given, a file whose links lead outside it is refused, also when a link
-    was swapped after the corpus was listed.
+    was swapped after the corpus was listed. ``ocr``: as for :func:`load_bytes`.
     """
     if root is not None and not _inside(path, Path(root).resolve()):
         raise LoadError(OUTSIDE if path.exists() else "cannot read file (missing)")
@@ -547,7 +569,7 @@ def load_file(
         data, fp = read_stable(path, max_bytes, read)
     except OSError as exc:
         raise LoadError(f"cannot read file ({exc.strerror or exc})") from exc
-    doc = load_bytes(source, data, limits)
+    doc = load_bytes(source, data, limits, ocr)
     doc.fingerprint = fp
     return doc
 
