@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieve import bilingual
+from assistant.retrieve import bilingual, ding, ding_table
 from assistant.retrieve.bilingual import (
     Dictionary,
     classify,
@@ -128,7 +128,7 @@ class TestParseDing:
 
     def test_far_worse_translations_are_left_out(self):
         ranked = [(0.0, False, "tage"), (2.5, False, "täge"), (1.0, True, "tagen")]
-        assert bilingual._interleave(ranked, 6) == ["tage", "tagen"]
+        assert ding._interleave(ranked, 6) == ["tage", "tagen"]
 
     def test_two_word_english_nouns_with_phrases(self):
         assert "heating costs" not in parse_ding(LINES)
@@ -183,7 +183,7 @@ class TestDictionaryCache:
         second = Dictionary.load(ding_file, cache_dir=cache)
         # opened, not compiled again: the compiled file is the same one, untouched
         assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == compiled
-        assert isinstance(second.table, bilingual._MappedTable)
+        assert isinstance(second.table, ding_table._MappedTable)
         for word in [*words, "copyrighted", "absent"]:
             assert second.lookup(word) == first.lookup(word)
         assert second.translate("Who pays the heating costs?") == first.translate(
@@ -206,15 +206,15 @@ class TestDictionaryCache:
         current = Dictionary.load(ding_file, cache_dir=cache)
         assert current.available
         name = next(cache.glob("ding-*.tsv")).name
-        recent = cache / name.replace(f"-v{bilingual.FORMAT_VERSION}-", "-v0-")
-        ancient = cache / name.replace(f"-v{bilingual.FORMAT_VERSION}-", "-v00-")
+        recent = cache / name.replace(f"-v{ding.FORMAT_VERSION}-", "-v0-")
+        ancient = cache / name.replace(f"-v{ding.FORMAT_VERSION}-", "-v00-")
         for other in (recent, ancient):
             other.write_bytes(b"another version's table")
         os.utime(ancient, (1_000_000, 1_000_000))
         ding_file.write_text(DING + "Vermieter {m} :: landlord\n", encoding="utf-8")
         Dictionary.load(ding_file, cache_dir=cache)
         assert recent.exists() and not ancient.exists()
-        assert len(list(cache.glob(f"*-v{bilingual.FORMAT_VERSION}-*.tsv"))) == 1
+        assert len(list(cache.glob(f"*-v{ding.FORMAT_VERSION}-*.tsv"))) == 1
 
     def test_mapped_table_finds_every_word_and_nothing_else(self, tmp_path):
         words = parse_ding(LINES)
