@@ -2,7 +2,7 @@
 
 A scanned page has no text layer: its text is the OCR of the page's embedded images
 (a scanner writes one image per page). The OCR text becomes the page's text in
-``loaders._load_pdf``, so page numbers and citation offsets work as for any other page.
+``pdf.load_pdf``, so page numbers and citation offsets work as for any other page.
 
 The engine is a small :class:`OCREngine` protocol so the loader and the tests take any
 engine; :class:`TesseractOCR` (the ``tesseract`` program, ``apt install tesseract-ocr
