@@ -147,23 +147,36 @@ class CorpusEditor:
                 raise UploadError(
                     f"the corpus folder {corpus} is read-only: uploads cannot be stored there"
                 )
-            undo: list[tuple[Path, str | None]] = []  # (target, backup of the file replaced)
-            try:
-                for target, data in accepted:
-                    undo.append((target, _backup(target)))
-                    _write_file(corpus, target, data)
-                report.index = self._reindex(progress, background, lock)
-            except BaseException:
-                for target, backup in reversed(undo):
-                    if backup is not None:
-                        os.replace(backup, target)  # the previous file, same bytes and mtime
-                    elif target.exists():
-                        target.unlink()
-                raise
-            for _, backup in undo:
-                if backup is not None:
-                    os.unlink(backup)
+            report.index = self._write_and_index(corpus, accepted, progress, background, lock)
         return report
+
+    def _write_and_index(
+        self,
+        corpus: Path,
+        accepted: list[tuple[Path, bytes]],
+        progress: Progress | None,
+        background: bool,
+        lock: WriteLock,
+    ) -> IndexReport:
+        """Write the accepted files and index them; on any failure put the corpus folder
+        back as it was (the replaced files with their bytes and mtime)."""
+        undo: list[tuple[Path, str | None]] = []  # (target, backup of the file replaced)
+        try:
+            for target, data in accepted:
+                undo.append((target, _backup(target)))
+                _write_file(corpus, target, data)
+            index = self._reindex(progress, background, lock)
+        except BaseException:
+            for target, backup in reversed(undo):
+                if backup is not None:
+                    os.replace(backup, target)  # the previous file, same bytes and mtime
+                elif target.exists():
+                    target.unlink()
+            raise
+        for _, backup in undo:
+            if backup is not None:
+                os.unlink(backup)
+        return index
 
     def _check(self, corpus: Path, name: str, data: bytes) -> Path:
         filename = safe_upload_name(name)
