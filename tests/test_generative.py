@@ -7,7 +7,7 @@ import pytest
 
 from assistant import Answer, Assistant
 from assistant.answer.citations import verify
-from assistant.answer.generative import SYSTEM_PROMPT
+from assistant.answer.prompt import SYSTEM_PROMPT
 from assistant.errors import IndexStateError, LLMError
 from conftest import free_port
 from helpers.openai_server import ScriptedOpenAI

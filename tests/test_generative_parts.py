@@ -2,7 +2,8 @@
 what counts as the model declining, and how confident a written answer is."""
 
 from assistant.answer.citations import Citation
-from assistant.answer.generative import answer_confidence, is_decline, narrow_quote
+from assistant.answer.citer import narrow_quote
+from assistant.answer.generative import answer_confidence, is_decline
 from assistant.answer.phrases import DECLINE
 from assistant.retrieve.retriever import Hit
 from assistant.store.records import StoredChunk

@@ -19,8 +19,8 @@ from test_generative import generative
 
 from assistant import Answer, Assistant, Status
 from assistant.answer.citations import verify
-from assistant.answer.generative import build_messages, fence_attribute, fence_text
 from assistant.answer.phrases import DECLINE
+from assistant.answer.prompt import build_messages, fence_attribute, fence_text
 from assistant.errors import ConfigError, LLMError
 from assistant.settings import Settings
 from conftest import ARTICLE, SHIPPED_CORPUS

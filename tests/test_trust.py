@@ -7,13 +7,12 @@ import pytest
 
 from assistant import Assistant
 from assistant.answer.citations import verify
+from assistant.answer.citer import is_heading, quote_span
 from assistant.answer.extractive import (
     Candidate,
     ExtractiveAnswerer,
     frame,
-    is_heading,
     joined,
-    quote_span,
 )
 from assistant.answer.judge import DECIDE_FEATURES, Decider
 from assistant.answer.phrases import DECLINE, HEDGE, NOT_A_QUESTION, UNSUPPORTED_LANGUAGE

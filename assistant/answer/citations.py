@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _SPACED_MARKER = re.compile(r"([ \t]*)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?!\[\d)")  # a marker after "." stays with it
 
 
 @dataclass
@@ -91,3 +92,13 @@ class MarkerStreamFilter:
 def verify(source_text: str, citation: Citation) -> bool:
     """The quote stands at exactly the cited span of the source text."""
     return source_text[citation.start : citation.end] == citation.quote
+
+
+def answer_sentences(text: str) -> list[str]:
+    """Sentences of a model answer that say something (not just a marker)."""
+    return [s for s in _SENTENCE_END.split(text) if answer_words(s)]
+
+
+def answer_words(text: str) -> list[str]:
+    """The words of a piece of an answer, markers left out, case-folded."""
+    return re.findall(r"\w+", strip_invalid_markers(text, set()).casefold())

@@ -7,7 +7,6 @@ document can change what it does.
 from __future__ import annotations
 
 import logging
-import re
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.answer import phrases
+from assistant.answer.citer import make_citation, quote_span
 from assistant.answer.judge import (
     ABLATED_WORDS,
     DECIDER,
@@ -33,8 +33,8 @@ from assistant.answer.judge import (
     rank_evidence,
     topic_evidence,
 )
-from assistant.answer.types import Answer, make_citation
-from assistant.ingest.chunking import Span, answer_sentences, split_sentences
+from assistant.answer.types import Answer
+from assistant.ingest.chunking import answer_sentences, split_sentences
 from assistant.question.language import is_prose
 from assistant.retrieve.retriever import Hit, Translator
 from assistant.settings import Settings
@@ -63,76 +63,8 @@ class Candidate:
     ablation_drops: tuple[float, ...] = ()
 
 
-# A heading is context, not an answer: a markdown heading, or a question (a FAQ entry's
-# title restates the question it answers).
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
-_LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[a-z][.)]|[-*•])\s+")
-
-
-def is_heading(text: str) -> bool:
-    stripped = text.strip()
-    return bool(_HEADING.match(stripped)) or stripped.endswith("?")
-
-
 def _cos(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     return matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-9)
-
-
-def is_title_line(text: str, following: str) -> bool:
-    """A short line without closing punctuation that ends its paragraph: a title."""
-    stripped = text.strip()
-    return (
-        len(stripped.split()) <= 8
-        and not re.search(r"[.!:;\"”“»«)\]]$", stripped)
-        and (following.startswith("\n") or not following)
-    )
-
-
-LEAD_IN_REACH = 12  # list items a quote may reach back over to the clause introducing them
-QUOTE_MAX = 800  # characters: a list item is joined with its lead-in only within this
-# ends in a word that is no conjunction: the sentence goes on below ("2. einem Wirbeltier")
-_UNFINISHED = re.compile(r"(?<![\w])(?!(?:und|oder|sowie|bzw|and|or)$)[\w\-–]+$", re.I)
-_SUB_ITEM = re.compile(r"^\s*(?:[a-z]{1,2}\)|[-*•])\s+")
-
-
-def quote_span(text: str, spans: list[Span], j: int) -> tuple[int, int] | None:
-    """Where the quote of sentence ``j`` of a chunk starts and ends, or None for a heading.
-
-    A heading line in front of a sentence is dropped. A list item is quoted together with
-    the clause that introduces it ("Mit Freiheitsstrafe wird bestraft, wer: 1. …", also
-    without the colon), and an item that breaks off in mid-sentence ("2. einem Wirbeltier")
-    with the sub-items that finish it: a quote is never a dangling fragment.
-    """
-    span = spans[j]
-    start = span.start
-    first_line, _, rest = span.text.partition("\n")
-    if rest.strip() and (_HEADING.match(first_line) or is_title_line(first_line, "\n")):
-        start = span.start + len(first_line) + 1
-        while start < span.end and text[start].isspace():
-            start += 1
-    body = text[start : span.end]
-    item = bool(_LIST_ITEM.match(body))
-    if is_heading(body) or (not item and is_title_line(body, text[span.end : span.end + 2])):
-        return None
-    end = span.end
-    if item:
-        k = j - 1
-        while k >= 0 and j - k <= LEAD_IN_REACH and _LIST_ITEM.match(spans[k].text):
-            k -= 1
-        if k >= 0 and span.end - spans[k].start <= QUOTE_MAX:
-            lead = spans[k].text.rstrip()
-            if lead.endswith(":") or _UNFINISHED.search(lead):
-                start = spans[k].start
-    if _UNFINISHED.search(text[start:end].rstrip()):
-        # a lead-in takes the items that finish it; an item only its own sub-items
-        goes_on = _SUB_ITEM if item else _LIST_ITEM
-        n = j + 1
-        while n < len(spans) and n - j <= LEAD_IN_REACH and goes_on.match(spans[n].text):
-            if spans[n].end - start > QUOTE_MAX:
-                break
-            end = spans[n].end
-            n += 1
-    return start, end
 
 
 class Lexicon(Protocol):

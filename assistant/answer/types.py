@@ -135,21 +135,6 @@ class AnswerStream:
         return self._answer
 
 
-def make_citation(n: int, hit: Hit, start: int, end: int, score: float) -> Citation:
-    c = hit.chunk
-    return Citation(
-        n=n,
-        source=c.source,
-        start=start,
-        end=end,
-        quote=c.text[start - c.start : end - c.start],
-        score=float(score),
-        page=c.page_at(start),  # the quote's page, not the chunk's first
-        context=c.text,
-        context_start=c.start,
-    )
-
-
 def timed(answer: Answer, began: float) -> Answer:
     answer.seconds = time.perf_counter() - began
     return answer
