@@ -15,15 +15,13 @@ from assistant.answer.judge import (
     ablation_evidence,
     ablation_variants,
     anchors,
-    answer_spans,
     coverage,
-    expected_type,
     features,
     heading_before,
-    is_name,
     rank_evidence,
     topic_evidence,
 )
+from assistant.answer.kinds import answer_spans, expected_type, is_name
 
 
 class TestExpectedType:

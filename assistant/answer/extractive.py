@@ -26,13 +26,12 @@ from assistant.answer.judge import (
     ablation_evidence,
     ablation_variants,
     anchors,
-    answer_spans,
-    expected_type,
     features,
     heading_before,
     rank_evidence,
     topic_evidence,
 )
+from assistant.answer.kinds import answer_spans, expected_type
 from assistant.answer.types import Answer
 from assistant.ingest.chunking import answer_sentences, split_sentences
 from assistant.question.language import is_prose
