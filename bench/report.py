@@ -294,10 +294,28 @@ def _goal(label: str, value: float | None, limit: float, fmt: Fmt) -> str:
 def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
     """bench/RESULTS.md: every figure of this run beside the earlier run and the quickstart."""
     now, old = summary(raw), summary(earlier or {})
+    lines = _results_intro(raw, earlier, earlier_name)
+    lines += _results_goals(now)
+    if note := speed_note(now, old):
+        lines += [note, ""]
+    lines += _results_tables(raw, now, old)
+    lines += _results_quality(raw, now)
+    lines += _results_start(now, old)
+    lines += render_scale(now, old, raw)
+    lines += render_profile(raw)
+    lines += _results_threads(raw)
+    lines += [
+        "",
+        "`python bench/run.py --render` re-renders this file (and docs/scaling.md) from "
+        "`bench/RESULTS.json`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _results_intro(raw: dict, earlier: dict | None, earlier_name: str) -> list[str]:
+    """The title, where and how the run was made, and what it is compared with."""
     info, em = raw["machine"], (earlier or {}).get("machine", {})
     runs, quick = raw.get("runs"), raw.get("quick")
-    head = "| | now | earlier | now / earlier | quickstart (now) | now / quickstart |"
-    sep = "|---|---|---|---|---|---|"
     lines = [
         "# Benchmarks",
         "",
@@ -325,6 +343,12 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         "| goal | measured | target | |",
         "|---|---|---|---|",
     ]
+    return lines
+
+
+def _results_goals(now: dict) -> list[str]:
+    """The goals of issue 11, each with its measured value and whether it is met."""
+    lines: list[str] = []
     qs_s = now.get("qs.seconds")
     lines.append(
         _goal(
@@ -342,36 +366,7 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
             lambda v: num(v, "{:.2f}", "x"),
         )
     )
-    scale = now["scale"]
-    top = max((r["n"] for r in scale.values()), default=None)
-    if top is not None:
-        emb, srv = scale.get(f"{top}/embedded", {}), scale.get(f"{top}/server", {})
-        lines += [
-            _goal(
-                f"open at {top:,} chunks, embedded (cached)",
-                emb.get("open_cached_s"),
-                GOAL_OPEN_S,
-                S2,
-            ),
-            _goal(
-                f"`assistant ask` cold at {top:,} chunks, embedded",
-                emb.get("ask_s"),
-                GOAL_ASK_S,
-                S2,
-            ),
-            _goal(
-                f"answer p95 at {top:,} chunks, embedded", emb.get("answer_p95_ms"), GOAL_P95_MS, MS
-            ),
-            _goal(
-                f"answer p95 at {top:,} chunks, server", srv.get("answer_p95_ms"), GOAL_P95_MS, MS
-            ),
-            _goal(
-                f"peak memory at {top:,} chunks, embedded (answering process)",
-                emb.get("queries_mb"),
-                GOAL_PEAK_MB,
-                MB,
-            ),
-        ]
+    lines += _scale_goals(now)
     lines.append(
         _goal(
             "`assistant ask` cold / bare imports (XQuAD index, this machine now)",
@@ -404,7 +399,46 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         f"Under load: the default setting ({DEFAULT_POLICY}: `OMP_WAIT_POLICY=PASSIVE`, one "
         "engine thread per question); every setting is in the `bench/threads.py` section below.",
         "",
-        *([note, ""] if (note := speed_note(now, old)) else []),
+    ]
+    return lines
+
+
+def _scale_goals(now: dict) -> list[str]:
+    """The goals measured at the largest corpus size of the scaling runs."""
+    scale = now["scale"]
+    top = max((r["n"] for r in scale.values()), default=None)
+    if top is None:
+        return []
+    emb, srv = scale.get(f"{top}/embedded", {}), scale.get(f"{top}/server", {})
+    return [
+        _goal(
+            f"open at {top:,} chunks, embedded (cached)",
+            emb.get("open_cached_s"),
+            GOAL_OPEN_S,
+            S2,
+        ),
+        _goal(
+            f"`assistant ask` cold at {top:,} chunks, embedded",
+            emb.get("ask_s"),
+            GOAL_ASK_S,
+            S2,
+        ),
+        _goal(f"answer p95 at {top:,} chunks, embedded", emb.get("answer_p95_ms"), GOAL_P95_MS, MS),
+        _goal(f"answer p95 at {top:,} chunks, server", srv.get("answer_p95_ms"), GOAL_P95_MS, MS),
+        _goal(
+            f"peak memory at {top:,} chunks, embedded (answering process)",
+            emb.get("queries_mb"),
+            GOAL_PEAK_MB,
+            MB,
+        ),
+    ]
+
+
+def _results_tables(raw: dict, now: dict, old: dict) -> list[str]:
+    """Indexing and queries on the XQuAD index, beside the earlier run and the quickstart."""
+    head = "| | now | earlier | now / earlier | quickstart (now) | now / quickstart |"
+    sep = "|---|---|---|---|---|---|"
+    return [
         "## Indexing (XQuAD docs, cold)",
         "",
         head,
@@ -443,6 +477,11 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         "## Answer quality (`assistant eval`, XQuAD index, held-out split)",
         "",
     ]
+
+
+def _results_quality(raw: dict, now: dict) -> list[str]:
+    """Answer quality of `assistant eval` on the held-out split, beside the README's."""
+    lines: list[str] = []
     quality = raw.get("quality") or {}
     if quality.get("metrics"):
         lines += [
@@ -472,6 +511,12 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         ]
     else:
         lines.append(f"not measured: {quality.get('error', 'skipped')}")
+    return lines
+
+
+def _results_start(now: dict, old: dict) -> list[str]:
+    """How long a cold `assistant ask` takes, against the bare imports it needs."""
+    lines: list[str] = []
     lines += [
         "",
         "## Process start (XQuAD index)",
@@ -492,8 +537,12 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         "changes hit both alike.",
         "",
     ]
-    lines += render_scale(now, old, raw)
-    lines += render_profile(raw)
+    return lines
+
+
+def _results_threads(raw: dict) -> list[str]:
+    """The output of bench/threads.py, or why there is none."""
+    lines: list[str] = []
     threads = raw.get("threads")
     lines += ["", "## Under load (`bench/threads.py`)", ""]
     if threads and threads.get("rc") == 0:
@@ -505,12 +554,7 @@ def render_results(raw: dict, earlier: dict | None, earlier_name: str) -> str:
         )
     else:
         lines.append("not run: `bench/threads.py` does not exist in this tree.")
-    lines += [
-        "",
-        "`python bench/run.py --render` re-renders this file (and docs/scaling.md) from "
-        "`bench/RESULTS.json`.",
-    ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 SCALE_METRICS: list[tuple[str, str, Fmt]] = [
