@@ -598,7 +598,7 @@ def render(raw: dict, out: Path) -> None:
         SCALING_DOC.write_text(render_scaling(SCALING_TEMPLATE.read_text(), raw))
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--args", default="{}", help=argparse.SUPPRESS)
@@ -609,7 +609,87 @@ def main() -> int:
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "assistant-bench"))
     parser.add_argument("--out", default=str(BENCH / "RESULTS.md"))
     parser.add_argument("--render", action="store_true", help="only re-render from RESULTS.json")
-    args = parser.parse_args()
+    return parser
+
+
+def _measure_all(
+    args: argparse.Namespace, info: dict, work: Path, cache: Path, sizes: list[int]
+) -> dict:
+    """Every measurement of a run, in fresh child processes: the raw RESULTS.json."""
+    log(f"machine: {info}; cache {cache}")
+    runs = [child("index", index=str(work / f"ix{r}")) for r in range(args.runs)]
+    log(f"index: {runs}")
+    ix0 = work / "ix0"
+    shape = child("shape", index=str(ix0))
+    embed = [child("embed") for _ in range(args.runs)]
+    log(f"embedding alone: {embed}")
+    # run 1 asks all questions (for hit@5); later runs a sample, for latency medians
+    hit_rows = 30 if args.quick else 0
+    base = [
+        child("baseline", limit=(hit_rows if r == 0 else args.questions)) for r in range(args.runs)
+    ]
+    log(f"quickstart: {base}")
+    ours_q = child("queries", index=str(ix0), limit=hit_rows)
+    log(f"our queries: {ours_q}")
+    asks, imports = ask_and_imports(ix0, args.asks)
+    log(f"ask cold: {asks} bare imports: {imports}")
+    busy_asks, busy_imports = _asks_beside_hogs(ix0, 2 * args.asks)  # noisier: more
+    log(f"beside two CPU hogs: ask cold: {busy_asks} bare imports: {busy_imports}")
+    qual = quality(ix0, work, 60 if args.quick else None)
+    log(f"quality: {qual}")
+    scale, profiles = [], []
+    for n in sizes:
+        for backend in ("embedded", "server"):
+            row, prof = measure_size(cache, work, ix0, n, backend, args, n == max(sizes))
+            scale.append(row)
+            brief = {k: v for k, v in row.items() if k not in ("ask", "imports", "open_cached")}
+            log(f"scale {backend} {n}: {brief}")
+            if prof:
+                profiles.append(prof)
+    threads = threads_bench(args.quick)
+    info["load_end"] = list(os.getloadavg())
+    raw = {
+        "version": 2,
+        "machine": info,
+        "quick": args.quick,
+        "runs": args.runs,
+        "sizes": sizes,
+        "questions": args.questions,
+        "hit_rows": hit_rows or "all",
+        "index": runs,
+        "shape": shape,
+        "embed": embed,
+        "baseline": base,
+        "queries": ours_q,
+        "start": {
+            "ask": asks,
+            "imports": imports,
+            "busy_ask": busy_asks,
+            "busy_imports": busy_imports,
+        },
+        "quality": qual,
+        "scale": scale,
+        "profile": profiles,
+        "threads": threads,
+    }
+    return raw
+
+
+def _asks_beside_hogs(ix0: Path, asks: int) -> tuple:
+    """Cold asks and bare imports with two CPU-bound processes on the two cores."""
+    from threads import hogs
+
+    busy = hogs(2)  # the same, with two CPU-bound processes on the two cores
+    try:
+        return ask_and_imports(ix0, asks)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    args = _parser().parse_args()
     if args.phase:
         print(json.dumps(PHASES[args.phase](**json.loads(args.args))))
         return 0
@@ -631,71 +711,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     info = machine()
     try:
-        log(f"machine: {info}; cache {cache}")
-        runs = [child("index", index=str(work / f"ix{r}")) for r in range(args.runs)]
-        log(f"index: {runs}")
-        ix0 = work / "ix0"
-        shape = child("shape", index=str(ix0))
-        embed = [child("embed") for _ in range(args.runs)]
-        log(f"embedding alone: {embed}")
-        # run 1 asks all questions (for hit@5); later runs a sample, for latency medians
-        hit_rows = 30 if args.quick else 0
-        base = [
-            child("baseline", limit=(hit_rows if r == 0 else args.questions))
-            for r in range(args.runs)
-        ]
-        log(f"quickstart: {base}")
-        ours_q = child("queries", index=str(ix0), limit=hit_rows)
-        log(f"our queries: {ours_q}")
-        asks, imports = ask_and_imports(ix0, args.asks)
-        log(f"ask cold: {asks} bare imports: {imports}")
-        from threads import hogs
-
-        busy = hogs(2)  # the same, with two CPU-bound processes on the two cores
-        try:
-            busy_asks, busy_imports = ask_and_imports(ix0, 2 * args.asks)  # noisier: more
-        finally:
-            for proc in busy:
-                proc.kill()
-                proc.wait()
-        log(f"beside two CPU hogs: ask cold: {busy_asks} bare imports: {busy_imports}")
-        qual = quality(ix0, work, 60 if args.quick else None)
-        log(f"quality: {qual}")
-        scale, profiles = [], []
-        for n in sizes:
-            for backend in ("embedded", "server"):
-                row, prof = measure_size(cache, work, ix0, n, backend, args, n == max(sizes))
-                scale.append(row)
-                brief = {k: v for k, v in row.items() if k not in ("ask", "imports", "open_cached")}
-                log(f"scale {backend} {n}: {brief}")
-                if prof:
-                    profiles.append(prof)
-        threads = threads_bench(args.quick)
-        info["load_end"] = list(os.getloadavg())
-        raw = {
-            "version": 2,
-            "machine": info,
-            "quick": args.quick,
-            "runs": args.runs,
-            "sizes": sizes,
-            "questions": args.questions,
-            "hit_rows": hit_rows or "all",
-            "index": runs,
-            "shape": shape,
-            "embed": embed,
-            "baseline": base,
-            "queries": ours_q,
-            "start": {
-                "ask": asks,
-                "imports": imports,
-                "busy_ask": busy_asks,
-                "busy_imports": busy_imports,
-            },
-            "quality": qual,
-            "scale": scale,
-            "profile": profiles,
-            "threads": threads,
-        }
+        raw = _measure_all(args, info, work, cache, sizes)
         out.with_suffix(".json").write_text(json.dumps(raw, indent=1))
         render(raw, out)
         log(f"wrote {out}, {out.with_suffix('.json')} and {SCALING_DOC}")
