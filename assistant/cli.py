@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -337,13 +336,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
-    _users_parser(sub)
-    _eval_parser(sub, common)
-    _feedback_parser(sub)
-    return parser
-
-
-def _users_parser(sub: Any) -> None:
     p = sub.add_parser(
         "users",
         help="who may log in to the served chat (users.json beside the index)",
@@ -361,8 +353,6 @@ def _users_parser(sub: Any) -> None:
     p.add_argument("--update", action="store_true", help="change an existing user's password/role")
     p.set_defaults(func=cmd_users)
 
-
-def _eval_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)
     p.add_argument("qa_file", nargs="*", help="XQuAD-style or own JSON-lines QA files")
@@ -382,6 +372,9 @@ def _eval_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--no-index", action="store_true", help="use the index as it is")
     p.set_defaults(func=cmd_eval)
+
+    _feedback_parser(sub)
+    return parser
 
 
 def _feedback_parser(sub: Any) -> None:
