@@ -1,6 +1,7 @@
 """Progress lines carry an estimate of the time left (a 5 MB file embeds for a long while)."""
 
 import io
+import re
 
 import pytest
 
@@ -77,10 +78,11 @@ def test_terminal_bar_shows_rate_and_time_left():
     bar = ProgressBar(stream=out)
     for done in (0, 10, 20, 30):
         bar("embedding", done, 100)
-        time.sleep(0.15)
+        time.sleep(0.05)
     bar.close()
     shown = out.getvalue()
-    assert "30/100 [00:00<00:0" in shown and "text/s" in shown
+    # elapsed<left and a rate, whatever the machine's load made the times
+    assert re.search(r"30/100 \[\d\d:\d\d<\d\d:\d\d", shown) and "text/s" in shown
 
 
 def test_both_indexing_phases_show_and_the_moment_the_files_are_answerable():
