@@ -97,7 +97,8 @@ def test_both_indexing_phases_show_and_the_moment_the_files_are_answerable():
     assert lines == [
         "embedding: 0/4 texts",
         "embedding: 4/4 texts",
-        "answerable: the new files can be asked from now on",
+        "answerable: the new files can be asked from now on; still completing: their sentence "
+        "vectors (answers meanwhile embed the sentences they read)",
         "sentences: 0/30 texts",
         "sentences: 30/30 texts",
     ]
