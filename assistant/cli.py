@@ -293,14 +293,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--corpus",
-            help=f"documents folder, {FORMAT_NAMES} files "
-            "(default: ASSISTANT_CORPUS_DIR or corpus/)",
-        )
-        p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+    _asking_parsers(sub)
+    _serving_parsers(sub)
+    _eval_parser(sub)
+    _feedback_parser(sub)
+    return parser
 
+
+def common(p: argparse.ArgumentParser) -> None:
+    """The folders every command that reads the corpus or the index takes."""
+    p.add_argument(
+        "--corpus",
+        help=f"documents folder, {FORMAT_NAMES} files (default: ASSISTANT_CORPUS_DIR or corpus/)",
+    )
+    p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+
+
+def _asking_parsers(sub: Any) -> None:
+    """index, ask, chat, remove."""
     p = sub.add_parser("index", help="index the corpus (incremental)")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything into a fresh index")
@@ -325,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="a file name as indexed, or its path")
     p.set_defaults(func=cmd_remove)
 
+
+def _serving_parsers(sub: Any) -> None:
+    """serve and users."""
     p = sub.add_parser("serve", help="index if needed, then serve the browser chat")
     common(p)
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
@@ -356,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="change an existing user's password/role")
     p.set_defaults(func=cmd_users)
 
+
+def _eval_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)
     p.add_argument("qa_file", nargs="*", help="XQuAD-style or own JSON-lines QA files")
@@ -375,9 +390,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--no-index", action="store_true", help="use the index as it is")
     p.set_defaults(func=cmd_eval)
-
-    _feedback_parser(sub)
-    return parser
 
 
 def _feedback_parser(sub: Any) -> None:
