@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.answer.judge import anchors, name_part
+from assistant.answer.judge import anchors
+from assistant.answer.kinds import name_part
 
 __all__ = ["FollowUp", "FollowUpResolver", "is_follow_up", "previous_question"]
 
