@@ -30,6 +30,16 @@ class TestFuse:
         weighted = fuse(dense, lexical, "en", 1.5, 0.0, coverage={"stray": 0.1})
         assert weighted[0].chunk.id == "best"
 
+    def test_rrf_k_sets_how_much_a_single_top_rank_is_worth(self):
+        """A small constant favours the one first place, a large one the chunk found
+        twice (bench/sweep_retrieval.py measures the value)."""
+        a, x, y, b = chunk("a"), chunk("x"), chunk("y"), chunk("b")
+        dense = [(a, 0.9), (x, 0.8), (y, 0.7), (b, 0.6)]
+        sharp = fuse(dense, [(b, 5.0)], "de", 0.5, 0.0, rrf_k=1)
+        flat = fuse(dense, [(b, 5.0)], "de", 0.5, 0.0, rrf_k=60)
+        assert sharp[0].chunk.id == "a" and flat[0].chunk.id == "b"
+        assert flat[0].fused == 1 / 64 + 0.5 / 61
+
 
 class TestTranslatedQuestion:
     """An English question put into German words by the dictionary: German lexical

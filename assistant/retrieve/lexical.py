@@ -65,11 +65,12 @@ def language_key(files: Iterable[tuple[str, str]]) -> str:
 
 
 def bm25_postings(
-    docs: list[list[str]],
+    docs: list[list[str]], k1: float = K1, b: float = B
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Vocabulary and term-major postings (indptr, doc ids, BM25 weights) of ``docs``.
 
-    Pure; a query's scores are the sums of its terms' weights per document.
+    Pure; a query's scores are the sums of its terms' weights per document. ``k1``, ``b``:
+    BM25's saturation and length normalisation (bench/sweep_retrieval.py measures k1).
     """
     vocab: dict[str, int] = {}
     rows: list[tuple[int, int, int]] = []  # (term id, doc, tf)
@@ -89,7 +90,7 @@ def bm25_postings(
     df = np.bincount(term, minlength=len(vocab)).astype(np.float32)
     idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
     avgdl = float(lengths.mean()) or 1.0
-    norm = tf + K1 * (1.0 - B + B * lengths[doc] / avgdl)
+    norm = tf + k1 * (1.0 - b + b * lengths[doc] / avgdl)
     weights = (idf[term] * tf / norm).astype(np.float32)
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(np.bincount(term, minlength=len(vocab)), out=indptr[1:])
@@ -127,8 +128,10 @@ class LanguageIndex:
 
     # -- build and persist ----------------------------------------------------------------
     @classmethod
-    def build(cls, lang: str, chunks: Iterable[tuple[str, str]]) -> LanguageIndex:
-        """From (chunk id, text) pairs."""
+    def build(
+        cls, lang: str, chunks: Iterable[tuple[str, str]], k1: float = K1, b: float = B
+    ) -> LanguageIndex:
+        """From (chunk id, text) pairs; ``k1``, ``b`` as for :func:`bm25_postings`."""
         import Stemmer
 
         stemmer = Stemmer.Stemmer(STEMMERS.get(lang, "english"))
@@ -137,7 +140,7 @@ class LanguageIndex:
             ids.append(cid)
             docs.append(stemmer.stemWords(tokenize(text)))
             words |= words_of(text)
-        vocab, indptr, doc_ids, weights = bm25_postings(docs)
+        vocab, indptr, doc_ids, weights = bm25_postings(docs, k1, b)
         return cls(
             lang, np.asarray(ids, dtype=str), vocab, indptr, doc_ids, weights, frozenset(words)
         )

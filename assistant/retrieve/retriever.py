@@ -64,6 +64,7 @@ def fuse(
     coverage: dict[str, float] | None = None,
     gate: float | None = None,
     translated: dict[str, float] | None = None,
+    rrf_k: int = RRF_K,
 ) -> list[Hit]:
     """Weighted reciprocal-rank fusion; pure, so it is unit-tested on its own.
 
@@ -78,6 +79,7 @@ def fuse(
     indexes: a chunk's lexical rank is its place among the chunks of its language.
     ``translated``: document languages the question was put into by a dictionary, with
     the weight their lexical hits get (they count like the question's own language).
+    ``rrf_k``: the reciprocal-rank constant (bench/sweep_retrieval.py measures it).
     """
     translated = translated or {}
     hits: dict[str, Hit] = {}
@@ -85,7 +87,7 @@ def fuse(
         hit = hits.setdefault(chunk.id, Hit(chunk))
         hit.dense = score
         hit.ranks["dense"] = rank + 1
-        hit.fused += 1.0 / (RRF_K + rank + 1)
+        hit.fused += 1.0 / (rrf_k + rank + 1)
     best = max((score for _, score in dense), default=0.0)
     # dense retrieval's best match in the other language: the question is about a
     # document in that language, and its own words can only mislead
@@ -105,7 +107,7 @@ def fuse(
         if gate is not None:
             near = 1.0 - (best - hit.dense) / gate if "dense" in hit.ranks else 0.0
             weight *= max(0.0, near)
-        hit.fused += weight / (RRF_K + rank + 1)
+        hit.fused += weight / (rrf_k + rank + 1)
     return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 
 
@@ -206,8 +208,14 @@ class HybridRetriever(BaseRetriever):
         snapshot: Callable[[], Snapshot],
         top_k: int | None = None,
         translator: Translator | None = None,
+        rrf_k: int = RRF_K,
+        dense_kept: int = DENSE_KEPT,
     ):
+        """``rrf_k``, ``dense_kept``: the fusion constants, as parameters so
+        bench/sweep_retrieval.py can measure other values."""
         super().__init__()
+        self._rrf_k = rrf_k
+        self._dense_kept = dense_kept
         self._settings = settings
         self._store = store
         self._embedder = embedder
@@ -253,8 +261,9 @@ class HybridRetriever(BaseRetriever):
             coverage=snap.lexicon.coverage(question, read, queries),
             gate=settings.lexical_gate or None,
             translated=dict.fromkeys(queries, settings.lexical_weight_translated),
+            rrf_k=self._rrf_k,
         )
-        hits = keep_dense_top(fused, k, DENSE_KEPT)
+        hits = keep_dense_top(fused, k, self._dense_kept)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
         if missing:
             cosine_fill(hits, q_vec, self._store.embeddings(missing))
