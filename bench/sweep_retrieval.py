@@ -16,7 +16,8 @@ document holding the gold answer; hit@k is the share of questions with a hit amo
 candidates are read once per candidate count, so a configuration costs the lexical leg
 and the fusion only. BM25's k1 is swept by rebuilding the lexical indexes in memory.
 
-The choice per number: the value with the best pooled fit hit@k (hit@1 breaks ties); it
+The choice per number: the value with the best fit hit@k averaged over the eight
+directions (two corpora, question and document language; hit@1 breaks ties); it
 replaces the current one only if it beats it by ``MARGIN`` on the fit split and the
 held-out split agrees (better there too). ``top_k`` is reported, not chosen: hit@k grows
 with k by construction, and what more passages cost is the answerer's reading time.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import sys
 import time
@@ -120,12 +122,22 @@ class Corpus:
         self.snapshot = self.bot.state.snapshot()
         self._lexicons: dict[float, Snapshot] = {K1: self.snapshot}
         began = time.perf_counter()
-        embed = self.bot.embedder.get_query_embedding
-        self.vectors = [embed(r["question"]) for r in self.rows]
+        self.vectors = self._embedded(here)
         print(
             f"{name}: {len(self.rows)} questions embedded in {time.perf_counter() - began:.0f} s",
             file=sys.stderr,
         )
+
+    def _embedded(self, here: Path) -> list[list[float]]:
+        """Each question's embedding, kept beside the index for the next run."""
+        texts = [r["question"] for r in self.rows]
+        key = hashlib.sha1(json.dumps(texts).encode()).hexdigest()[:12]
+        path = here / f"questions-{key}.npy"
+        if path.exists():
+            return [list(map(float, v)) for v in np.load(path)]
+        vectors = [self.bot.embedder.get_query_embedding(t) for t in texts]
+        np.save(path, np.asarray(vectors, dtype=np.float32))
+        return vectors
 
     def with_k1(self, k1: float) -> Snapshot:
         """The committed state with its lexical indexes rebuilt for BM25's ``k1``."""
@@ -169,12 +181,15 @@ def at(ranks: list[int | None], k: int) -> float:
 
 
 def summary(cells: dict[str, list[int | None]], k: int) -> dict:
-    """Pooled hit@1 and hit@k over all questions, and hit@k per direction."""
+    """hit@1 and hit@k pooled over all questions and averaged over the directions
+    (macro: each corpus and language pair counts once), and hit@k per direction."""
     pooled = [r for ranks in cells.values() for r in ranks]
     return {
         "n": len(pooled),
         "hit@1": at(pooled, 1),
         "hit@k": at(pooled, k),
+        "macro@1": float(np.mean([at(r, 1) for r in cells.values()])),
+        "macro@k": float(np.mean([at(r, k) for r in cells.values()])),
         "cells": {c: {"n": len(r), "hit@k": at(r, k)} for c, r in sorted(cells.items())},
     }
 
@@ -187,10 +202,11 @@ def measure(corpora: list[Corpus], config: dict, split: str) -> dict:
 
 
 def choose(name: str, fit: dict[float, dict]) -> float:
-    """The best value on fit (hit@k, then hit@1); the current one unless it gains MARGIN."""
+    """The best value on fit (macro hit@k, then macro hit@1); the current one unless it
+    gains MARGIN."""
     current = CURRENT[name]
-    best = max(fit, key=lambda v: (fit[v]["hit@k"], fit[v]["hit@1"], v == current))
-    if name == "top_k" or fit[best]["hit@k"] < fit[current]["hit@k"] + MARGIN:
+    best = max(fit, key=lambda v: (fit[v]["macro@k"], fit[v]["macro@1"], v == current))
+    if name == "top_k" or fit[best]["macro@k"] < fit[current]["macro@k"] + MARGIN:
         return current
     return best
 
@@ -206,13 +222,13 @@ def sweep(
             began = time.perf_counter()
             fit[value] = measure(use, {**CURRENT, name: value}, "fit")
             print(
-                f"{name}={value}: fit hit@k {fit[value]['hit@k']:.3f} "
+                f"{name}={value}: fit macro hit@k {fit[value]['macro@k']:.3f} "
                 f"({time.perf_counter() - began:.0f} s)",
                 file=sys.stderr,
             )
         chosen = choose(name, fit)
         held = {v: measure(use, {**CURRENT, name: v}, "heldout") for v in GRID[name]}
-        agrees = held[chosen]["hit@k"] > held[CURRENT[name]]["hit@k"]
+        agrees = held[chosen]["macro@k"] > held[CURRENT[name]]["macro@k"]
         results[name] = {
             "current": CURRENT[name],
             "chosen": chosen if (chosen == CURRENT[name] or agrees) else CURRENT[name],
@@ -231,16 +247,17 @@ def report(results: dict, command: str) -> str:
             f"### {name} (current {r['current']}, fit's choice {r['fit_choice']}, "
             f"kept/changed to {r['chosen']})",
             "",
-            "| value | fit n | fit hit@1 | fit hit@k | held-out n | held-out hit@1 "
-            "| held-out hit@k |",
+            "| value | fit macro hit@1 | fit macro hit@k | fit pooled hit@k (n) "
+            "| held-out macro hit@1 | held-out macro hit@k | held-out pooled hit@k (n) |",
             "|---|---|---|---|---|---|---|",
         ]
         for v, f in r["fit"].items():
             h = r["heldout"][v]
             mark = " (current)" if float(v) == float(r["current"]) else ""
             lines.append(
-                f"| {v}{mark} | {f['n']} | {f['hit@1']:.3f} | {f['hit@k']:.3f} | {h['n']} "
-                f"| {h['hit@1']:.3f} | {h['hit@k']:.3f} |"
+                f"| {v}{mark} | {f['macro@1']:.3f} | {f['macro@k']:.3f} "
+                f"| {f['hit@k']:.3f} ({f['n']}) | {h['macro@1']:.3f} | {h['macro@k']:.3f} "
+                f"| {h['hit@k']:.3f} ({h['n']}) |"
             )
         lines += ["", "Per direction, hit@k (fit / held-out):", ""]
         cells = sorted(next(iter(r["fit"].values()))["cells"])
