@@ -120,10 +120,14 @@ def keep_dense_top(hits: list[Hit], k: int, n: int) -> list[Hit]:
     top = hits[:k]
     n = min(n, k)  # a list of k can only guarantee k of them
     dense_best = sorted((h for h in hits if "dense" in h.ranks), key=lambda h: h.ranks["dense"])[:n]
-    missing = [h for h in dense_best if h not in top]
-    if missing:
-        top = top[: k - len(missing)] + missing
-    return top
+    if all(h in top for h in dense_best):
+        return top
+    # the guaranteed ones, and the best of the rest in the room left, in fused order (cutting
+    # the list's tail instead could cut a guaranteed hit that fusion placed there)
+    kept = {id(h) for h in dense_best}
+    others = [h for h in hits if id(h) not in kept][: k - len(dense_best)]
+    kept |= {id(h) for h in others}
+    return [h for h in hits if id(h) in kept]
 
 
 def cosine_fill(hits: list[Hit], query_vec: list[float], vectors: dict[str, list[float]]) -> None:
