@@ -21,7 +21,8 @@ directions (two corpora, question and document language; hit@1 breaks ties); it
 replaces the current one only if it beats it by ``MARGIN`` on the fit split and the
 held-out split agrees (better there too). ``top_k`` is reported, not chosen: hit@k grows
 with k by construction, and what more passages cost is the answerer's reading time.
-Results: ``bench/out/sweep_retrieval.json`` and a Markdown report on stdout.
+Results: ``bench/out/sweep_retrieval.json`` and a Markdown report on stdout
+(``--render <json>`` prints the report of a saved run again).
 """
 
 from __future__ import annotations
@@ -240,8 +241,32 @@ def sweep(
     return results
 
 
+def overview(results: dict) -> list[str]:
+    """One row per number: the current value and the fit split's best, both splits."""
+    lines = [
+        "| number | grid | current: fit / held-out macro hit@k | fit's best "
+        "| best: fit / held-out macro hit@k | value now |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        cur = {float(v): v for v in r["fit"]}[float(r["current"])]
+        score = {v: (f["macro@k"], f["macro@1"]) for v, f in r["fit"].items()}
+        tops = [v for v in r["fit"] if score[v] == max(score.values())]
+        top = tops[0]
+        changed = " (changed)" if r["chosen"] != r["current"] else ""
+        lines.append(
+            f"| {name} | {', '.join(r['fit'])} "
+            f"| {r['fit'][cur]['macro@k']:.3f} / {r['heldout'][cur]['macro@k']:.3f} "
+            f"| {', '.join(tops)} "
+            f"| {r['fit'][top]['macro@k']:.3f} / {r['heldout'][top]['macro@k']:.3f} "
+            f"| {r['chosen']}{changed} |"
+        )
+    return lines + [""]
+
+
 def report(results: dict, command: str) -> str:
     lines = [f"Command: `{command}`", f"Date: {datetime.date.today().isoformat()}", ""]
+    lines += overview(results)
     for name, r in results.items():
         lines += [
             f"### {name} (current {r['current']}, fit's choice {r['fit_choice']}, "
@@ -278,7 +303,11 @@ def main() -> None:
     ap.add_argument("--corpus", nargs="+", default=["mixed", "laws"])
     ap.add_argument("--only", default="", help="comma-separated numbers to sweep (default all)")
     ap.add_argument("--k1-corpus", default="", help="sweep k1 on these corpora only")
+    ap.add_argument("--render", metavar="JSON", help="only print the report of a saved run")
     args = ap.parse_args()
+    if args.render:
+        print(report(json.loads(Path(args.render).read_text()), "(rendered) " + args.render))
+        return
     names = [n for n in args.only.split(",") if n] or list(GRID)
     corpora = [Corpus(Path(args.root), name) for name in args.corpus]
     out = ROOT / "bench" / "out" / "sweep_retrieval.json"
