@@ -39,6 +39,17 @@ class TestBm25Postings:
         expected = idf * 2 / (2 + 1.5 * (1 - 0.75 + 0.75 * 3 / 2))
         assert weights[indptr[c]] == pytest.approx(expected, rel=1e-5)
 
+    def test_k1_and_b_are_parameters(self):
+        """Lucene's default k1 (1.2) and no length normalisation (b=0), by hand."""
+        docs = [["a", "b"], ["b", "c", "c"], ["d"]]
+        vocab, indptr, _, weights = bm25_postings(docs, k1=1.2, b=0.0)
+        c = vocab.index("c")
+        idf = math.log(1 + (3 - 1 + 0.5) / (1 + 0.5))
+        assert weights[indptr[c]] == pytest.approx(idf * 2 / (2 + 1.2), rel=1e-5)
+        plain = LanguageIndex.build("de", GERMAN).search("Rates Rates", 1)
+        flat = LanguageIndex.build("de", GERMAN, k1=0.9).search("Rates Rates", 1)
+        assert plain[0][0] == flat[0][0] and plain[0][1] != flat[0][1]
+
     def test_document_frequency_is_the_posting_length(self):
         vocab, indptr, _, _ = bm25_postings([["x", "y"], ["x"], ["x", "x"]])
         x = vocab.index("x")

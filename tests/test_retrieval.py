@@ -30,6 +30,16 @@ class TestFuse:
         weighted = fuse(dense, lexical, "en", 1.5, 0.0, coverage={"stray": 0.1})
         assert weighted[0].chunk.id == "best"
 
+    def test_rrf_k_sets_how_much_a_single_top_rank_is_worth(self):
+        """A small constant favours the one first place, a large one the chunk found
+        twice (bench/sweep_retrieval.py measures the value)."""
+        a, x, y, b = chunk("a"), chunk("x"), chunk("y"), chunk("b")
+        dense = [(a, 0.9), (x, 0.8), (y, 0.7), (b, 0.6)]
+        sharp = fuse(dense, [(b, 5.0)], "de", 0.5, 0.0, rrf_k=1)
+        flat = fuse(dense, [(b, 5.0)], "de", 0.5, 0.0, rrf_k=60)
+        assert sharp[0].chunk.id == "a" and flat[0].chunk.id == "b"
+        assert flat[0].fused == 1 / 64 + 0.5 / 61
+
 
 class TestTranslatedQuestion:
     """An English question put into German words by the dictionary: German lexical
@@ -74,6 +84,14 @@ class TestKeepDenseTop:
         a, b = chunk("a"), chunk("b")
         hits = fuse([(a, 0.9), (b, 0.8)], [], "de", 1.5, 0.0)
         assert keep_dense_top(hits, 5, 2) == hits
+
+    def test_a_kept_hit_fusion_placed_last_is_not_cut_for_another(self):
+        """Fused [b, a], dense best [a, c], k 2: both dense hits, not [b, c]."""
+        a, b, c = chunk("a"), chunk("b"), chunk("c")
+        hits = fuse([(a, 0.8), (c, 0.78), (b, 0.5)], [(b, 9.0)], "de", 3.0, 0.0)
+        assert [h.chunk.id for h in hits][:2] == ["b", "a"]
+        assert [h.chunk.id for h in keep_dense_top(hits, 2, 2)] == ["a", "c"]
+        assert [h.chunk.id for h in keep_dense_top(hits, 3, 2)] == ["b", "a", "c"]
 
     def test_a_list_of_one_holds_the_best_dense_hit(self):
         a, b, c, d = (chunk(x) for x in "abcd")
@@ -130,7 +148,7 @@ class TestHybridRetriever:
         text_chunk("old", "Bilal bin Saqib war früher Geschäftsführer.", "c.md", version="v0"),
     ]
 
-    def retriever(self, store, manifest_versions=None):
+    def retriever(self, store, manifest_versions=None, gate=0.05, **fusion):
         from assistant.retrieve.lexical import LanguageIndex, Lexicon
         from assistant.retrieve.retriever import HybridRetriever, Snapshot
         from assistant.settings import Settings
@@ -145,8 +163,8 @@ class TestHybridRetriever:
             snaps.append(1)
             return Snapshot(manifest, lexicon)
 
-        settings = Settings(_env_file=None, top_k=2, candidates=5)
-        return HybridRetriever(settings, store, FakeEmbedder(), snapshot), snaps
+        settings = Settings(_env_file=None, top_k=2, candidates=5, lexical_gate=gate)
+        return HybridRetriever(settings, store, FakeEmbedder(), snapshot, **fusion), snaps
 
     def test_lexical_hits_are_read_from_the_store_by_id(self):
         store = FakeStore(self.chunks, dense=[("a", 0.80)])
@@ -181,6 +199,23 @@ class TestHybridRetriever:
         short = FakeStore(chunks, dense=[("a", 0.80)])  # fewer than k: read, as before
         hits, _ = self.retriever(short)[0].search(question, "de")
         assert "b" in short.fetched[0] and [h.chunk.id for h in hits] == ["a", "b"]
+
+    def test_dense_kept_is_a_parameter(self):
+        """Ungated, BM25 lifts "b" over dense retrieval's second best unless the two best
+        dense hits are kept (bench/sweep_retrieval.py measures 0 to 3)."""
+        chunks = [
+            text_chunk("a", "Der Rat wurde im März gegründet.", "a.md"),
+            text_chunk("c", "Die Stadt liegt am Fluss.", "c.md"),
+            text_chunk("b", "Bilal bin Saqib ist Geschäftsführer des Rates.", "b.md"),
+        ]
+        self.chunks = chunks
+        question = "Wer ist Geschäftsführer des Rates?"
+        dense = [("a", 0.80), ("c", 0.78), ("b", 0.50)]
+        found = {}
+        for kept in (0, 2):
+            retriever, _ = self.retriever(FakeStore(chunks, dense), gate=0.0, dense_kept=kept)
+            found[kept] = [h.chunk.id for h in retriever.search(question, "de")[0]]
+        assert "b" in found[0] and found[2] == ["a", "c"]
 
     def test_chunks_of_superseded_versions_are_never_returned(self):
         store = FakeStore(self.chunks, dense=[("old", 0.9), ("a", 0.8)])

@@ -40,8 +40,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Cormack et al.'s reciprocal-rank constant; 20 and 100 are no better (bench/SWEEP.md)
 RRF_K = 60
-DENSE_KEPT = 2  # the best dense hits the answerer always sees, whatever fusion says
+# the best dense hits the answerer always sees, whatever fusion says: a guarantee (0 to 2
+# retrieve the same on the development set, bench/SWEEP.md), not a tuned number
+DENSE_KEPT = 2
 
 
 @dataclass
@@ -64,6 +67,7 @@ def fuse(
     coverage: dict[str, float] | None = None,
     gate: float | None = None,
     translated: dict[str, float] | None = None,
+    rrf_k: int = RRF_K,
 ) -> list[Hit]:
     """Weighted reciprocal-rank fusion; pure, so it is unit-tested on its own.
 
@@ -78,6 +82,7 @@ def fuse(
     indexes: a chunk's lexical rank is its place among the chunks of its language.
     ``translated``: document languages the question was put into by a dictionary, with
     the weight their lexical hits get (they count like the question's own language).
+    ``rrf_k``: the reciprocal-rank constant (bench/sweep_retrieval.py measures it).
     """
     translated = translated or {}
     hits: dict[str, Hit] = {}
@@ -85,7 +90,7 @@ def fuse(
         hit = hits.setdefault(chunk.id, Hit(chunk))
         hit.dense = score
         hit.ranks["dense"] = rank + 1
-        hit.fused += 1.0 / (RRF_K + rank + 1)
+        hit.fused += 1.0 / (rrf_k + rank + 1)
     best = max((score for _, score in dense), default=0.0)
     # dense retrieval's best match in the other language: the question is about a
     # document in that language, and its own words can only mislead
@@ -105,7 +110,7 @@ def fuse(
         if gate is not None:
             near = 1.0 - (best - hit.dense) / gate if "dense" in hit.ranks else 0.0
             weight *= max(0.0, near)
-        hit.fused += weight / (RRF_K + rank + 1)
+        hit.fused += weight / (rrf_k + rank + 1)
     return sorted(hits.values(), key=lambda h: h.fused, reverse=True)
 
 
@@ -115,10 +120,14 @@ def keep_dense_top(hits: list[Hit], k: int, n: int) -> list[Hit]:
     top = hits[:k]
     n = min(n, k)  # a list of k can only guarantee k of them
     dense_best = sorted((h for h in hits if "dense" in h.ranks), key=lambda h: h.ranks["dense"])[:n]
-    missing = [h for h in dense_best if h not in top]
-    if missing:
-        top = top[: k - len(missing)] + missing
-    return top
+    if all(h in top for h in dense_best):
+        return top
+    # the guaranteed ones, and the best of the rest in the room left, in fused order (cutting
+    # the list's tail instead could cut a guaranteed hit that fusion placed there)
+    kept = {id(h) for h in dense_best}
+    others = [h for h in hits if id(h) not in kept][: k - len(dense_best)]
+    kept |= {id(h) for h in others}
+    return [h for h in hits if id(h) in kept]
 
 
 def cosine_fill(hits: list[Hit], query_vec: list[float], vectors: dict[str, list[float]]) -> None:
@@ -206,8 +215,14 @@ class HybridRetriever(BaseRetriever):
         snapshot: Callable[[], Snapshot],
         top_k: int | None = None,
         translator: Translator | None = None,
+        rrf_k: int = RRF_K,
+        dense_kept: int = DENSE_KEPT,
     ):
+        """``rrf_k``, ``dense_kept``: the fusion constants, as parameters so
+        bench/sweep_retrieval.py can measure other values."""
         super().__init__()
+        self._rrf_k = rrf_k
+        self._dense_kept = dense_kept
         self._settings = settings
         self._store = store
         self._embedder = embedder
@@ -253,8 +268,9 @@ class HybridRetriever(BaseRetriever):
             coverage=snap.lexicon.coverage(question, read, queries),
             gate=settings.lexical_gate or None,
             translated=dict.fromkeys(queries, settings.lexical_weight_translated),
+            rrf_k=self._rrf_k,
         )
-        hits = keep_dense_top(fused, k, DENSE_KEPT)
+        hits = keep_dense_top(fused, k, self._dense_kept)
         missing = [h.chunk.id for h in hits if "dense" not in h.ranks]
         if missing:
             cosine_fill(hits, q_vec, self._store.embeddings(missing))
