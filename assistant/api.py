@@ -453,12 +453,11 @@ class Assistant:
 
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
         """Index once if there is no index yet (first start); otherwise leave it alone,
-        but finish in the background the sentence vectors a killed run left missing (or an
-        older index stored in its own layout)."""
+        but finish in the background the sentence vectors a killed run left missing."""
         if self.store.exists() and self.store.manifest():
             if self.store.read_only:
                 return None  # readers never write: the next writer finishes what is left
-            if self.store.pending_sentences() or self.store.has_legacy_layout():
+            if self.store.pending_sentences():
                 self._complete_in_background()
             return None
         return self.index(progress)

@@ -59,7 +59,7 @@ def test_add_change_delete_is_incremental(settings_factory):
     assert sources(bot) == ["a.txt"]
     store = bot.store
     leftovers = store.collection().get(where={"source": "b.txt"})["ids"]
-    assert leftovers == [] and store.sentences().get(where={"source": "b.txt"})["ids"] == []
+    assert leftovers == [] and list(store.sentences().of_sources(["b.txt"])) == []
     assert bot.ask("Wie lang ist der Fluss Wendel?").declined
 
 

@@ -43,7 +43,8 @@ from assistant.ingest.loaders import (
 from assistant.question.language import detect_language
 from assistant.retrieve.embedding import embedder_id, token_counter
 from assistant.settings import Settings
-from assistant.store.chunks import ChunkStore, store_error
+from assistant.store.chunks import ChunkStore
+from assistant.store.errors import store_error
 from assistant.store.locking import WriteLock, write_lock
 from assistant.store.records import FileEntry, SentenceVector, StoredChunk, chunk_id, text_hash
 
@@ -226,9 +227,6 @@ def complete_sentences(
     """
     report = report or IndexReport()
     progress = progress or (lambda stage, done, total: None)
-    store.move_manifest_out()  # an older index's layouts: the manifest, the sentences
-    if store.drop_legacy_sentences():  # (all of them again)
-        store.set_pending(sorted(store.manifest()))
     pending = store.pending_sentences()
     if not pending:
         return report
@@ -365,7 +363,6 @@ def index_corpus(
         else:
             store.drop_staged()  # what a killed rebuild left behind
             store.check_model(embed_id)
-            store.move_manifest_out()  # an older index's layout, before it is written to
             old = store.manifest()
             was_dirty = store.dirty()
         new = dict(old)
@@ -445,13 +442,11 @@ def index_corpus(
             target.check_room(len(all_nodes) + len(later), len(all_nodes[0].embedding), texts)
         try:
             target.collection(create=True, embed_id=embed_id)
-            if rebuild:
-                target.sentences()  # empty: the swap must not keep the old model's vectors
             if pending and not rebuild:
                 target.mark_dirty()  # if this run dies, the next one removes its chunks
             waiting = set() if rebuild else set(store.pending_sentences())
             for source, nodes, entry, is_new in pending:
-                target.delete_where({"$and": [{"source": source}, {"version": entry.version}]})
+                target.delete_version(source, entry.version)
                 target.add(nodes)
                 new[source] = entry
                 waiting.add(source)
