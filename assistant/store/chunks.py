@@ -116,6 +116,10 @@ class ChunkStore(Connection, RebuildSteps):
         self._put_manifest(meta["stamp"], {})
         return self._create(self.settings.collection, meta)
 
+    def _start_empty(self, embed_id: str) -> None:
+        """Start this store's collection anew, not complete yet (a staged rebuild's)."""
+        self._collection = self._create_collection(embed_id, complete=False)
+
     def _put_manifest(self, stamp: str, manifest: dict[str, FileEntry]) -> None:
         self.manifests().upsert(
             ids=[stamp], embeddings=[PLACEHOLDER], metadatas=[{"z": encode_manifest(manifest)}]

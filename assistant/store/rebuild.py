@@ -66,7 +66,7 @@ class RebuildSteps:
         staged = type(self)(
             self.settings.model_copy(update={"collection": staged_name}), client=self.client
         )
-        staged._collection = staged._create_collection(embed_id, complete=False)
+        staged._start_empty(embed_id)
         return staged
 
     @guarded
