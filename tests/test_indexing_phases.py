@@ -71,7 +71,8 @@ def expected_sentences(store: ChunkStore) -> set[str]:
 
 
 def stored_equal_embedded(store: ChunkStore, embedder) -> bool:
-    """Every stored vector is the one its text embeds to, at the offsets of its sentence."""
+    """Every stored vector is the one its text embeds to (within half an int8 step of the
+    vector's scale, see assistant/store/sentences.py), at the offsets of its sentence."""
     chunks = store.chunks_of(store.manifest(), list(store.manifest()))
     stored = store.sentence_vectors([c.id for c in chunks])
     for c in chunks:
@@ -80,8 +81,10 @@ def stored_equal_embedded(store: ChunkStore, embedder) -> bool:
         if [(r.start, r.end, r.kind) for r, _ in recs] != [(v.start, v.end, v.kind) for v in got]:
             return False
         vecs = embedder.get_text_embedding_batch([t for _, t in recs])
-        if any(max(abs(a - b) for a, b in zip(v.vector, w)) > 1e-5 for v, w in zip(got, vecs)):
-            return False
+        for v, w in zip(got, vecs):
+            step = max(abs(x) for x in w) / 127
+            if max(abs(a - b) for a, b in zip(v.vector, w)) > step / 2 + 1e-5:
+                return False
     return True
 
 
@@ -170,8 +173,10 @@ def test_answers_while_sentence_vectors_are_missing_equal_the_complete_index(set
     assert sentence_count(bot.store) == len(expected_sentences(bot.store)) > 0
     after = [Assistant(settings).ask(q).to_dict() for q, _ in TOWN_QA]
     for (question, gold), a, b in zip(TOWN_QA, during, after):
-        assert a["answer"] == b["answer"], question
-        assert a["confidence"] == b["confidence"], question
+        assert a["answer"] == b["answer"] and a["outcome"] == b["outcome"], question
+        # stored vectors are int8 (a cosine moves by < 0.002): the same answer, a confidence
+        # within rounding of the one from vectors embedded on the fly
+        assert abs(a["confidence"] - b["confidence"]) <= 0.005, question
         assert [c["quote"] for c in a["citations"]] == [c["quote"] for c in b["citations"]]
         if gold:  # right, not merely equal
             assert gold in " ".join(c["quote"] for c in b["citations"]), (question, b)
