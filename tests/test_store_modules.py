@@ -111,6 +111,16 @@ class TestRebuild:
         files = os.listdir(store.settings.index_dir / FOLDER)
         assert files == [f"{store.collection().id}.sqlite3"]  # the old one is gone
 
+    def test_a_rebuild_drops_the_sentence_collection_of_the_older_layout(self, settings_factory):
+        store = ChunkStore(settings_factory())
+        store.commit({}, "model")
+        store.client.create_collection("documents-sentence-vectors", embedding_function=None)
+        staged = store.start_rebuild("model")
+        staged.commit({}, "model")
+        store.finish_rebuild(staged)
+        names = sorted(c.name for c in store.client.list_collections())
+        assert names == ["documents", "documents-manifests"]
+
     def test_a_dropped_rebuild_leaves_no_sentence_file(self, settings_factory):
         store = ChunkStore(settings_factory())
         store.commit({}, "model")

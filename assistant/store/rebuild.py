@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 MANIFESTS = "-manifests"  # see chunks.MANIFESTS
 STAGED = "-rebuild"
+# where sentence vectors were kept before their file (Chroma metadata, 33 kB a chunk): an
+# index of that layout answers (missing vectors are embedded per question); a rebuild
+# drops the collection
+CHROMA_SENTENCES = "-sentence-vectors"
 
 
 class RebuildSteps:
@@ -98,8 +102,9 @@ class RebuildSteps:
             if self._get(name + MANIFESTS) is not None:
                 self.client.delete_collection(name + MANIFESTS)
             staged_part.modify(name=name + MANIFESTS)
-        if self._get(name) is not None:
-            self.client.delete_collection(name)
+        for old in (name, name + CHROMA_SENTENCES):
+            if self._get(old) is not None:
+                self.client.delete_collection(old)
         self._get(staged_name).modify(name=name)
         self.prune_sentence_files()
 
