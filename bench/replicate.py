@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from assistant.store.chunks import ChunkStore
-from assistant.store.records import FileEntry, StoredChunk, chunk_id, decode_sentence_vectors
+from assistant.store.records import FileEntry, StoredChunk, chunk_id
 
 NOISE = 0.01
 
@@ -30,11 +30,7 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
     manifest = source.manifest()
     col = source.collection()
     chunks = col.get(include=["documents", "metadatas", "embeddings"])
-    sents = source.sentences().get(include=["metadatas"])
-    by_chunk = {
-        cid: decode_sentence_vectors(cid, meta)
-        for cid, meta in zip(sents["ids"], sents["metadatas"])
-    }
+    by_chunk = source.sentence_vectors(chunks["ids"])
     chunk_vecs = np.asarray(chunks["embeddings"], dtype=np.float32)
     per_copy = len(chunks["ids"])
     copies = max(1, -(-n_chunks // per_copy))

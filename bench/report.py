@@ -39,7 +39,11 @@ PROFILE_PIECES: list[tuple[str, list[list[tuple[str, str]]]]] = [
     ("whole answer (`Assistant.ask`)", [[("assistant/api.py", "ask")]]),
     (
         "committed-state check (`_state`, store refresh)",
-        [[("assistant/api.py", "_state")], [("assistant/store/chunks.py", "refresh")]],
+        [
+            [("assistant/api.py", "_state")],
+            [("assistant/store/connection.py", "refresh")],
+            [("assistant/store/chunks.py", "refresh")],
+        ],
     ),
     (
         "query embedding",
@@ -713,11 +717,13 @@ def scaling_values(raw: dict) -> dict[str, str]:
 
 SCALES = {"10k": 10**4, "100k": 10**5, "1m": 10**6, "10m": 10**7}
 HNSW_BYTES_PER_VECTOR = 384 * 4 + 2 * 16 * 4 + 8  # vector, 2M neighbour ids (M=16), label
-# a chunk's sentence-vector record sits in a graph too, with a 1-dim placeholder vector
-HNSW_BYTES_PER_PLACEHOLDER = 4 + 2 * 16 * 4 + 8
-# a sentence vector in its chunk's record: float32 as base64 (4/3), and SQLite indexes
-# string metadata, so it is on disk twice; never in memory but for the hits' records
-SENTENCE_DISK_BYTES = 384 * 4 * 4 / 3 * 2
+# a sentence vector in the sentence file (assistant/store/sentences.py): int8 values and a
+# float32 scale; until 2026-12 float32 as base64 in Chroma metadata, which SQLite indexes
+# too (384 * 4 * 4/3 * 2 = 4096 B a vector, 33.45 kB a chunk)
+SENTENCE_DISK_BYTES = 384 + 4
+# per chunk's row beside its vectors: spans, ids, text hash, file name and version, their
+# two indexes and page slack (measured: 3.55 kB a chunk of 8 vectors at 1,000 chunks)
+SENTENCE_ROW_BYTES = 530
 
 
 def size(mb: float | None) -> str:
@@ -732,8 +738,8 @@ def arithmetic(shape: dict) -> dict[str, str]:
     v, chars = shape.get("texts_per_chunk"), shape.get("chunk_chars")
     utf8, terms = shape.get("chunk_bytes"), shape.get("terms_per_chunk")
     kb = lambda b: num(None if b is None else b / 1024, "{:.2f}", " kB")  # noqa: E731
-    hnsw = HNSW_BYTES_PER_VECTOR + HNSW_BYTES_PER_PLACEHOLDER
-    sentences = None if v is None else (v - 1) * SENTENCE_DISK_BYTES
+    hnsw = HNSW_BYTES_PER_VECTOR
+    sentences = None if v is None else (v - 1) * SENTENCE_DISK_BYTES + SENTENCE_ROW_BYTES
     text = None if chars is None else 2 * chars + 49  # UCS-2 str plus its object header
     bm25 = None if terms is None else terms * 8
     out = {

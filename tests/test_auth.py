@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from assistant.access.users import UserStore
-from assistant.store.chunks import move_aside
+from assistant.store.errors import move_aside
 from conftest import make_settings
 from ui.auth import MAX_WAITING, Gate, Throttle
 

@@ -205,9 +205,9 @@ class TestUnderLoad:
 def test_scaling_doc_fills_measured_and_extrapolated_figures():
     template = "{{open_cached_s_100k_emb}} {{disk_100k_emb}} {{hnsw_1m}} {{sentences_1m}} {{lexical_ms_10m}} {{dense_ms_1m}} {{open_first_s_10k_srv}} {{nonsense}}"
     text = render_scaling(template, _now())
-    # graph: (1672 + 140) B x 1M = 1.7 GB; 9 sentence vectors x 2048 B x 2 x 1M = 34.3 GB;
+    # graph: 1672 B x 1M = 1.6 GB; (9 sentence vectors x 388 B + a 530 B row) x 1M = 3.7 GB;
     # lexical 4 ms x 100; dense 10 ms x ln(1e6)/ln(1e5)
-    assert text == "0.50 s 2.0 GB 1.7 GB 34.3 GB 400.0 ms 12.0 ms - -"
+    assert text == "0.50 s 2.0 GB 1.6 GB 3.7 GB 400.0 ms 12.0 ms - -"
     values = scaling_values(_now())
     assert values["bm25_kb_per_chunk"] == "0.78 kB" and values["texts_per_chunk"] == "10.0"
 

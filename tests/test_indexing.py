@@ -59,7 +59,7 @@ def test_add_change_delete_is_incremental(settings_factory):
     assert sources(bot) == ["a.txt"]
     store = bot.store
     leftovers = store.collection().get(where={"source": "b.txt"})["ids"]
-    assert leftovers == [] and store.sentences().get(where={"source": "b.txt"})["ids"] == []
+    assert leftovers == [] and list(store.sentences().of_sources(["b.txt"])) == []
     assert bot.ask("Wie lang ist der Fluss Wendel?").declined
 
 
@@ -149,7 +149,9 @@ def test_rebuild_replaces_index_atomically(settings_factory):
     report = bot.index(rebuild=True)
     assert report.added == ["a.txt"]
     names = sorted(c.name for c in bot.store.client.list_collections())
-    assert names == ["documents", "documents-manifests", "documents-sentence-vectors"]
+    assert names == ["documents", "documents-manifests"]
+    files = sorted(p.name for p in (settings.index_dir / "sentence-vectors").iterdir())
+    assert files == [f"{bot.store.collection().id}.sqlite3"]  # the old index's file is gone
     assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote
 
 

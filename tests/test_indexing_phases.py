@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from dataclasses import asdict
 
 import pytest
 from pydantic import PrivateAttr
@@ -72,7 +71,8 @@ def expected_sentences(store: ChunkStore) -> set[str]:
 
 
 def stored_equal_embedded(store: ChunkStore, embedder) -> bool:
-    """Every stored vector is the one its text embeds to, at the offsets of its sentence."""
+    """Every stored vector is the one its text embeds to (within half an int8 step of the
+    vector's scale, see assistant/store/sentences.py), at the offsets of its sentence."""
     chunks = store.chunks_of(store.manifest(), list(store.manifest()))
     stored = store.sentence_vectors([c.id for c in chunks])
     for c in chunks:
@@ -81,8 +81,10 @@ def stored_equal_embedded(store: ChunkStore, embedder) -> bool:
         if [(r.start, r.end, r.kind) for r, _ in recs] != [(v.start, v.end, v.kind) for v in got]:
             return False
         vecs = embedder.get_text_embedding_batch([t for _, t in recs])
-        if any(max(abs(a - b) for a, b in zip(v.vector, w)) > 1e-5 for v, w in zip(got, vecs)):
-            return False
+        for v, w in zip(got, vecs):
+            step = max(abs(x) for x in w) / 127
+            if max(abs(a - b) for a, b in zip(v.vector, w)) > step / 2 + 1e-5:
+                return False
     return True
 
 
@@ -171,8 +173,10 @@ def test_answers_while_sentence_vectors_are_missing_equal_the_complete_index(set
     assert sentence_count(bot.store) == len(expected_sentences(bot.store)) > 0
     after = [Assistant(settings).ask(q).to_dict() for q, _ in TOWN_QA]
     for (question, gold), a, b in zip(TOWN_QA, during, after):
-        assert a["answer"] == b["answer"], question
-        assert a["confidence"] == b["confidence"], question
+        assert a["answer"] == b["answer"] and a["outcome"] == b["outcome"], question
+        # stored vectors are int8 (a cosine moves by < 0.002): the same answer, a confidence
+        # within rounding of the one from vectors embedded on the fly
+        assert abs(a["confidence"] - b["confidence"]) <= 0.005, question
         assert [c["quote"] for c in a["citations"]] == [c["quote"] for c in b["citations"]]
         if gold:  # right, not merely equal
             assert gold in " ".join(c["quote"] for c in b["citations"]), (question, b)
@@ -245,40 +249,6 @@ def test_rebuild_starts_with_no_sentence_vectors_of_the_old_index(settings_facto
     (corpus / "b.txt").write_text("Der Markt findet jeden Samstag auf dem großen Platz statt.")
     bot = Assistant(settings)
     bot.index(rebuild=True)
-    got = bot.store.sentences().get(include=["metadatas"])
-    assert {m["source"] for m in got["metadatas"]} == {"b.txt"}
+    assert {c for c, _ in bot.store.sentences().of_sources(["a.txt"])} == set()
+    assert {c for c, _ in bot.store.sentences().of_sources(["b.txt"])} != set()
     assert sentence_count(bot.store) == len(expected_sentences(bot.store))
-
-
-@pytest.mark.slow
-def test_an_index_with_one_record_per_vector_is_migrated_by_the_next_writer(settings_factory):
-    """Indexes before per-chunk records kept a '-sentences' collection of one record per
-    vector, and the manifest in the chunk collection's metadata. Readers embed what they
-    miss; the next writer drops the old collection, stores records, moves the manifest."""
-    settings = settings_factory()
-    (settings.corpus_dir / "lindenau.md").write_text(TOWN)
-    bot = Assistant(settings)
-    index_corpus(settings, bot.embedder, bot.store, defer_sentences=True)
-    bot.store.set_pending([])  # as an old index: complete, its vectors elsewhere
-    inline = json.dumps({k: asdict(v) for k, v in bot.store.manifest().items()})
-    col = bot.store.collection()
-    col.modify(metadata={**col.metadata, "manifest": inline})
-    bot.store.client.delete_collection(settings.collection + "-manifests")
-    legacy = bot.store.client.create_collection(
-        settings.collection + "-sentences", embedding_function=None
-    )
-    legacy.add(ids=["x:0s"], embeddings=[[0.5] * 384], metadatas=[{"chunk": "x"}])
-    assert sentence_count(bot.store) == 0
-    question, gold = TOWN_QA[0]
-    assert gold in Assistant(settings).ask(question).citations[0].quote  # a reader copes
-
-    server = Assistant(settings)  # a server start converts it in the background
-    assert server.ensure_index() is None and server.wait_for_index(timeout=300)
-    report = Assistant(settings).index()
-    assert not report.changed and report.texts_embedded == 0
-    names = sorted(c.name for c in bot.store.client.list_collections())
-    assert names == ["documents", "documents-manifests", "documents-sentence-vectors"]
-    fresh = ChunkStore(settings)
-    assert "manifest" not in fresh.collection().metadata and "lindenau.md" in fresh.manifest()
-    assert sentence_count(fresh) == len(expected_sentences(fresh)) > 0
-    assert gold in Assistant(settings).ask(question).citations[0].quote

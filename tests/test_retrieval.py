@@ -236,3 +236,52 @@ class TestHybridRetriever:
         assert nodes[0].node.get_content() == self.chunks[0].text
         assert (nodes[0].node.start_char_idx, nodes[0].node.end_char_idx) == (0, 32)
         assert nodes[0].score == 0.8
+
+
+class RemoteLexical:
+    """A LexicalSearch that is not the in-process BM25 (as a search server's sparse index
+    would be): fixed hits, every call recorded."""
+
+    languages = ["de"]
+
+    def __init__(self, hits: list[tuple[str, float, str]]):
+        self.hits = hits
+        self.calls: list[tuple[str, int]] = []
+
+    def search(self, question, k, queries=None):
+        self.calls.append((question, k))
+        return self.hits[:k]
+
+    def coverage(self, question, texts, queries=None):
+        return dict.fromkeys(texts, 1.0)
+
+
+class TestLexicalSearchSeam:
+    chunks = TestHybridRetriever.chunks
+
+    def test_the_in_process_lexicon_is_a_lexical_search(self):
+        from assistant.retrieve.lexical import LanguageIndex, Lexicon
+        from assistant.retrieve.retriever import LexicalSearch
+
+        lexicon = Lexicon({"de": LanguageIndex.build("de", [(c.id, c.text) for c in self.chunks])})
+        assert isinstance(lexicon, LexicalSearch) and lexicon.languages == ["de"]
+        assert isinstance(RemoteLexical([]), LexicalSearch)
+
+    def test_the_retriever_searches_whatever_lexical_search_it_is_given(self):
+        from assistant.retrieve.retriever import HybridRetriever, Snapshot
+        from assistant.settings import Settings
+        from assistant.store.records import FileEntry
+
+        manifest = {s: FileEntry("v", 1, 1, 1, "de") for s in ("a.md", "b.md", "c.md")}
+        remote = RemoteLexical([("b", 7.0, "de")])
+        store = FakeStore(self.chunks, dense=[("a", 0.80)])
+        retriever = HybridRetriever(
+            Settings(_env_file=None, top_k=2, candidates=5),
+            store,
+            FakeEmbedder(),
+            lambda: Snapshot(manifest, lexicon=None),  # no in-process index at all
+            lexical=lambda snap: remote,
+        )
+        hits, _ = retriever.search("Wer leitet den Rat?", "de")
+        assert remote.calls == [("Wer leitet den Rat?", 5)]
+        assert [h.chunk.id for h in hits] == ["a", "b"] and hits[1].lexical == 7.0

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexStateError
-from assistant.store.chunks import ChunkStore, move_aside, sqlite_problem, store_error
+from assistant.store.chunks import ChunkStore
+from assistant.store.errors import move_aside, sqlite_problem, store_error
 from assistant.store.locking import LOCK_FILE
 
 
@@ -153,26 +154,6 @@ class TestManifest:
         assert ChunkStore(store.settings).manifest() == many
         assert len(store.manifests().get(include=[])["ids"]) == 2  # this commit, the one before
 
-    def test_an_older_index_s_inline_manifest_is_read_then_moved_out(self, settings_factory):
-        import json
-        from dataclasses import asdict
-
-        from assistant.store.chunks import ChunkStore
-        from assistant.store.records import FileEntry
-
-        store = ChunkStore(settings_factory())
-        store.commit({}, "model")
-        entry = FileEntry("v1", 1, 1, 0, "de")
-        col = store.collection()
-        inline = json.dumps({"a.txt": asdict(entry)})
-        col.modify(metadata={**col.metadata, "manifest": inline, "dirty": "1"})
-        old = ChunkStore(store.settings)
-        assert old.manifest() == {"a.txt": entry} and old.has_legacy_layout()
-        assert old.move_manifest_out() is True
-        assert not old.has_legacy_layout() and old.dirty()  # the same state, moved
-        assert ChunkStore(store.settings).manifest() == {"a.txt": entry}
-        assert old.move_manifest_out() is False
-
     def test_a_reader_that_looked_before_two_commits_reads_the_current_one(self, settings_factory):
         from assistant.store.chunks import ChunkStore
         from assistant.store.records import FileEntry
@@ -218,7 +199,7 @@ class TestRefresh:
     def test_old_unchanged_files_are_trusted_recent_ones_checked(self):
         import time
 
-        from assistant.store.chunks import _racy
+        from assistant.store.connection import _racy
 
         now = time.time_ns()
         assert _racy((0, 0, 0, now))

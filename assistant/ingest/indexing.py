@@ -52,7 +52,8 @@ from assistant.ingest.sentences import (
 from assistant.question.language import detect_language
 from assistant.retrieve.embedding import embedder_id, token_counter
 from assistant.settings import Settings
-from assistant.store.chunks import ChunkStore, store_error
+from assistant.store.chunks import ChunkStore
+from assistant.store.errors import store_error
 from assistant.store.locking import WriteLock, write_lock
 from assistant.store.records import FileEntry, StoredChunk, chunk_id, text_hash
 
@@ -216,7 +217,6 @@ def _start_run(
         return _Run(settings, store, target, report, progress, rebuild, embed_id, old={})
     store.drop_staged()  # what a killed rebuild left behind
     store.check_model(embed_id)
-    store.move_manifest_out()  # an older index's layout, before it is written to
     old = store.manifest()
     was_dirty = store.dirty()
     return _Run(
@@ -332,13 +332,11 @@ def _write_and_commit(run: _Run, pending: list[_Pending], files: dict[str, Path]
     """Add the changed files' chunks, drop the removed files, commit the new manifest."""
     store, target, report, new, old = run.store, run.target, run.report, run.new, run.old
     target.collection(create=True, embed_id=run.embed_id)
-    if run.rebuild:
-        target.sentences()  # empty: the swap must not keep the old model's vectors
     if pending and not run.rebuild:
         target.mark_dirty()  # if this run dies, the next one removes its chunks
     waiting = set() if run.rebuild else set(store.pending_sentences())
     for source, nodes, entry, is_new in pending:
-        target.delete_where({"$and": [{"source": source}, {"version": entry.version}]})
+        target.delete_version(source, entry.version)
         target.add(nodes)
         new[source] = entry
         waiting.add(source)

@@ -106,9 +106,6 @@ def complete_sentences(
     """
     report = report or IndexReport()
     progress = progress or (lambda stage, done, total: None)
-    store.move_manifest_out()  # an older index's layouts: the manifest, the sentences
-    if store.drop_legacy_sentences():  # (all of them again)
-        store.set_pending(sorted(store.manifest()))
     pending = store.pending_sentences()
     if not pending:
         return report

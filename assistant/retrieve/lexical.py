@@ -248,12 +248,17 @@ class LanguageIndex:
 
 @dataclass
 class Lexicon:
-    """The lexical indexes of the committed corpus, one per document language."""
+    """The lexical indexes of the committed corpus, one per document language: the
+    in-process ``retriever.LexicalSearch``."""
 
     indexes: dict[str, LanguageIndex]
 
     def __post_init__(self) -> None:
         self.indexes = {lang: index.with_known(self.known) for lang, index in self.indexes.items()}
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.indexes)
 
     @property
     def primary(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Hit",
     "HybridRetriever",
+    "LexicalSearch",
     "Search",
     "Snapshot",
     "fuse",
@@ -158,6 +159,39 @@ class Snapshot:
         return Snapshot(manifest, self.lexicon.within(prefixes))
 
 
+@runtime_checkable
+class LexicalSearch(Protocol):
+    """The lexical leg: BM25-like search over the committed chunks, per document language.
+
+    In process, :class:`~assistant.retrieve.lexical.Lexicon` (postings memory-mapped beside
+    the index, built per manifest). Past one machine, a search server's sparse index could
+    answer instead (Chroma's distributed deployment; see docs/scaling.md): the retriever
+    needs no more than these three.
+    """
+
+    @property
+    def languages(self) -> list[str]:
+        """The document languages it indexes (a question is also put into their words)."""
+        ...
+
+    def search(
+        self, question: str, k: int, queries: dict[str, str] | None = None
+    ) -> list[tuple[str, float, str]]:
+        """(chunk id, score, language) of the best ``k`` chunks of each language; scores
+        rank within a language only. ``queries``: the question in a language's words."""
+        ...
+
+    def coverage(
+        self,
+        question: str,
+        texts: dict[str, tuple[str, str]],
+        queries: dict[str, str] | None = None,
+    ) -> dict[str, float]:
+        """Per chunk id (``texts``: id -> (language, text)): the share of the question's
+        weighted terms the text holds."""
+        ...
+
+
 class ChunkReader(Protocol):
     """What retrieval reads of the chunk store (``assistant.store.chunks.ChunkStore``)."""
 
@@ -217,9 +251,12 @@ class HybridRetriever(BaseRetriever):
         translator: Translator | None = None,
         rrf_k: int = RRF_K,
         dense_kept: int = DENSE_KEPT,
+        lexical: Callable[[Snapshot], LexicalSearch] | None = None,
     ):
         """``rrf_k``, ``dense_kept``: the fusion constants, as parameters so
-        bench/sweep_retrieval.py can measure other values."""
+        bench/sweep_retrieval.py can measure other values; ``lexical``: the lexical
+        search of a snapshot (default: its in-process BM25 lexicon, which a scope
+        narrows)."""
         super().__init__()
         self._rrf_k = rrf_k
         self._dense_kept = dense_kept
@@ -229,6 +266,8 @@ class HybridRetriever(BaseRetriever):
         self._snapshot = snapshot
         self._top_k = top_k
         self._translator = translator
+        # the lexical search of a snapshot: by default its in-process lexicon
+        self._lexical = lexical or (lambda snap: snap.lexicon)
 
     def search(
         self,
@@ -256,8 +295,11 @@ class HybridRetriever(BaseRetriever):
         # under the gate a chunk dense retrieval did not find gets no lexical weight: with
         # k dense hits it cannot reach the top k, and its text is not worth a store read
         texts = not settings.lexical_gate or len(dense) < k
-        queries = self.translations(question, lang, snap.lexicon.indexes)
-        lexical = self._lexical(snap, question, n, {c.id: c for c, _ in dense}, texts, queries)
+        search = self._lexical(snap)
+        queries = self.translations(question, lang, search.languages)
+        lexical = self._lexical_hits(
+            snap, search, question, n, {c.id: c for c, _ in dense}, texts, queries
+        )
         read = {c.id: (c.lang, c.text) for c, _ in lexical if c.version}
         fused = fuse(
             dense,
@@ -265,7 +307,7 @@ class HybridRetriever(BaseRetriever):
             lang,
             settings.lexical_weight_same_language,
             settings.lexical_weight_cross_language,
-            coverage=snap.lexicon.coverage(question, read, queries),
+            coverage=search.coverage(question, read, queries),
             gate=settings.lexical_gate or None,
             translated=dict.fromkeys(queries, settings.lexical_weight_translated),
             rrf_k=self._rrf_k,
@@ -290,9 +332,10 @@ class HybridRetriever(BaseRetriever):
                     out[target] = query
         return out
 
-    def _lexical(
+    def _lexical_hits(
         self,
         snap: Snapshot,
+        search: LexicalSearch,
         question: str,
         n: int,
         known: dict[str, StoredChunk],
@@ -301,7 +344,7 @@ class HybridRetriever(BaseRetriever):
     ) -> list[tuple[StoredChunk, float]]:
         """BM25 hits as chunks: texts the dense half did not bring are read from the store
         (without ``texts``, such hits keep only their id and language, for their ranks)."""
-        found = snap.lexicon.search(question, n, queries)
+        found = search.search(question, n, queries)
         missing = [cid for cid, _, _ in found if cid not in known]
         if missing and texts:
             known = known | self._store.chunks(missing)

@@ -13,8 +13,6 @@ import json
 import zlib
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 
 @dataclass
 class FileEntry:
@@ -35,11 +33,10 @@ def encode_manifest(manifest: dict[str, FileEntry]) -> str:
     return base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
 
 
-def decode_manifest(raw: str, packed: bool = True) -> dict[str, FileEntry]:
-    """The manifest from :func:`encode_manifest`'s text (``packed=False``: plain JSON, as
-    older indexes kept it in the collection's metadata); ValueError if corrupt."""
+def decode_manifest(raw: str) -> dict[str, FileEntry]:
+    """The manifest from :func:`encode_manifest`'s text; ValueError if corrupt."""
     try:
-        text = zlib.decompress(base64.b64decode(raw, validate=True)).decode() if packed else raw
+        text = zlib.decompress(base64.b64decode(raw, validate=True)).decode()
         return {k: FileEntry(**v) for k, v in json.loads(text).items()}
     except (zlib.error, UnicodeDecodeError, TypeError, AttributeError) as exc:
         raise ValueError(f"unreadable manifest: {exc}") from exc
@@ -127,65 +124,6 @@ class SentenceVector:
     end: int
     kind: str
     vector: list[float]
-
-
-# A chunk's sentence and window vectors are stored as ONE record keyed by the chunk id,
-# the vectors packed into a metadata string. One record per vector (836k at 100k chunks)
-# put them in an HNSW graph nobody searches: Chroma loaded all of it (1.9 GB, 7 s) on a
-# process's first fetch, and a fetch by chunk filtered 836k rows (60 ms). By id it is 1 ms.
-VECTOR_DTYPE = np.float32  # exact: answers equal those of vectors embedded on the fly
-
-
-def encode_sentence_vectors(chunk: StoredChunk, vectors: list[SentenceVector]) -> dict:
-    """The metadata of the record holding ``chunk``'s sentence vectors.
-
-    Spans are kept relative to the chunk, so a chunk of the same text elsewhere (a copied
-    file, an unchanged passage of an edited one) can reuse them (``h``: the chunk text's
-    hash).
-    """
-    spans = ";".join(f"{v.start - chunk.start}:{v.end - chunk.start}:{v.kind}" for v in vectors)
-    packed = np.asarray([v.vector for v in vectors], dtype=VECTOR_DTYPE)
-    return {
-        "source": chunk.source,
-        "version": chunk.version,
-        "start": chunk.start,
-        "h": text_hash(chunk.text),
-        "spans": spans,
-        "dim": int(packed.shape[1]) if len(vectors) else 0,
-        "vectors": base64.b64encode(packed.tobytes()).decode("ascii"),
-    }
-
-
-def decode_sentence_vectors(
-    cid: str, meta: dict, at: StoredChunk | None = None
-) -> list[SentenceVector]:
-    """Read back what :func:`encode_sentence_vectors` wrote, placed at the stored chunk's
-    offsets or at ``at`` (another chunk of the same text); ids number them in stored order.
-    Raises ValueError if the record is corrupt."""
-    spans = [s.split(":") for s in str(meta.get("spans") or "").split(";") if s]
-    dim = int(meta.get("dim") or 0)
-    raw = base64.b64decode(str(meta.get("vectors") or ""), validate=True)
-    packed = np.frombuffer(raw, dtype=VECTOR_DTYPE)
-    if dim * len(spans) != packed.size or any(len(s) != 3 for s in spans):
-        raise ValueError(f"sentence vectors of {cid}: {len(spans)} spans, {packed.size} values")
-    packed = packed.reshape(len(spans), dim) if spans else packed
-    base = at.start if at is not None else int(meta.get("start", 0))
-    chunk = at.id if at is not None else cid
-    source = at.source if at is not None else str(meta.get("source", ""))
-    version = at.version if at is not None else str(meta.get("version", ""))
-    return [
-        SentenceVector(
-            f"{chunk}:{j}",
-            chunk,
-            source,
-            version,
-            base + int(start),
-            base + int(end),
-            kind,
-            packed[j].tolist(),
-        )
-        for j, (start, end, kind) in enumerate(spans)
-    ]
 
 
 def text_hash(text: str) -> str:
