@@ -243,7 +243,8 @@ class Assistant:
         if self.store.exists() and self.store.manifest():
             if self.store.read_only:
                 return None  # readers never write: the next writer finishes what is left
-            if self.store.pending_sentences():
+            manifest = self.store.manifest()
+            if self.store.pending_sentences() or self.store.sources_without_sentences(manifest):
                 self._complete_in_background()
             return None
         return self.index(progress)

@@ -227,6 +227,24 @@ def test_a_server_start_finishes_a_killed_phase_two_in_the_background(settings_f
 
 
 @pytest.mark.slow
+def test_an_index_without_its_sentence_file_gets_it_back_at_the_next_start(settings_factory):
+    """An index written before the sentence file (or one whose file was lost) answers at
+    once and has its sentence vectors added in the background, with no --rebuild."""
+    settings = settings_factory()
+    shutil.copy(ARTICLE, settings.corpus_dir / ARTICLE.name)
+    Assistant(settings).index()
+    for f in (settings.index_dir / "sentence-vectors").glob("*"):
+        f.unlink()
+    bot = Assistant(settings)
+    assert sentence_count(bot.store) == 0
+    assert bot.store.sources_without_sentences(bot.store.manifest()) == [ARTICLE.name]
+    assert bot.ensure_index() is None  # an index exists: not rebuilt
+    assert bot.wait_for_index(timeout=300)
+    assert sentence_count(bot.store) == len(expected_sentences(bot.store))
+    assert bot.store.sources_without_sentences(bot.store.manifest()) == []
+
+
+@pytest.mark.slow
 def test_background_upload_is_answerable_at_once_and_complete_later(settings_factory):
     settings = settings_factory()
     bot = Assistant(settings)

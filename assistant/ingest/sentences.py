@@ -106,10 +106,12 @@ def complete_sentences(
     """
     report = report or IndexReport()
     progress = progress or (lambda stage, done, total: None)
-    pending = store.pending_sentences()
+    manifest = store.manifest()
+    pending = sorted(
+        set(store.pending_sentences()) | set(store.sources_without_sentences(manifest))
+    )
     if not pending:
         return report
-    manifest = store.manifest()
     chunks = store.chunks_of(manifest, [s for s in pending if s in manifest])
     stored = store.chunks_with_sentences([c.id for c in chunks])
     todo = [c for c in chunks if c.id not in stored]
@@ -123,6 +125,10 @@ def complete_sentences(
     records = {c.id: sentence_records(c) for c in todo if c.id not in copied}
     by_id = {c.id: c for c in todo}
     left = {cid: len(recs) for cid, recs in records.items()}
+    # a chunk with no answer sentence (a heading, code) is stored empty: it is done
+    nothing = [(by_id[cid], []) for cid, n in left.items() if n == 0]
+    if nothing:
+        store.add_sentences(nothing)
     by_text: dict[str, list[tuple[str, SentenceVector]]] = {}
     for cid, recs in records.items():
         for rec, text in recs:

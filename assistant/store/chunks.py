@@ -34,6 +34,7 @@ from assistant.store.records import (
     FileEntry,
     SentenceVector,
     StoredChunk,
+    chunk_id,
     decode_manifest,
     encode_manifest,
 )
@@ -301,6 +302,15 @@ class ChunkStore(Connection, RebuildSteps):
         """Store (or overwrite) all sentence vectors of each committed chunk, all of them
         in one write: a resumed run may repeat what a killed one stored."""
         self.sentences().put(chunks)
+
+    @guarded
+    def sources_without_sentences(self, manifest: dict[str, FileEntry]) -> list[str]:
+        """Committed files whose first chunk has no stored sentence vectors: an index
+        written before the sentence file existed, or a file whose vectors were lost. Phase
+        2 adds them (one lookup of one id per file)."""
+        first = {chunk_id(s, e.version, 0): s for s, e in manifest.items() if e.chunks}
+        have = self.chunks_with_sentences(list(first))
+        return sorted(source for cid, source in first.items() if cid not in have)
 
     @guarded
     def chunks_with_sentences(self, chunk_ids: list[str]) -> set[str]:
