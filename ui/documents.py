@@ -13,7 +13,7 @@ import gradio as gr
 
 from assistant.errors import AssistantError
 from assistant.ingest.limits import check_upload
-from assistant.ingest.loaders import FORMAT_NAMES, SUPPORTED_SUFFIXES
+from assistant.ingest.loaders import FORMAT_NAMES
 from ui.render import md_escape
 from ui.shared import Shared
 from ui.text import t
@@ -40,7 +40,9 @@ def date_text(stamp: float | None, lang: str) -> str:
     return day.strftime("%d.%m.%Y" if lang == "de" else "%Y-%m-%d")
 
 
-def documents_html(docs: list[dict], lang: str, dates: dict[str, float | None]) -> str:
+def documents_html(
+    docs: list[dict], lang: str, dates: dict[str, float | None], titles: dict[str, str]
+) -> str:
     """The indexed documents as a table: title (file name below it), size, date, chunks
     and language (the last two left out on a phone)."""
     if not docs:
@@ -55,7 +57,7 @@ def documents_html(docs: list[dict], lang: str, dates: dict[str, float | None]) 
     cells = "".join(f'<th class="{c}">{html.escape(t(lang, k))}</th>' for c, k in head)
     rows = []
     for d in docs:
-        title = " ".join(str(d.get("title") or "").split()) or d["source"]
+        title = titles.get(d["source"]) or d.get("title") or d["source"]
         rows.append(
             "<tr>"
             f'<td><span class="title">{html.escape(title)}</span>'
@@ -108,9 +110,10 @@ class DocumentsPanel:
                     self.no = gr.Button(t("en", "cancel"), elem_id="cancel")
                 self.pending = gr.State("")
             with gr.Column(scale=2, min_width=280) as self.edit_col:
+                # no file_types: Gradio's own refusal would be English whatever the UI
+                # language; ours says why in the UI's language
                 self.upload = gr.File(
                     file_count="multiple",
-                    file_types=list(SUPPORTED_SUFFIXES),
                     label=t("en", "drop", types=TYPES, mb=self.mb),
                     elem_id="upload",
                     height=140,
@@ -153,9 +156,8 @@ class DocumentsPanel:
 
     def table_html(self, lang: str) -> str:
         docs = self.shared.documents()
-        return documents_html(
-            docs, lang, {d["source"]: self.shared.modified(d["source"]) for d in docs}
-        )
+        dates = {d["source"]: self.shared.modified(d["source"]) for d in docs}
+        return documents_html(docs, lang, dates, self.shared.titles() or {})
 
     def audit_update(self, lang: str, can_edit: bool = True):
         return gr.Dataframe(

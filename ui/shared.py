@@ -13,7 +13,6 @@ from assistant import Assistant
 from assistant.access.audit import AuditLog
 from assistant.errors import AssistantError
 from ui.auth import Gate, gate_for
-from ui.render import document_label
 from ui.routes import document_titles
 from ui.text import t
 
@@ -27,6 +26,7 @@ class Shared:
         self.bot = bot
         self.gate = gate or gate_for(bot)
         self.audit = AuditLog.for_settings(bot.settings)
+        self._opening: dict[tuple[str, Any], str] = {}  # (file, size) -> opening words
 
     def user_of(self, request: gr.Request | None) -> str | None:
         return getattr(request, "username", None) if self.gate.required else None
@@ -53,7 +53,23 @@ class Shared:
         self.audit.append(action, self.user_of(request), name, self.client_of(request))
 
     def titles(self) -> dict[str, str] | None:
-        return document_titles(self.bot)
+        """File name -> title; a document without one in the index is titled by its
+        opening words (read once per file version), never by its file name."""
+        titles = document_titles(self.bot)
+        if titles is None:
+            return None
+        sizes = {d["source"]: d.get("bytes") for d in self.documents()}
+        for source, title in titles.items():
+            if title:
+                continue
+            key = (source, sizes.get(source))
+            if key not in self._opening:
+                try:
+                    self._opening[key] = self.bot.document_text(source)["title"]
+                except AssistantError:
+                    self._opening[key] = ""
+            titles[source] = self._opening[key]
+        return titles
 
     def documents(self) -> list[dict]:
         try:
@@ -62,8 +78,9 @@ class Shared:
             return []
 
     def document_choices(self) -> list[tuple[str, str]]:
-        """(title · file, file) for pickers."""
-        return [(document_label(d), d["source"]) for d in self.documents()]
+        """(title, file) for pickers."""
+        titles = self.titles() or {}
+        return [(titles.get(d["source"]) or d["source"], d["source"]) for d in self.documents()]
 
     def modified(self, source: str) -> float | None:
         """When a corpus file last changed (for the documents list), None if unknown."""
