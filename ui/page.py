@@ -3,6 +3,17 @@ switch that also drives Gradio's own strings (its toasts, buttons and footer).""
 
 from __future__ import annotations
 
+import json
+
+from ui.text import t
+
+# Gradio titles its toasts with their English type ("Warning", "Error"); shown in the
+# UI's language instead
+TOAST_TITLES = {
+    lang: {kind.capitalize(): t(lang, f"toast_{kind}") for kind in ("warning", "error", "info")}
+    for lang in ("de", "en")
+}
+
 CSS = """
 #header { align-items: center; flex-wrap: nowrap; }
 #header h2 { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin: 0; }
@@ -54,9 +65,28 @@ details.source .gone { font-style: italic; color: var(--body-text-color-subdued)
 # in the Sources panel beside the chat, or (phone) under the answer; the link never
 # navigates. setLocale switches Gradio's own strings with the app's language switch:
 # it calls changeLocale of the very module instance the page loaded.
-HEAD = """
+HEAD = (
+    """
 <script>
 (() => {
+  const TOASTS = """
+    + json.dumps(TOAST_TITLES, ensure_ascii=False)
+    + """;
+  function translateToasts() {
+    const lang = document.documentElement.lang === "de" ? "de" : "en";
+    document.querySelectorAll(".toast-title").forEach((el) => {
+      const key = el.dataset.kind || el.textContent.trim();
+      if (!TOASTS[lang][key]) return;
+      el.dataset.kind = key;
+      if (el.textContent.trim() !== TOASTS[lang][key]) el.textContent = TOASTS[lang][key];
+    });
+  }
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; translateToasts(); });
+  }).observe(document.documentElement, { childList: true, subtree: true });
   function reveal(item) {
     document.querySelectorAll("details.source.flash").forEach((el) => el.classList.remove("flash"));
     item.open = true;
@@ -108,6 +138,7 @@ HEAD = """
 })();
 </script>
 """
+)
 
 # The UI language on load: the switch's last choice, else the browser's languages.
 DETECT_LANGUAGE_JS = """
@@ -119,6 +150,12 @@ DETECT_LANGUAGE_JS = """
     pick = known && known.toLowerCase().startsWith("de") ? "de" : "en";
   }
   if (window.assistantSetLocale) window.assistantSetLocale(pick);
+  // the conversations' side panel starts open where there is room for it beside the chat
+  const side = document.querySelector("#sidebar");
+  if (side && !side.classList.contains("open") && window.innerWidth >= 1000) {
+    const toggle = side.querySelector(".toggle-button");
+    if (toggle) toggle.click();
+  }
   return [pick, saved];
 }
 """
