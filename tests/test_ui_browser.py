@@ -23,6 +23,7 @@ needs_chromium = pytest.mark.skipif(
     reason="LOUD SKIP: Debian's chromium is not installed and could not be (make test "
     "installs it as root via apt)",
 )
+TRAP = "http://127.0.0.1:9"  # nothing listens there; a request to it means markdown leaked
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 # Gradio's own strings the page shows, per language (footer, drop zone, toasts)
@@ -44,6 +45,11 @@ def server(tmp_path_factory):
     (tmp / "corpus" / "einstein.txt").write_text(
         "Albert Einstein wurde 1879 in Ulm geboren. Er entwickelte die Relativitätstheorie "
         "und erhielt 1921 den Nobelpreis für Physik.",
+        encoding="utf-8",
+    )
+    (tmp / "corpus" / "logo.md").write_text(
+        "Das Logo der Firma Quarzwerk zeigt einen blauen Kristall. "
+        f'![logo]({TRAP}/logo.png) <img src="{TRAP}/pixel.png"> [klick]({TRAP}/x)',
         encoding="utf-8",
     )
     bot = Assistant(make_settings(tmp, max_upload_mb=1.0))
@@ -202,4 +208,99 @@ def test_one_language_everywhere_after_a_bad_upload(server, browser, locale, lan
     assert_only(page, other)
     page.reload()  # the choice is remembered
     page.wait_for_function(f"document.documentElement.lang === '{other}'")
+    page.context.close()
+
+
+@needs_chromium
+def test_phone_sources_under_the_answer_and_send_in_reach(server, browser):
+    page = open_page(browser, server, viewport=PHONE)
+    assert page.evaluate("window.scrollY") == 0
+    assert not page.locator("#sidebar .sidebar-content").is_visible() or (
+        page.locator("#sidebar").bounding_box()["x"] < 0
+    )  # the side panel starts closed on a phone
+    ask(page, "Wer ist der CEO des Pakistan Crypto Council?", 1)
+    ask(page, "Was zeigt das Logo von Quarzwerk?", 2)
+    first = bubble(page, 1)
+    inline = first.locator("#isrc-1-1")
+    assert inline.evaluate("d => d.open")  # the first source opens under its answer
+    answer_box, source_box = first.bounding_box(), inline.bounding_box()
+    assert answer_box["y"] <= source_box["y"] <= answer_box["y"] + answer_box["height"]
+    assert not page.locator("#sources").is_visible()  # no panel far below
+    send = page.locator("#send").bounding_box()
+    assert 0 <= send["y"] and send["y"] + send["height"] <= PHONE["height"]
+    # a document's markdown images and HTML are shown literally, never fetched
+    assert "![logo]" in bubble(page, 2).inner_text()
+    assert page.locator("img[src*='127.0.0.1:9']").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_role("tab", name="Dokumente").click()
+    heads = page.locator("#docs-table th")
+    heads.first.wait_for()
+    for i in range(heads.count()):
+        if heads.nth(i).is_visible():  # one line each, within the screen
+            box = heads.nth(i).bounding_box()
+            assert box["height"] < 40 and box["x"] + box["width"] <= PHONE["width"] + 1, i
+    assert "KB" in page.locator("#docs-table").inner_text()  # sizes
+    assert re.search(r"\d\d\.\d\d\.\d{4}", page.locator("#docs-table").inner_text())  # dates
+    assert page.outside == []
+    page.context.close()
+
+
+@needs_chromium
+def test_conversations_in_the_side_panel_survive_a_reload(server, browser):
+    page = open_page(browser, server)
+    ask(page, "Wer ist der CEO des Pakistan Crypto Council?", 1)
+    page.reload()
+    page.locator("#chat a[href='#src-1-1']").wait_for(timeout=10_000)
+    conversations = page.locator("#conversations")
+    assert "Wer ist der CEO des Pakistan Crypto Council? · heute" in conversations.inner_text()
+    # a follow-up in the restored conversation stays in the document cited before
+    ask(page, "Mit welcher US-Botschafterin sprach er?", 2)
+    assert "Natalie Baker" in bubble(page, 2).inner_text()
+    page.locator("#rename-box textarea, #rename-box input").first.fill("CEO und Botschafterin")
+    page.locator("#rename").click()
+    conversations.get_by_text("CEO und Botschafterin").wait_for(timeout=10_000)
+    page.locator("#new").click()
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Bilal')")
+    conversations.get_by_text("CEO und Botschafterin").click()
+    page.get_by_text("Natalie Baker").first.wait_for(timeout=10_000)
+    page.locator("#delete-conversation").click()
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Bilal')")
+    page.reload()
+    page.locator("#send").wait_for()
+    page.wait_for_timeout(1500)
+    assert "Botschafterin" not in page.locator("#conversations").inner_text()
+    page.context.close()
+
+
+@needs_chromium
+def test_delete_a_document_and_old_citations_say_it_is_gone(server, browser):
+    server["bot"].add_document(
+        "zaubertrank.txt",
+        "Der Zaubertrank des Druiden Miraculix wird aus Mistelzweigen gebraut. Er verleiht "
+        "den Galliern übermenschliche Kräfte.".encode(),
+    )
+    page = open_page(browser, server)
+    ask(page, "Woraus wird der Zaubertrank gebraut?", 1)
+    href = page.locator("#src-1-1 a.open").get_attribute("href")
+    page.get_by_role("tab", name="Dokumente").click()
+    page.locator("#delete-pick input").click()
+    page.locator("#delete-pick input").fill("Zaubertrank")
+    page.locator("ul[role=listbox] li", has_text="Zaubertrank").first.click()
+    page.locator("#delete").click()
+    confirm = page.locator("#confirm")
+    confirm.wait_for()
+    assert "zaubertrank.txt" in confirm.inner_text()
+    assert (server["corpus"] / "zaubertrank.txt").exists()  # nothing happens unconfirmed
+    page.locator("#yes").click()
+    page.locator("#upload-status").get_by_text("Gelöscht").wait_for(timeout=30_000)
+    assert not (server["corpus"] / "zaubertrank.txt").exists()
+    assert "zaubertrank.txt" not in page.locator("#docs-table").inner_text()
+    # the old citation says in words that its document is gone, and so does its view
+    page.reload()
+    page.locator("#src-1-1").wait_for(state="attached", timeout=10_000)
+    assert "entfernt" in page.locator("#src-1-1").inner_text()
+    view = page.context.new_page()
+    response = view.goto(server["url"] + href.split("#")[0])
+    assert response.status == 404
+    assert "wurde entfernt" in view.locator("body").inner_text()
     page.context.close()

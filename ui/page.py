@@ -15,8 +15,8 @@ TOAST_TITLES = {
 }
 
 CSS = """
-#header { align-items: center; flex-wrap: nowrap; }
-#header h2 { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin: 0; }
+#header { align-items: center; flex-wrap: wrap; }
+#header h2 { margin: 0; overflow-wrap: normal; word-break: keep-all; hyphens: none; }
 #lang { max-width: 240px; }
 #mode { font-size: 0.95em; }
 #sources .answer-sources > h4 { margin: 0 0 6px 0; font-size: 0.95em; }
@@ -52,7 +52,7 @@ details.source .gone { font-style: italic; color: var(--body-text-color-subdued)
   overflow-wrap: anywhere; }
 #conversations label { white-space: normal; }
 @media (max-width: 700px) {
-  #chat { height: 55vh !important; }
+  #chat { height: 50vh !important; }
   #sources-col { display: none !important; }
   .inline-sources { display: block; }
   #input-row { position: sticky; bottom: 0; z-index: 20;
@@ -67,6 +67,11 @@ details.source .gone { font-style: italic; color: var(--body-text-color-subdued)
 # it calls changeLocale of the very module instance the page loaded.
 HEAD = (
     """
+<style>
+/* outside the app's CSS, which Gradio scopes below .gradio-container: "clip", not
+   "hidden", so that the question row can stick to the bottom of a phone's screen */
+@media (max-width: 700px) { .gradio-container { overflow: clip !important; } }
+</style>
 <script>
 (() => {
   const TOASTS = """
