@@ -91,9 +91,7 @@ def open_page(browser, server, locale="de-DE", viewport=DESKTOP):
     page.locator("#send").wait_for()
     lang = "de" if locale.startswith("de") else "en"
     page.wait_for_function(f"document.documentElement.lang === '{lang}'")
-    page.wait_for_function(
-        f"document.querySelector('#send').innerText === '{TEXT[lang]['send']}'"
-    )
+    page.wait_for_function(f"document.querySelector('#send').innerText === '{TEXT[lang]['send']}'")
     return page
 
 
@@ -227,7 +225,7 @@ def test_phone_sources_under_the_answer_and_send_in_reach(server, browser):
     assert answer_box["y"] <= source_box["y"] <= answer_box["y"] + answer_box["height"]
     assert not page.locator("#sources").is_visible()  # no panel far below
     send = page.locator("#send").bounding_box()
-    assert 0 <= send["y"] and send["y"] + send["height"] <= PHONE["height"]
+    assert send["y"] >= 0 and send["y"] + send["height"] <= PHONE["height"]
     # a document's markdown images and HTML are shown literally, never fetched
     assert "![logo]" in bubble(page, 2).inner_text()
     assert page.locator("img[src*='127.0.0.1:9']").count() == 0
