@@ -302,3 +302,46 @@ def test_delete_a_document_and_old_citations_say_it_is_gone(server, browser):
     assert response.status == 404
     assert "wurde entfernt" in view.locator("body").inner_text()
     page.context.close()
+
+
+@needs_chromium
+def test_scoped_question_thumbs_and_a_follow_up_after_a_reload(server, browser):
+    from assistant.feedback import FeedbackLog
+
+    page = open_page(browser, server, locale="en-US")
+    page.locator("#scope input").click()
+    page.locator("#scope input").fill("Albert Einstein")
+    page.locator("ul[role=listbox] li", has_text="Albert Einstein").first.click()
+    page.locator("#question textarea").click()  # the picker closes
+    ask(page, "Wer erhielt einen Nobelpreis?", 1)
+    answer = bubble(page, 1).inner_text()
+    assert "Searched only in: Albert Einstein" in answer and "Einstein" in answer
+    sources = page.locator("#sources section[data-turn='1']").inner_text()
+    assert "einstein.txt" in sources and "curie.txt" not in sources
+    bubble(page, 1).hover()
+    page.locator("#chat button[aria-label='Like']").first.click()
+    log = FeedbackLog.for_settings(server["bot"].settings)
+    for _ in range(50):
+        if log.entries():
+            break
+        page.wait_for_timeout(100)
+    (entry,) = [e for e in log.entries() if e["question"] == "Wer erhielt einen Nobelpreis?"]
+    assert entry["rating"] == 1 and entry["citations"][0]["source"] == "einstein.txt"
+    # unscoped again; a short follow-up in the conversation restored after a reload
+    page.locator("#scope").get_by_role("button", name=re.compile("Remove|Clear|×")).first.click()
+    page.locator("#new").click()
+    page.wait_for_function("!document.querySelector('#chat').innerText.includes('Einstein')")
+    ask(page, "Wann wurde Marie Curie geboren?", 1)
+    page.reload()
+    page.locator("#chat a[href='#src-1-1']").wait_for(timeout=10_000)
+    ask(page, "Wer ist sie?", 2)
+    assert bubble(page, 2).locator(".outcome").inner_text() == "Answered"
+    assert "curie.txt" in page.locator("#sources section[data-turn='2']").inner_text()
+    bubble(page, 2).hover()
+    page.locator("#chat button[aria-label='Dislike']").last.click()
+    for _ in range(50):
+        if any(e["question"] == "Wer ist sie?" for e in log.entries()):
+            break
+        page.wait_for_timeout(100)
+    assert [e["rating"] for e in log.entries() if e["question"] == "Wer ist sie?"] == [-1]
+    page.context.close()

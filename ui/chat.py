@@ -28,9 +28,8 @@ def scoped(scope: Any) -> list[str]:
 
 
 def scope_kwargs(scope: list[str]) -> dict[str, Any]:
-    """``documents=`` only when the question is limited, so an unlimited question works
-    with any version of the library."""
-    return {"documents": scope} if scope else {}
+    """``documents=`` for the library: the names, or None for all."""
+    return {"documents": scope or None}
 
 
 def refusal_key(exc: AssistantError) -> str:
@@ -191,10 +190,6 @@ class ChatPanel:
         if k >= len(turns) or evt.liked not in (True, False):
             return
         turn = turns[k]
-        record = getattr(self.shared.bot, "record_feedback", None)
-        if record is None:
-            self.shared.warn(lang, t(lang, "feedback_missing"))
-            return
         answer = {
             "answer": turn["answer"],
             "outcome": turn["outcome"],
@@ -204,7 +199,7 @@ class ChatPanel:
         }
         user = self.shared.user_of(request) or ""
         try:
-            record(turn["q"], answer, 1 if evt.liked else -1, user=user)
+            self.shared.bot.record_feedback(turn["q"], answer, 1 if evt.liked else -1, user=user)
         except AssistantError as exc:
             logger.warning("feedback not stored: %s", exc)
             self.shared.warn(lang, t(lang, "refused_other"))

@@ -114,7 +114,6 @@ TEXT: dict[str, dict[str, str]] = {
         "refused_other": "Die Frage konnte nicht beantwortet werden. Versuch es noch einmal "
         "oder formuliere sie anders.",
         "feedback_thanks": "Danke für deine Rückmeldung.",
-        "feedback_missing": "Rückmeldungen können hier noch nicht gespeichert werden.",
         "rename": "Umbenennen",
         "rename_box": "Neuer Name für dieses Gespräch",
         "conversations_title": "Gespräche",
@@ -252,7 +251,6 @@ TEXT: dict[str, dict[str, str]] = {
         "a moment.",
         "refused_other": "The question could not be answered. Try again or put it another way.",
         "feedback_thanks": "Thank you for your feedback.",
-        "feedback_missing": "Feedback cannot be stored here yet.",
         "rename": "Rename",
         "rename_box": "New name for this conversation",
         "conversations_title": "Conversations",
