@@ -113,16 +113,16 @@ class App:
             with gr.Row(elem_id="header"):
                 with gr.Column(scale=3, min_width=240):
                     self.title = gr.Markdown(f"{t('en', 'title')}\n{t('en', 'intro')}")
+                    self.mode = gr.Markdown(mode_line(bot, "en"), elem_id="mode")
+                    self.who = gr.HTML("", elem_id="who")
                 self.switch = gr.Radio(
                     [("Deutsch", "de"), ("English", "en")],
                     value="en",
-                    label=t("en", "language"),
+                    show_label=False,
                     elem_id="lang",
                     scale=0,
-                    min_width=200,
+                    min_width=250,
                 )
-            self.mode = gr.Markdown(mode_line(bot, "en"), elem_id="mode")
-            self.who = gr.HTML("", elem_id="who")
             with gr.Tabs():
                 with (
                     gr.Tab(t("en", "tab_chat"), id="chat-tab") as self.chat_tab,

@@ -48,7 +48,7 @@ class ChatPanel:
     def render_chat(self) -> None:
         self.chatbot = gr.Chatbot(
             show_label=False,
-            height=520,
+            height="max(320px, calc(100vh - 360px))",  # the question row stays on screen
             elem_id="chat",
             buttons=["copy"],
             placeholder=t("en", "chat_placeholder"),

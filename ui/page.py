@@ -17,8 +17,11 @@ TOAST_TITLES = {
 CSS = """
 #header { align-items: center; flex-wrap: wrap; }
 #header h2 { margin: 0; overflow-wrap: normal; word-break: keep-all; hyphens: none; }
-#lang { max-width: 240px; }
-#mode { font-size: 0.95em; }
+#lang { max-width: 280px; }
+#lang label { white-space: nowrap; }
+#lang .wrap { flex-direction: row; flex-wrap: nowrap; gap: 4px; }
+#header .prose p { margin: 0.2em 0; }
+#mode { font-size: 0.9em; color: var(--body-text-color-subdued); }
 #sources .answer-sources > h4 { margin: 0 0 6px 0; font-size: 0.95em; }
 details.source { border: 1px solid var(--border-color-primary); border-radius: 6px;
   padding: 6px 10px; margin: 0 0 8px 0; scroll-margin-top: 12px; }
@@ -53,6 +56,8 @@ details.source .gone { font-style: italic; color: var(--body-text-color-subdued)
 #conversations label { white-space: normal; }
 @media (max-width: 700px) {
   #chat { height: 50vh !important; }
+  #header h2 { font-size: 1.2em; }
+  #header .prose p:not(#mode p) { font-size: 0.9em; }
   #sources-col { display: none !important; }
   .inline-sources { display: block; }
   #input-row { position: sticky; bottom: 0; z-index: 20;
