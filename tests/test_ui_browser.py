@@ -28,8 +28,8 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 # Gradio's own strings the page shows, per language (footer, drop zone, toasts)
 GRADIO = {
-    "de": ["Über API verwenden", "Datei hier ablegen", "Hochladen", "Chat leeren"],
-    "en": ["Use via API", "Drop File Here", "Click to Upload", "Clear chat", "Warning", "Error"],
+    "de": ["Über API verwenden", "Datei hier ablegen", "Chat leeren", "Nachricht kopieren"],
+    "en": ["Use via API", "Drop File Here", "Click to Upload", "Copy message", "Warning"],
 }
 
 
@@ -122,6 +122,11 @@ def assert_only(page, lang: str) -> None:
     """Nothing of the other language shows (our strings and Gradio's own)."""
     other = "en" if lang == "de" else "de"
     text = page.locator("body").inner_text()
+    text += "\n".join(
+        page.locator("#chat button[aria-label]").evaluate_all(
+            "bs => bs.map((b) => b.getAttribute('aria-label'))"
+        )
+    )
     leaked = [s for s in fragments(other) | set(GRADIO[other]) if s in text]
     leaked = [s for s in leaked if not any(s in s2 for s2 in GRADIO[lang])]
     assert leaked == [], (lang, leaked)

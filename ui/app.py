@@ -72,6 +72,12 @@ __all__ = [
 # server start) is what lets them survive a server restart.
 STORAGE_SECRET = "dokumenten-assistent-conversations"
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+# Gradio's own strings its German translation lacks (they would show in English there);
+# the language switch selects Gradio's locale, these fill the gaps
+GRADIO_GAPS = gr.I18n(
+    de={"chatbot.copy_message": "Nachricht kopieren", "chatbot.copied_message": "Kopiert"},
+    en={"chatbot.copy_message": "Copy message", "chatbot.copied_message": "Copied"},
+)
 
 
 def mode_line(bot: Assistant, lang: str) -> str:
@@ -263,6 +269,7 @@ def launch_options(bot: Assistant, gate: Gate | None = None) -> dict[str, Any]:
         # a hard stop well above our own limit, so users normally see our clear message
         "max_file_size": f"{int(bot.settings.max_upload_mb * 2) + 1}mb",
         "footer_links": ["api"],
+        "i18n": GRADIO_GAPS,
         # read-only documents for the "open document" links and the log-in page,
         # registered before Gradio's own routes
         "app_kwargs": {
