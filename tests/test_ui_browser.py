@@ -264,6 +264,13 @@ def test_conversations_in_the_side_panel_survive_a_reload(server, browser):
     conversations.get_by_text("CEO und Botschafterin").wait_for(timeout=10_000)
     page.locator("#new").click()
     page.wait_for_function("!document.querySelector('#chat').innerText.includes('Bilal')")
+    search = page.locator("#conv-search input")
+    search.click()
+    page.keyboard.type("Eiffelturm")  # found in no conversation
+    page.wait_for_function("!document.querySelector('#conversations').innerText.includes('CEO')")
+    search.press("Control+a")
+    page.keyboard.type("natalie")  # in an answer
+    conversations.get_by_text("CEO und Botschafterin").wait_for(timeout=10_000)
     conversations.get_by_text("CEO und Botschafterin").click()
     page.get_by_text("Natalie Baker").first.wait_for(timeout=10_000)
     page.locator("#delete-conversation").click()

@@ -9,7 +9,7 @@ from ui.app import (
     save_conversation,
     sources_html,
 )
-from ui.conversations import follow_up_history
+from ui.conversations import conversation_choices, follow_up_history, renamed, when
 from ui.text import TEXT, examples, pick_language, t
 from ui.uploads import KINDS, reason_kind, reason_text
 
@@ -150,3 +150,23 @@ def test_bold_pairs_render_and_no_lone_asterisks_are_left():
     assert "wurde **1856** geboren" in text
     lone = linked_answer("a ** b *c* [1]", 1, {1})
     assert "**" not in lone and "\\*c\\*" in lone
+
+
+def test_conversations_listed_with_their_date_and_found_by_search():
+    now = 1_765_000_000.0
+    saved = [
+        {"id": "a", "title": "CEO", "turns": [turn()], "updated": now},
+        {
+            "id": "b",
+            "title": "Curie",
+            "turns": [turn("Marie Curie [1].")],
+            "updated": 1.0e9 + 36000,
+        },
+    ]
+    assert when(now, "de", now).startswith("heute ")
+    noon = 1.0e9 + 36000  # 2001-09-09 around noon in any usual time zone
+    assert when(noon, "de", now) == "09.09.2001" and when(noon, "en", now) == "2001-09-09"
+    assert [v for _, v in conversation_choices(saved, "de", "marie")] == ["b"]
+    assert [v for _, v in conversation_choices(saved, "de", "")] == ["a", "b"]
+    conv, renamed_list = renamed(saved, saved[1], "  Physik  ")
+    assert conv["title"] == "Physik" and renamed_list[1]["title"] == "Physik"

@@ -48,10 +48,25 @@ def when(updated: float, lang: str, now: float | None = None) -> str:
     return stamp.strftime("%d.%m.%Y" if lang == "de" else "%Y-%m-%d")
 
 
-def conversation_choices(saved: list[dict] | None, lang: str = "en") -> list[tuple[str, str]]:
-    """(label, id) per saved conversation: its title and when it was last used."""
+def matches(conv: dict, query: str) -> bool:
+    """Whether ``query`` occurs in the conversation's title, questions or answers."""
+    query = " ".join(str(query or "").split()).casefold()
+    if not query:
+        return True
+    texts = [conv.get("title") or ""]
+    texts += [f"{turn.get('q', '')} {turn.get('answer', '')}" for turn in conv.get("turns", [])]
+    return any(query in " ".join(text.split()).casefold() for text in texts)
+
+
+def conversation_choices(
+    saved: list[dict] | None, lang: str = "en", query: str = ""
+) -> list[tuple[str, str]]:
+    """(label, id) per saved conversation (those matching ``query``): its title and when
+    it was last used."""
     choices = []
     for c in valid(saved):
+        if not matches(c, query):
+            continue
         date = when(c.get("updated") or 0, lang)
         label = c.get("title") or "…"
         choices.append((f"{label} · {date}" if date else label, c["id"]))

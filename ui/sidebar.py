@@ -30,6 +30,12 @@ class ConversationPanel:
         with gr.Sidebar(label=t("en", "conversations_title"), open=False, elem_id="sidebar"):
             self.heading = gr.Markdown(f"### {t('en', 'conversations_title')}")
             self.new = gr.Button(t("en", "new"), size="sm", elem_id="new", variant="primary")
+            self.search = gr.Textbox(
+                placeholder=t("en", "search_conversations"),
+                show_label=False,
+                max_lines=1,
+                elem_id="conv-search",
+            )
             self.list = gr.Radio(
                 [],
                 label=t("en", "conversations", n=0),
@@ -49,19 +55,20 @@ class ConversationPanel:
                 )
 
     def labelled(self) -> list:
-        return [self.heading, self.new, self.title_box, self.rename, self.delete]
+        return [self.heading, self.new, self.search, self.title_box, self.rename, self.delete]
 
     def relabel(self, lang: str, conv: dict) -> tuple:
         return (
             f"### {t(lang, 'conversations_title')}",
             gr.Button(value=t(lang, "new")),
+            gr.Textbox(placeholder=t(lang, "search_conversations")),
             gr.Textbox(label=t(lang, "rename_box"), value=conv.get("title") or ""),
             gr.Button(value=t(lang, "rename")),
             gr.Button(value=t(lang, "delete_conversation")),
         )
 
-    def list_update(self, saved: list, conv: dict, lang: str):
-        choices = conversation_choices(saved, lang)
+    def list_update(self, saved: list, conv: dict, lang: str, query: str = ""):
+        choices = conversation_choices(saved, lang, query)
         current = conv["id"] if any(v == conv["id"] for _, v in choices) else None
         return gr.Radio(
             choices=choices,
@@ -102,6 +109,9 @@ class ConversationPanel:
         self.new.click(self.start_new, [saved, lang], [*shown, box], **private)
         self.list.input(self.open_conversation, [self.list, saved, lang], shown, **private)
         self.delete.click(self.delete_conversation, [conv, saved, lang], [*shown, saved], **private)
+        self.search.input(
+            self.list_update, [saved, conv, lang, self.search], [self.list], **private
+        )
         rename: Callable = self.rename_conversation
         for trigger in (self.rename.click, self.title_box.submit):
             trigger(
