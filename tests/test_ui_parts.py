@@ -10,6 +10,7 @@ from ui.app import (
     sources_html,
 )
 from ui.conversations import conversation_choices, follow_up_history, renamed, when
+from ui.routes import view_body
 from ui.text import TEXT, examples, pick_language, t
 from ui.uploads import KINDS, reason_kind, reason_text
 
@@ -170,3 +171,17 @@ def test_conversations_listed_with_their_date_and_found_by_search():
     assert [v for _, v in conversation_choices(saved, "de", "")] == ["a", "b"]
     conv, renamed_list = renamed(saved, saved[1], "  Physik  ")
     assert conv["title"] == "Physik" and renamed_list[1]["title"] == "Physik"
+
+
+def test_reading_view_of_a_pdf_shows_the_cited_page_with_the_passage_marked():
+    doc = {
+        "text": "Seite eins.\n\nSeite zwei <b>mit</b> dem Treffen.\n\nSeite drei.",
+        "pages": [0, 13, 48],
+    }
+    start = doc["text"].index("dem Treffen")
+    meta, body = view_body(doc, start, start + 11, "de")
+    assert meta == "Seite 2 von 3"
+    assert body.startswith("Seite zwei &lt;b&gt;mit&lt;/b&gt; ")  # escaped, page 2 only
+    assert '<mark id="passage">dem Treffen</mark>' in body and "drei" not in body
+    meta, body = view_body({"text": "kurz", "pages": []}, 50, 60, "en")  # offsets off: no mark
+    assert meta == "" and body == "kurz"
