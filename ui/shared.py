@@ -13,7 +13,6 @@ from assistant import Assistant
 from assistant.access.audit import AuditLog
 from assistant.errors import AssistantError
 from ui.auth import Gate, gate_for
-from ui.routes import document_titles
 from ui.text import t
 
 logger = logging.getLogger(__name__)
@@ -54,21 +53,21 @@ class Shared:
 
     def titles(self) -> dict[str, str] | None:
         """File name -> title; a document without one in the index is titled by its
-        opening words (read once per file version), never by its file name."""
-        titles = document_titles(self.bot)
-        if titles is None:
+        opening words (read once per file version), never by its file name. None when
+        the index cannot be read (nothing is then called removed)."""
+        try:
+            docs = self.bot.documents()
+        except AssistantError:
             return None
-        sizes = {d["source"]: d.get("bytes") for d in self.documents()}
-        for source, title in titles.items():
-            if title:
-                continue
-            key = (source, sizes.get(source))
-            if key not in self._opening:
+        titles = {}
+        for d in docs:
+            key = (d["source"], d.get("bytes"))
+            if not d.get("title") and key not in self._opening:
                 try:
-                    self._opening[key] = self.bot.document_text(source)["title"]
+                    self._opening[key] = self.bot.document_text(d["source"])["title"]
                 except AssistantError:
                     self._opening[key] = ""
-            titles[source] = self._opening[key]
+            titles[d["source"]] = d.get("title") or self._opening.get(key) or ""
         return titles
 
     def documents(self) -> list[dict]:

@@ -110,7 +110,11 @@ class ConversationPanel:
         self.list.input(self.open_conversation, [self.list, saved, lang], shown, **private)
         self.delete.click(self.delete_conversation, [conv, saved, lang], [*shown, saved], **private)
         self.search.input(
-            self.list_update, [saved, conv, lang, self.search], [self.list], **private
+            self.list_update,
+            [saved, conv, lang, self.search],
+            [self.list],
+            trigger_mode="always_last",  # the last keystroke's filter wins
+            **private,
         )
         rename: Callable = self.rename_conversation
         for trigger in (self.rename.click, self.title_box.submit):
