@@ -371,3 +371,31 @@ class Assistant:
         :class:`Answer`, its ``to_dict()``, or a dict with answer, outcome, confidence and
         citations. A bad rating or answer is a :class:`FeedbackError`."""
         FeedbackLog.for_settings(self.settings).append(question, answer, rating, comment, user)
+
+    # -- documents for the UI ------------------------------------------------------------
+    def document_text(self, source: str) -> dict:
+        """One indexed document's text as the index read it (``Citation.start/end`` point
+        into it): ``{"source", "title", "text", "pages"}``, ``pages`` the offsets where
+        each PDF page begins (empty otherwise); ``title`` the index's, else the opening
+        words, never the file name. Unknown or removed: :class:`CorpusError`."""
+        import re
+        from pathlib import Path
+
+        from assistant.errors import CorpusError
+        from assistant.ingest.loaders import Limits, LoadError, load_bytes
+
+        name = str(source).replace("\\", "/").strip()
+        corpus = Path(self.settings.corpus_dir).resolve()
+        entry = {d["source"]: d for d in self.documents()}.get(name)
+        path = (corpus / name).resolve()
+        if entry is None or not path.is_relative_to(corpus) or not path.is_file():
+            raise CorpusError(f"{name!r} is not an indexed document (removed, or never indexed)")
+        try:
+            doc = load_bytes(name, path.read_bytes(), Limits.from_settings(self.settings))
+        except (OSError, LoadError) as exc:
+            raise CorpusError(f"cannot read {name!r}: {exc}") from exc
+        title = " ".join(str(entry.get("title") or doc.title or "").split())
+        if not title:  # no heading or metadata title: the opening words
+            opening = " ".join(re.split(r"(?<=[.!?])\s", doc.text.strip(), maxsplit=1)[0].split())
+            title = opening if len(opening) <= 70 else opening[:69].rsplit(" ", 1)[0] + " …"
+        return {"source": name, "title": title, "text": doc.text, "pages": list(doc.page_starts)}

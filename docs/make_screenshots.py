@@ -1,8 +1,10 @@
 """Regenerate the README screenshots: `make screenshots` (needs Debian's chromium).
 
 Starts the app on the shipped corpus in a temporary folder and, in headless Chromium,
-asks a question with a German and with an English browser, on a desktop and on a
-390 px phone screen; the first source opens by itself. Saves full-page PNGs.
+asks questions with a German and with an English browser, on a 1280×800 desktop (the
+conversations' side panel open, an answer and a hedge with their outcome labels, the
+cited passage in the Sources panel) and on a 390×844 phone (the sources under the
+answer). Saves the screen as the user sees it.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from assistant.settings import Settings
 from ui.app import build_app, launch_options
 
 ROOT = Path(__file__).resolve().parent.parent
-# (file, UI language, viewport, question): desktop and phone, German and English UI
+# (file, UI language, viewport, questions): desktop and phone, German and English UI
 SHOTS = [
-    ("chat-de.png", "de-DE", (1280, 900), "Wer ist der CEO des Pakistan Crypto Council?"),
-    ("chat-en.png", "en-US", (1280, 900), "With which US ambassador were plans discussed?"),
-    ("phone-de.png", "de-DE", (390, 844), "Mit welcher US-Botschafterin sprach er?"),
     (
-        "phone-en.png",
-        "en-US",
-        (390, 844),
-        "Which country views the cooperation with mixed feelings?",
+        "chat-de.png",
+        "de-DE",
+        (1280, 800),
+        ["Wer ist der CEO des Pakistan Crypto Council?", "Wie hoch ist der Eiffelturm?"],
     ),
+    (
+        "chat-en.png",
+        "en-US",
+        (1280, 800),
+        ["Who is the CEO of the Pakistan Crypto Council?", "Who is the US ambassador mentioned?"],
+    ),
+    ("phone-de.png", "de-DE", (390, 844), ["Mit welcher US-Botschafterin sprach er?"]),
+    ("phone-en.png", "en-US", (390, 844), ["Which company did Bilal bin Saqib partner with?"]),
 ]
 
 
@@ -69,20 +76,27 @@ def main() -> int:
                 "--disable-background-networking",
             ],
         )
-        for name, locale, (width, height), question in SHOTS:
+        for name, locale, (width, height), questions in SHOTS:
             page = browser.new_context(
                 locale=locale, viewport={"width": width, "height": height}
             ).new_page()
             page.goto(url)
             page.locator("#send").wait_for()
             page.wait_for_timeout(1000)
-            page.locator("#question textarea").fill(question)
-            page.locator("#send").click()
-            page.locator("#sources details[open] mark").first.wait_for(timeout=30_000)
-            page.wait_for_timeout(500)
-            if width < 600:  # phone: the answer, then the opened source below it
-                page.locator("#chat").scroll_into_view_if_needed()
-            page.screenshot(path=str(ROOT / "docs" / name), full_page=True)
+            for turn, question in enumerate(questions, 1):
+                page.locator("#question textarea").fill(question)
+                page.locator("#send").click()
+                done = f"#sources section[data-turn='{turn}']"
+                page.locator(done).wait_for(state="attached", timeout=60_000)
+            page.wait_for_timeout(800)
+            if width >= 1000:  # the first answer's passage, as a click on [1] shows it
+                page.locator("#chat a[href='#src-1-1']").first.click()
+                page.wait_for_timeout(300)
+            # the last answer's start with its label (on a phone, the source under it)
+            page.locator("#chat .bot-row").last.evaluate("e => e.scrollIntoView()")
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ROOT / "docs" / name))
             print("wrote", ROOT / "docs" / name)
             page.context.close()
         browser.close()

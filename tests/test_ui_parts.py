@@ -9,7 +9,10 @@ from ui.app import (
     save_conversation,
     sources_html,
 )
-from ui.text import TEXT, pick_language, t
+from ui.conversations import conversation_choices, follow_up_history, renamed, when
+from ui.routes import view_body
+from ui.text import TEXT, examples, pick_language, t
+from ui.uploads import KINDS, reason_kind, reason_text
 
 
 def turn(answer="Laut [1]: „x“ und [2].", outcome="answered", citations=None):
@@ -58,12 +61,50 @@ def test_only_the_latest_answers_sources_are_shown():
     assert '<section class="answer-sources" data-turn="2">' in html
 
 
-def test_declined_answers_carry_a_label_in_the_ui_language():
+def test_every_answer_carries_its_outcome_and_certainty_in_the_ui_language():
     messages = chat_messages([turn("Dazu steht nichts.", "declined", [])], "en")
-    assert 'class="outcome">not in the documents<' in messages[1]["content"]
+    assert ">Not in the documents<" in messages[1]["content"]
     messages = chat_messages([turn("Nah dran [1].", "hedged")], "de")
-    assert "nicht direkt beantwortet" in messages[1]["content"]
-    assert "outcome" not in chat_messages([turn()], "de")[1]["content"]
+    assert "Nicht direkt beantwortet – die nächstliegenden Stellen" in messages[1]["content"]
+    head = chat_messages([turn()], "de")[1]["content"]
+    assert ">Beantwortet<" in head and "Sicherheit: hoch" in head
+    low = turn() | {"confidence": 0.44, "scope": ["a<b>.txt"]}
+    head = chat_messages([low], "en", titles={"a<b>.txt": "Report"})[1]["content"]
+    assert "Certainty: low" in head and "Searched only in: Report" in head
+
+
+def test_sources_open_the_reading_view_or_say_the_document_is_gone():
+    html = sources_html([turn()], "en", titles={"a<b>.txt": "A title"})
+    assert 'href="view/a%3Cb%3E.txt?start=3&amp;end=9&amp;lang=en#passage"' in html
+    assert "A title" in html
+    gone = sources_html([turn()], "de", titles={})
+    assert "entfernt" in gone and "view/" not in gone
+
+
+def test_follow_up_history_carries_the_cited_sources():
+    history = follow_up_history([turn()])
+    assert history[1] == {"role": "assistant", "content": turn()["answer"], "sources": ["a<b>.txt"]}
+
+
+def test_upload_reasons_in_the_ui_language_without_api_words():
+    exists = (
+        "river_facts.txt: a different file named river_facts.txt already exists; upload it "
+        "under another name, or replace the existing file (replace=True)"
+    )
+    text = reason_text("river_facts.txt", exists, "de", "TXT", "1")
+    assert "Vorhandene Dateien gleichen Namens ersetzen" in text
+    assert "river_facts" not in text and "replace" not in text
+    assert reason_kind("b.txt", "b.txt: same content as a.txt") == ("duplicate", {"other": "a.txt"})
+    assert reason_kind("x.pdf", "broken PDF (PdfReadError: x)")[0] == "broken_pdf"
+    assert reason_kind("x.txt", "binary content, not text")[0] == "not_text"
+    assert reason_kind("x", "something new")[0] == "other"
+    for kind, _ in KINDS:
+        assert t("de", f"reason_{kind}", types="T", mb="1", other="o")
+
+
+def test_examples_are_in_the_ui_language():
+    assert all("Wer" in q or "Mit" in q or "Welch" in q for q in examples("de"))
+    assert not set(examples("de")) & set(examples("en"))
 
 
 def test_document_title_beside_the_file_name_or_the_file_name_alone():
@@ -100,11 +141,47 @@ def test_languages_have_the_same_strings_and_locales_map():
     assert t("de", "too_long", n=2500, max=2000).startswith("Die Frage ist zu lang (2500")
 
 
-def test_the_short_answer_renders_bold_and_document_asterisks_stay_literal():
+def test_bold_pairs_render_and_no_lone_asterisks_are_left():
     text = linked_answer(
         "According to the German source [1], the answer is **1856**: “Er wurde **1856** geboren.”",
         2,
         {1},
     )
-    assert "the answer is **1856**:" in text  # rendered as bold, no literal asterisks
-    assert "wurde \\*\\*1856\\*\\* geboren" in text  # the document's own stay escaped
+    assert "the answer is **1856**:" in text  # rendered as bold: markdown, not literal
+    assert "wurde **1856** geboren" in text
+    lone = linked_answer("a ** b *c* [1]", 1, {1})
+    assert "**" not in lone and "\\*c\\*" in lone
+
+
+def test_conversations_listed_with_their_date_and_found_by_search():
+    now = 1_765_000_000.0
+    saved = [
+        {"id": "a", "title": "CEO", "turns": [turn()], "updated": now},
+        {
+            "id": "b",
+            "title": "Curie",
+            "turns": [turn("Marie Curie [1].")],
+            "updated": 1.0e9 + 36000,
+        },
+    ]
+    assert when(now, "de", now).startswith("heute ")
+    noon = 1.0e9 + 36000  # 2001-09-09 around noon in any usual time zone
+    assert when(noon, "de", now) == "09.09.2001" and when(noon, "en", now) == "2001-09-09"
+    assert [v for _, v in conversation_choices(saved, "de", "marie")] == ["b"]
+    assert [v for _, v in conversation_choices(saved, "de", "")] == ["a", "b"]
+    conv, renamed_list = renamed(saved, saved[1], "  Physik  ")
+    assert conv["title"] == "Physik" and renamed_list[1]["title"] == "Physik"
+
+
+def test_reading_view_of_a_pdf_shows_the_cited_page_with_the_passage_marked():
+    doc = {
+        "text": "Seite eins.\n\nSeite zwei <b>mit</b> dem Treffen.\n\nSeite drei.",
+        "pages": [0, 13, 48],
+    }
+    start = doc["text"].index("dem Treffen")
+    meta, body = view_body(doc, start, start + 11, "de")
+    assert meta == "Seite 2 von 3"
+    assert body.startswith("Seite zwei &lt;b&gt;mit&lt;/b&gt; ")  # escaped, page 2 only
+    assert '<mark id="passage">dem Treffen</mark>' in body and "drei" not in body
+    meta, body = view_body({"text": "kurz", "pages": []}, 50, 60, "en")  # offsets off: no mark
+    assert meta == "" and body == "kurz"

@@ -96,6 +96,58 @@ TEXT: dict[str, dict[str, str]] = {
         "audit_upload": "hochgeladen",
         "audit_replace": "ersetzt",
         "audit_delete": "gelöscht",
+        "outcome_answered": "Beantwortet",
+        "outcome_hedged": "Nicht direkt beantwortet – die nächstliegenden Stellen",
+        "outcome_declined": "Nicht in den Dokumenten",
+        "certainty": "Sicherheit: {level}",
+        "certainty_high": "hoch",
+        "certainty_medium": "mittel",
+        "certainty_low": "gering",
+        "scope_line": "Gesucht nur in: {docs}",
+        "scope": "Nur in diesen Dokumenten suchen (leer = in allen)",
+        "scope_gone": "{name} (entfernt)",
+        "toast_warning": "Hinweis",
+        "toast_error": "Fehler",
+        "toast_info": "Info",
+        "refused_index": "Noch kein Index: die Dokumente werden erst indexiert. Versuch es "
+        "gleich noch einmal.",
+        "refused_other": "Die Frage konnte nicht beantwortet werden. Versuch es noch einmal "
+        "oder formuliere sie anders.",
+        "feedback_thanks": "Danke für deine Rückmeldung.",
+        "rename": "Umbenennen",
+        "search_conversations": "Gespräche durchsuchen",
+        "rename_box": "Neuer Name für dieses Gespräch",
+        "conversations_title": "Gespräche",
+        "today": "heute {time}",
+        "drop": "Dateien hierher ziehen oder klicken ({types}; je höchstens {mb} MB)",
+        "delete_pick": "Dokument zum Löschen",
+        "delete_button": "Löschen …",
+        "col_size": "Größe",
+        "col_date": "Datum",
+        "no_documents": "Noch keine Dokumente.",
+        "reason_exists": "Es gibt schon eine andere Datei mit diesem Namen. Setz den Haken bei "
+        "„Vorhandene Dateien gleichen Namens ersetzen“ oder benenne die Datei um.",
+        "reason_duplicate": "Denselben Inhalt gibt es schon als {other}.",
+        "reason_twice": "Die Datei war zweimal in diesem Upload; lade sie einmal hoch.",
+        "reason_too_large": "Die Datei ist zu groß (höchstens {mb} MB).",
+        "reason_unsupported": "Dieser Dateityp wird nicht unterstützt ({types}).",
+        "reason_not_text": "Die Datei enthält keinen lesbaren Text (Binärdaten oder unbekannte "
+        "Kodierung).",
+        "reason_broken_pdf": "Die PDF-Datei ist beschädigt oder keine PDF-Datei.",
+        "reason_encrypted": "Die PDF-Datei ist verschlüsselt.",
+        "reason_broken_docx": "Die DOCX-Datei ist beschädigt oder keine DOCX-Datei.",
+        "reason_too_many_pages": "Die PDF-Datei hat zu viele Seiten.",
+        "reason_text_too_long": "Der Text der Datei ist zu lang.",
+        "reason_no_text": "Die Datei enthält keinen Text (leer, oder ein gescanntes PDF ohne "
+        "Textebene).",
+        "reason_bad_name": "Der Dateiname taugt nicht; benenne die Datei um, z. B. notizen.txt.",
+        "reason_other": "Die Datei konnte nicht gelesen werden.",
+        "view_page": "Seite {p} von {n}",
+        "view_back": "Zurück zum Chat",
+        "view_gone": "Dieses Dokument ist nicht mehr da: „{name}“ wurde entfernt oder nie "
+        "indexiert. Die zitierte Stelle stand darin, als die Antwort gegeben wurde.",
+        "view_title": "Dokument: {title}",
+        "open_gone": "entfernt",
     },
     "en": {
         "title": "## Document assistant",
@@ -183,6 +235,55 @@ TEXT: dict[str, dict[str, str]] = {
         "audit_upload": "uploaded",
         "audit_replace": "replaced",
         "audit_delete": "deleted",
+        "outcome_answered": "Answered",
+        "outcome_hedged": "Not answered directly – the closest passages",
+        "outcome_declined": "Not in the documents",
+        "certainty": "Certainty: {level}",
+        "certainty_high": "high",
+        "certainty_medium": "medium",
+        "certainty_low": "low",
+        "scope_line": "Searched only in: {docs}",
+        "scope": "Search only these documents (empty = all)",
+        "scope_gone": "{name} (removed)",
+        "toast_warning": "Note",
+        "toast_error": "Error",
+        "toast_info": "Info",
+        "refused_index": "No index yet: the documents are still being indexed. Try again in "
+        "a moment.",
+        "refused_other": "The question could not be answered. Try again or put it another way.",
+        "feedback_thanks": "Thank you for your feedback.",
+        "rename": "Rename",
+        "search_conversations": "Search conversations",
+        "rename_box": "New name for this conversation",
+        "conversations_title": "Conversations",
+        "today": "today {time}",
+        "drop": "Drop files here or click ({types}; at most {mb} MB each)",
+        "delete_pick": "Document to delete",
+        "delete_button": "Delete …",
+        "col_size": "Size",
+        "col_date": "Date",
+        "no_documents": "No documents yet.",
+        "reason_exists": "A different file with this name exists already. Tick “Replace "
+        "existing files with the same name” or rename the file.",
+        "reason_duplicate": "The same content exists already as {other}.",
+        "reason_twice": "The file was in this upload twice; upload it once.",
+        "reason_too_large": "The file is too large (at most {mb} MB).",
+        "reason_unsupported": "This file type is not supported ({types}).",
+        "reason_not_text": "The file holds no readable text (binary data or an unknown encoding).",
+        "reason_broken_pdf": "The PDF file is damaged or not a PDF file.",
+        "reason_encrypted": "The PDF file is encrypted.",
+        "reason_broken_docx": "The DOCX file is damaged or not a DOCX file.",
+        "reason_too_many_pages": "The PDF file has too many pages.",
+        "reason_text_too_long": "The file's text is too long.",
+        "reason_no_text": "The file holds no text (empty, or a scanned PDF without a text layer).",
+        "reason_bad_name": "The file name does not work; rename the file, e.g. notes.txt.",
+        "reason_other": "The file could not be read.",
+        "view_page": "page {p} of {n}",
+        "view_back": "Back to the chat",
+        "view_gone": "This document is no longer there: “{name}” was removed or never "
+        "indexed. The cited passage was in it when the answer was given.",
+        "view_title": "Document: {title}",
+        "open_gone": "removed",
     },
 }
 
@@ -196,3 +297,24 @@ def t(lang: str, key: str, **values: object) -> str:
     """The string ``key`` in ``lang`` with ``values`` filled in."""
     text = TEXT[pick_language(lang)][key]
     return text.format(**values) if values else text
+
+
+# Example questions about the shipped corpus, in the UI's language.
+EXAMPLES: dict[str, list[str]] = {
+    "de": [
+        "Wer ist der CEO des Pakistan Crypto Council?",
+        "Mit welcher US-Botschafterin wurden Pläne besprochen?",
+        "Mit welcher Firma arbeitet Bilal bin Saqib zusammen?",
+        "Welches Land sieht die Zusammenarbeit mit gemischten Gefühlen?",
+    ],
+    "en": [
+        "Who is the CEO of the Pakistan Crypto Council?",
+        "With which US ambassador were plans discussed?",
+        "Which company did Bilal bin Saqib partner with?",
+        "Which country views the cooperation with mixed feelings?",
+    ],
+}
+
+
+def examples(lang: str) -> list[str]:
+    return EXAMPLES[pick_language(lang)]
