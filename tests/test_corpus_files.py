@@ -1,10 +1,8 @@
 """Files in the corpus end to end: links, encodings, bombs, PDF pages, titles, odd names."""
 
-import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 
 import pytest
 
@@ -127,23 +125,6 @@ def test_documents_carry_a_readable_title(settings_factory):
         "c.txt": FACT,
         "d.pdf": "Chronik",
     }
-
-
-@pytest.mark.slow
-def test_an_old_manifest_without_titles_stays_readable(settings_factory):
-    settings = settings_factory()
-    (settings.corpus_dir / "a.md").write_text("# Chronik\n\n" + FACT)
-    Assistant(settings).index()
-    store = Assistant(settings).store
-    manifest = {k: asdict(v) for k, v in store.manifest().items()}
-    for entry in manifest.values():
-        del entry["title"]  # as written before titles existed (in the collection's metadata)
-    col = store.collection()
-    col.modify(metadata={**col.metadata, "manifest": json.dumps(manifest)})
-    bot = Assistant(settings)
-    assert bot.documents()[0]["title"] is None
-    assert "1312" in bot.ask("Wann wurde Lindenau gegründet?").citations[0].quote
-    assert bot.index().unchanged == ["a.md"]
 
 
 @pytest.mark.slow

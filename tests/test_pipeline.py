@@ -81,3 +81,19 @@ class TestFollowUpsOnTheArticle:
         ]
         follow = shipped_bot.ask("Who did he talk to?", history=history)
         assert any("Natalie Baker" in c.quote for c in follow.citations), follow.text
+
+
+@pytest.mark.slow
+def test_a_stream_resumed_on_another_thread_leaves_no_state_pinned(shipped_bot):
+    """A web server advances one answer's generator on several pool threads: no thread
+    may keep reading the state that answer pinned (it would miss later uploads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stream = iter(shipped_bot.stream("Wer ist der CEO des Pakistan Crypto Council?"))
+        assert pool.submit(next, stream).result()  # begun on the pool's thread
+        rest = "".join(stream)  # finished here
+        assert rest
+        shipped_bot.state.forget()  # as after an upload
+        current = shipped_bot.state.snapshot()
+        assert pool.submit(shipped_bot.state.snapshot).result() is current

@@ -147,9 +147,11 @@ class AnswerPipeline:
             yield timed(fixed, began)
             return
         lang = detect_language(q)
+        # pinned only around work that does not yield: a generator may be resumed on
+        # another thread (a web server's pool), and the pin is per thread
         with self.state.pinned(snapshot):
             follow = self.resolver(snapshot).resolve(q, turns)
-            answer = yield from self._answer(q, lang, turns, scope, follow, began)
+        answer = yield from self._answer(q, lang, turns, scope, follow, snapshot)
         answer.scope = scope
         logger.debug(
             "%s (confidence %.2f) in %.0f ms: %r",
@@ -167,7 +169,7 @@ class AnswerPipeline:
         turns: list[dict],
         scope: list[str],
         follow: FollowUp | None,
-        began: float,
+        snapshot: Snapshot,
     ) -> Iterator[Event]:
         """Yields the text; returns the Answer (generative first, offline on failure)."""
         notice = ""
@@ -188,7 +190,8 @@ class AnswerPipeline:
                 notice = FALLBACK_NOTICE[lang].format(why=exc.in_language(lang))
                 if streamed:
                     yield "\n\n"  # set the fallback apart from what the model had sent
-        answer = self._extractive(q, lang, scope, follow)
+        with self.state.pinned(snapshot):  # one committed state for the whole answer
+            answer = self._extractive(q, lang, scope, follow)
         if notice:
             answer.notice = notice
             answer.text = f"{notice}\n\n{answer.text}"
