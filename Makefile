@@ -60,9 +60,12 @@ browser:
 	  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "WARNING: apt could not install chromium: the browser test will be skipped"; }
 
+# Two pytest workers, a test file each (module fixtures are built once): most slow tests
+# wait on servers, subprocesses and browsers, so two files at a time fit two cores.
+PYTEST_WORKERS ?= 2
 test: install browser
-	$(PY) -m ruff check assistant ui tests
-	$(PY) -m pytest -q -ra
+	$(PY) -m ruff check assistant ui tests bench
+	$(PY) -m pytest -q -ra -n $(PYTEST_WORKERS) --dist loadfile
 
 # The fast loop: unit tests only, no index of a real corpus, no servers, no browser.
 test-fast: install
