@@ -65,6 +65,17 @@ def shipped_bot(tmp_path_factory) -> Assistant:
     return bot
 
 
+def pytest_ignore_collect(collection_path, config):
+    """With ``-m "not slow"`` (the fast loop), a module marked slow as a whole is not even
+    imported: its imports (gradio, a browser driver, servers) cost seconds of collection."""
+    if config.getoption("markexpr", "") != "not slow" or collection_path.suffix != ".py":
+        return None
+    whole = "\npytestmark = pytest.mark.slow"
+    if collection_path.name.startswith("test_") and whole in collection_path.read_text("utf-8"):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items):
     """A test that uses the indexed shipped corpus is slow by definition (the first one
     builds the index), so `-m "not slow"` never pays for it, however the test is marked."""

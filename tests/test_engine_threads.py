@@ -36,6 +36,7 @@ def in_thread(fn):
     return out["value"]
 
 
+@pytest.mark.slow  # loads the e5 engine
 def test_thread_count_is_per_calling_thread(engine):
     _, lib = engine
     default = in_thread(lib.omp_get_max_threads)
@@ -56,6 +57,7 @@ def test_thread_count_is_per_calling_thread(engine):
     assert in_thread(set_then_reset) == default
 
 
+@pytest.mark.slow  # loads the e5 engine
 def test_single_threaded_calls_side_by_side_give_the_same_vectors(engine):
     """What lets questions run concurrently: the engine keeps no state between calls."""
     emb, _ = engine
@@ -78,6 +80,7 @@ def test_single_threaded_calls_side_by_side_give_the_same_vectors(engine):
     assert wrong == []
 
 
+@pytest.mark.slow  # loads the e5 engine
 def test_query_threads_reach_the_engine_and_the_vector_is_unchanged(engine):
     emb, lib = engine
     question = "Wann wurde die Universität gegründet?"

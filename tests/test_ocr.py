@@ -148,6 +148,7 @@ class _Settings:
         self.ocr_page_seconds = 5.0
 
 
+@pytest.mark.slow  # runs the tesseract program
 class TestTesseract:
     def test_a_missing_program_says_how_to_install_it(self):
         engine = TesseractOCR(MISSING)
