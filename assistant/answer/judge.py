@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.answer.kinds import answer_spans, name_part
+from assistant.question.language import QUESTION_WORDS
 
 # name_part: the follow-up resolver imports it from here
 __all__ = [
@@ -65,10 +66,7 @@ def heading_before(text: str, offset: int) -> str:
 # --- terms and names of the question --------------------------------------------------
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_QUESTION_WORDS = frozenset(
-    "wer wem wen wessen was wann wo wohin woher warum wieso weshalb wie welche welcher "
-    "welches welchen welchem und who whom whose what when where why how which and".split()
-)
+_QUESTION_WORDS = QUESTION_WORDS | {"und", "and"}
 
 
 def anchors(question: str) -> list[str]:

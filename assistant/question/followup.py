@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from assistant.answer.judge import anchors
 from assistant.answer.kinds import name_part
+from assistant.question.language import QUESTION_WORDS
 
 __all__ = ["FollowUp", "FollowUpResolver", "is_follow_up", "previous_question"]
 
@@ -36,10 +37,7 @@ _BOLD = re.compile(r"\*\*([^*]{2,80})\*\*")
 _CAPITAL_RUN = re.compile(
     r"\b[A-ZÄÖÜ][\w-]+(?:\s+(?:(?:bin|von|van|de|der|al|da)\s+)?[A-ZÄÖÜ][\w-]+)+"
 )
-_WH = (
-    "wer wen wem wessen was wann wo wohin woher wie warum weshalb wieso welche welcher welches "
-    "welchen welchem who whom whose what when where which why how"
-).split()
+_WH = sorted(QUESTION_WORDS, key=len, reverse=True)
 _WH_LEAD = re.compile(
     r"^\W*(?:und|and)?\s*(?:(?:mit|von|für|an|auf|in|zu|bei|seit|bis|with|for|to|from|since|"
     r"until|of)\s+)?(?:" + "|".join(_WH) + r")\b(?:\s+(?:viele|lange|oft|many|much|long|often))?",

@@ -10,6 +10,7 @@ from typing import Any
 
 from assistant.errors import QuestionError
 from assistant.question.language import (
+    QUESTION_WORDS,
     detect_language,
     has_words,
     looks_like_code,
@@ -56,13 +57,7 @@ def not_askable(question: str, conversation: bool) -> tuple[str, str] | None:
     return None
 
 
-_QUESTION_WORDS = set(
-    "wer wen wem wessen was wann wo wohin woher wie warum weshalb wieso welche welcher welches "
-    "welchen welchem who whom whose what when where which why how".split()
-)
-
-
 def _asks(text: str) -> bool:
     """A question mark, a question word or a continuation ("und?", "and him")."""
     words = [w.lower() for w in text.replace("?", " ? ").split()]
-    return "?" in words or any(w.strip(".,!") in _QUESTION_WORDS | {"und", "and"} for w in words)
+    return "?" in words or any(w.strip(".,!") in QUESTION_WORDS | {"und", "and"} for w in words)

@@ -49,6 +49,11 @@ _OTHER = {
 }
 _OTHER_SETS = {lang: set(words.split()) for lang, words in _OTHER.items()}
 _OTHER_LETTERS = re.compile(r"[çéèêàâîôûœñ¿¡ğışłąęśźżćńãõÇÉÈÊÀÂÎÔÛŒÑĞİŞŁĄĘŚŹŻĆŃ]")
+# the words a German or English question asks with (intake, follow-ups, the judge's anchors)
+QUESTION_WORDS = frozenset(
+    "wer wen wem wessen was wann wo wohin woher wie warum weshalb wieso welche welcher welches "
+    "welchen welchem who whom whose what when where which why how".split()
+)
 _ANY_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 

@@ -325,9 +325,6 @@ class ScopedLexicon(Lexicon):
         self._prefixes = np.array(sorted(prefixes), dtype=str)
         self._masks: dict[str, np.ndarray] = {}
 
-    def known(self, word: str) -> bool:
-        return any(word in index.words() for index in self.indexes.values())
-
     def _allowed(self, lang: str) -> np.ndarray | None:
         if lang not in self._masks:
             ids = np.asarray(self.indexes[lang].ids).astype(str)
