@@ -3,7 +3,6 @@ gradio_client (the browser tests are in test_ui_browser.py)."""
 
 import os
 import re
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,36 +11,20 @@ import pytest
 from gradio_client import Client, handle_file
 
 from assistant import Assistant
-from conftest import ARTICLE, SHIPPED_CORPUS, make_settings
+from conftest import ARTICLE, make_settings
 from helpers.pdf import make_pdf
-from helpers.served import served
+from helpers.served import served, ui_corpus
 from ui.app import build_app
 
 pytestmark = pytest.mark.slow
 
-TRAP = "http://127.0.0.1:9"  # nothing listens there; a request to it means markdown leaked
 QUOTE = re.compile(r"\[(\d+)\][^„“]*[„“]([^“”]+)[“”]")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
-    shutil.copytree(SHIPPED_CORPUS, tmp / "corpus")
-    (tmp / "corpus" / "curie.txt").write_text(
-        "Marie Curie wurde 1867 in Warschau geboren. Sie erhielt zwei Nobelpreise für ihre "
-        "Forschung zur Radioaktivität.",
-        encoding="utf-8",
-    )
-    (tmp / "corpus" / "einstein.txt").write_text(
-        "Albert Einstein wurde 1879 in Ulm geboren. Er entwickelte die Relativitätstheorie "
-        "und erhielt 1921 den Nobelpreis für Physik.",
-        encoding="utf-8",
-    )
-    (tmp / "corpus" / "logo.md").write_text(
-        "Das Logo der Firma Quarzwerk zeigt einen blauen Kristall. "
-        f'![logo]({TRAP}/logo.png) <img src="{TRAP}/pixel.png"> [klick]({TRAP}/x)',
-        encoding="utf-8",
-    )
+    ui_corpus(tmp / "corpus")
     bot = Assistant(make_settings(tmp, max_upload_mb=1.0))
     bot.index()
     with served(bot) as (demo, url):

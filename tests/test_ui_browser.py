@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from conftest import ARTICLE, SHIPPED_CORPUS, make_settings
-from helpers.served import served
+from conftest import ARTICLE, make_settings
+from helpers.served import served, ui_corpus
 from ui.text import TEXT, examples
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,6 @@ needs_chromium = pytest.mark.skipif(
     reason="LOUD SKIP: Debian's chromium is not installed and could not be (make test "
     "installs it as root via apt)",
 )
-TRAP = "http://127.0.0.1:9"  # nothing listens there; a request to it means markdown leaked
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 # Gradio's own strings the page shows, per language (footer, drop zone, toasts)
@@ -36,22 +35,7 @@ GRADIO = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    shutil.copytree(SHIPPED_CORPUS, tmp / "corpus")
-    (tmp / "corpus" / "curie.txt").write_text(
-        "Marie Curie wurde 1867 in Warschau geboren. Sie erhielt zwei Nobelpreise für ihre "
-        "Forschung zur Radioaktivität.",
-        encoding="utf-8",
-    )
-    (tmp / "corpus" / "einstein.txt").write_text(
-        "Albert Einstein wurde 1879 in Ulm geboren. Er entwickelte die Relativitätstheorie "
-        "und erhielt 1921 den Nobelpreis für Physik.",
-        encoding="utf-8",
-    )
-    (tmp / "corpus" / "logo.md").write_text(
-        "Das Logo der Firma Quarzwerk zeigt einen blauen Kristall. "
-        f'![logo]({TRAP}/logo.png) <img src="{TRAP}/pixel.png"> [klick]({TRAP}/x)',
-        encoding="utf-8",
-    )
+    ui_corpus(tmp / "corpus")
     bot = Assistant(make_settings(tmp, max_upload_mb=1.0))
     bot.index()
     with served(bot) as (_, url):
