@@ -1,7 +1,7 @@
 """Grow an index to N chunks from real embedded chunks, for latency at scale.
 
 Embedding 100k chunks on two cores would take hours, so the large indexes are built
-from the XQuAD index's real chunks (with their sentence and window vectors), copied
+from the XQuAD index's real chunks (with their sentence vectors), copied
 under new file names with every vector perturbed by small Gaussian noise (sigma 0.01,
 renormalised) so the HNSW graph does not collapse onto exact duplicates.
 """

@@ -457,7 +457,7 @@ def _results_tables(raw: dict, now: dict, old: dict) -> list[str]:
         _row("re-index, nothing changed", now, old, "idx.reindex_ms", MS, None),
         _row("embedding model alone, tokens/s", now, old, "emb.tokens_per_s", N0, None),
         "",
-        "Tokens embedded: ours are chunks, their sentences and sentence windows; the "
+        "Tokens embedded: ours are chunks and their sentences; the "
         f"quickstart's are its chunks ({N0(now.get('qs.truncated'))} of them longer than "
         "e5's 512 tokens, cut silently). \"time until answerable\" is the index report's "
         '`answerable_after_s` ("-": this code reports none).',

@@ -50,10 +50,8 @@ class Candidate:
     start: int
     end: int
     text: str
-    sentence_vec: list[float] | None = None
-    window_vec: list[float] | None = None
-    window: str = ""  # the text whose vector is the window vector
-    sentence: str = ""  # the text whose vector is the sentence vector (as indexing embeds it)
+    sentence_vec: Any = None
+    window_vec: Any = None  # the sentence with the one before it (see window_vector)
     score: float = 0.0  # the ranking score among the question's candidates
     probability: float = 0.0  # the decider's belief that it answers (best candidate only)
     ordinal: int = 0  # the sentence's place in its chunk
@@ -64,6 +62,19 @@ class Candidate:
 
 def _cos(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     return matrix @ q / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(q) + 1e-9)
+
+
+def window_vector(previous: Any, sentence: Any) -> np.ndarray:
+    """The window's vector: the sentence's plus the one before it (a pronoun's referent,
+    "Er wurde 1856 geboren."), or the sentence's alone when there is none.
+
+    Derived instead of embedded, so indexing embeds each sentence once (the sum of two
+    e5 vectors points where the two sentences' topics meet; cosine ignores the length).
+    """
+    vec = np.asarray(sentence, dtype=np.float32)
+    if previous is None:
+        return vec
+    return vec + np.asarray(previous, dtype=np.float32)
 
 
 class Lexicon(Protocol):
@@ -123,36 +134,38 @@ class ExtractiveAnswerer:
         self.shift = settings.min_relevance  # the user's shift of the decision points
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
-        """Sentences of the hits with their stored vectors (embedded now if missing)."""
+        """Sentences of the hits with their stored vectors (embedded now if missing) and
+        their window vectors, derived from the sentence vectors (:func:`window_vector`)."""
         stored = self.sentence_vectors([h.chunk.id for h in hits])
-        out: list[Candidate] = []
-        missing: list[Candidate] = []
+        placed: list[tuple[Hit, list, dict[int, Any]]] = []
+        missing: list[tuple[dict[int, Any], int, str]] = []
         for hit in hits:
             c = hit.chunk
-            vecs = {(v.start, v.end, v.kind): v.vector for v in stored.get(c.id, [])}
+            by_span = {(v.start, v.end): v.vector for v in stored.get(c.id, []) if v.kind == "s"}
             spans = split_sentences(c.text)
-            for j, s, window in answer_sentences(c.text, spans):
+            sentences = answer_sentences(c.text, spans)
+            vecs: dict[int, Any] = {}
+            for j, s in sentences:
+                vecs[j] = by_span.get((c.start + s.start, c.start + s.end))
+                if vecs[j] is None:  # an index from before sentence vectors, or phase 2 to come
+                    missing.append((vecs, j, s.text))
+            placed.append((hit, spans, vecs))
+        if missing:  # the texts indexing embeds: the same vectors as once they are stored
+            embedded = self.embedder.get_text_embedding_batch([t for _, _, t in missing])
+            for (vecs, j, _), vec in zip(missing, embedded):
+                vecs[j] = vec
+        out: list[Candidate] = []
+        for hit, spans, vecs in placed:
+            c = hit.chunk
+            for j, vec in vecs.items():
                 where = quote_span(c.text, spans, j)
                 if where is None or not is_prose(c.text[where[0] : where[1]]):
                     continue
-                key_start, key_end = c.start + s.start, c.start + s.end
                 start, end = c.start + where[0], c.start + where[1]
                 text = c.text[where[0] : where[1]]
-                cand = Candidate(hit, start, end, text, window=window or s.text, ordinal=j)
-                cand.sentence = s.text
-                cand.sentence_vec = vecs.get((key_start, key_end, "s"))
-                # the first sentence has no window of its own: its sentence vector serves
-                kind = "w" if window else "s"
-                cand.window_vec = vecs.get((key_start, key_end, kind))
-                if cand.sentence_vec is None or cand.window_vec is None:
-                    missing.append(cand)
+                cand = Candidate(hit, start, end, text, ordinal=j, sentence_vec=vec)
+                cand.window_vec = window_vector(vecs.get(j - 1), vec)
                 out.append(cand)
-        if missing:  # an index from before sentence vectors, or a store without them
-            # the texts indexing embeds: the same vectors as once they are stored
-            texts = [m.sentence or m.text for m in missing] + [m.window for m in missing]
-            vecs = self.embedder.get_text_embedding_batch(texts)
-            for i, m in enumerate(missing):
-                m.sentence_vec, m.window_vec = vecs[i], vecs[len(missing) + i]
         return out
 
     def weigh(

@@ -123,18 +123,15 @@ def _emit(text: str, start: int, end: int, out: list[Span]) -> None:
 MIN_SENTENCE_WORDS = 3  # shorter "sentences" are headings or list debris, never answers
 
 
-def answer_sentences(text: str, spans: list[Span] | None = None) -> list[tuple[int, Span, str]]:
-    """Sentences of a chunk that can answer: (ordinal, span, window text).
+def answer_sentences(text: str, spans: list[Span] | None = None) -> list[tuple[int, Span]]:
+    """Sentences of a chunk that can answer: (ordinal, span).
 
-    The window is the sentence with the one before it, which gives a pronoun its
-    referent ("Er wurde 1856 geboren."); the first sentence's window is "" (none).
-    Indexing embeds exactly these texts and the answerer scores exactly these spans.
+    Indexing embeds exactly these sentences and the answerer scores exactly these spans
+    (a sentence's window vector is derived from its own and the one before it).
     """
     spans = split_sentences(text) if spans is None else spans
     return [
-        (j, span, f"{spans[j - 1].text} {span.text}" if j else "")
-        for j, span in enumerate(spans)
-        if len(span.text.split()) >= MIN_SENTENCE_WORDS
+        (j, span) for j, span in enumerate(spans) if len(span.text.split()) >= MIN_SENTENCE_WORDS
     ]
 
 

@@ -7,7 +7,7 @@ never leaves a half-written index behind.
 Two phases, so a new corpus is answerable sooner: phase 1 embeds and commits the chunks
 (from that commit on the files are answerable; the extractive answerer embeds the
 sentences of the few chunks it retrieves itself while their vectors are missing). Phase 2
-(``complete_sentences``) adds the sentence and window vectors. The files still waiting
+(``complete_sentences``) adds the sentence vectors. The files still waiting
 for phase 2 are recorded with the commit, so a run killed in phase 2 is finished by the
 next run (or the server's start) without embedding the chunks again. No text is embedded
 twice: identical texts within a run once, texts already stored (a copied file, the

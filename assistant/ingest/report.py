@@ -21,8 +21,8 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     chunks_added: int = 0
-    texts_embedded: int = 0  # chunks plus their sentences and sentence windows
-    tokens_embedded: int = 0  # chunks, sentences and sentence windows
+    texts_embedded: int = 0  # chunks plus their sentences
+    tokens_embedded: int = 0  # chunks and sentences
     texts_reused: int = 0  # duplicates and texts whose vectors were stored already
     seconds: float = 0.0  # until complete (with defer_sentences: until answerable)
     answerable_after_s: float | None = None  # until the chunks were committed (phase 1)
@@ -44,7 +44,7 @@ class IndexReport:
             f"{len(self.unchanged)} unchanged",
             # the progress line counts texts, so say what a text is
             f"{self.chunks_added} chunks embedded ({self.texts_embedded} texts: chunks, "
-            f"their sentences and sentence windows) in {self.seconds:.1f}s",
+            f"their sentences) in {self.seconds:.1f}s",
         ]
         if self.answerable_after_s is not None and self.changed:
             parts[-1] += f", answerable after {self.answerable_after_s:.1f}s"

@@ -90,7 +90,7 @@ class ChunkStore(Connection, RebuildSteps):
 
     @guarded
     def sentences(self) -> SentenceStore | None:
-        """The sentence and window vectors of this store's chunk collection, the
+        """The sentence vectors of this store's chunk collection, the
         extractive answerer's evidence (None while there is no collection)."""
         if self._sentences is None:
             col = self.collection()
@@ -473,7 +473,7 @@ class ChunkStore(Connection, RebuildSteps):
 
     @guarded
     def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, list[SentenceVector]]:
-        """Stored sentence and window vectors of the given chunks, by chunk id (the
+        """Stored sentence vectors of the given chunks, by chunk id (the
         answerer embeds what is missing)."""
         store = self.sentences()
         return {} if store is None else store.get(chunk_ids)

@@ -1,10 +1,11 @@
-"""The sentence and window vectors of each chunk, the extractive answerer's evidence, in a
+"""The sentence vectors of each chunk, the extractive answerer's evidence, in a
 compact file of their own instead of Chroma metadata.
 
 Chroma kept them as base64 float32 in record metadata, which its SQLite also indexed:
 33 kB per chunk on disk (4.6 GB at 100k chunks). Here a chunk's vectors are one row of
 a small SQLite file beside Chroma's: int8 with a float32 scale per vector (388 bytes
-for 384 dimensions; ~3.6 kB per chunk on disk at 8 vectors a chunk), a CRC over each row.
+for 384 dimensions; ~2 kB per chunk on disk at 4.2 sentences a chunk), a CRC over each
+row. Window vectors are not stored: the answerer derives them from two sentence vectors.
 
 Crash safety comes from the commit protocol plus SQLite's journal: each :meth:`put` is
 one transaction, so a write that fails or is killed leaves the rows it was adding
@@ -45,7 +46,7 @@ BATCH = 500  # ids per statement (SQLite's variable limit)
 
 @runtime_checkable
 class SentenceStore(Protocol):
-    """Where the sentence and window vectors of committed chunks are kept, by chunk id.
+    """Where the sentence vectors of committed chunks are kept, by chunk id.
 
     Values come back as :class:`SentenceVector` placed at the chunk's offsets (or at
     another chunk's of the same text, :meth:`by_hash`). Every write is all or nothing.
