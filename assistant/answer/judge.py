@@ -276,58 +276,58 @@ class TopicJudge:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        28.8895,  # sentence
-        26.2062,  # window
-        35.4914,  # chunk
-        -4.0376,  # same_language
-        1.1276,  # type_present
-        -0.8630,  # type_missing
-        3.5903,  # coverage_sentence
-        3.4161,  # coverage_context
-        0.5623,  # coverage_neighbours
-        3.0121,  # coverage_heading
-        -0.7633,  # anchor_sentence
-        0.6739,  # anchor_coverage
+        30.0571,  # sentence
+        17.6665,  # window
+        44.0621,  # chunk
+        -4.0258,  # same_language
+        1.0781,  # type_present
+        -0.8353,  # type_missing
+        3.4613,  # coverage_sentence
+        3.2163,  # coverage_context
+        1.0927,  # coverage_neighbours
+        2.9810,  # coverage_heading
+        -0.6642,  # anchor_sentence
+        0.6483,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-17.4456,
+    intercept=-16.9364,
     coef=(
-        6.7440,  # sentence
-        4.3961,  # window
-        5.4071,  # chunk
-        -0.9361,  # same_language
-        -0.6403,  # type_present
-        -1.7260,  # type_missing
-        1.3045,  # coverage_sentence
-        0.0147,  # coverage_context
-        1.1199,  # coverage_neighbours
-        -4.8497,  # coverage_heading
-        0.3362,  # anchor_sentence
-        0.7980,  # anchor_coverage
-        0.7605,  # unknown_anchors
-        0.9496,  # uncovered_share
-        -0.4639,  # uncovered_rarest
-        2.7405,  # rank_share
-        18.1120,  # ablation_min
-        -3.0555,  # ablation_mean
+        9.1302,  # sentence
+        2.9432,  # window
+        4.4228,  # chunk
+        -0.8686,  # same_language
+        -0.6020,  # type_present
+        -1.8436,  # type_missing
+        1.6970,  # coverage_sentence
+        -0.2925,  # coverage_context
+        1.0183,  # coverage_neighbours
+        -3.5543,  # coverage_heading
+        0.2558,  # anchor_sentence
+        0.4933,  # anchor_coverage
+        0.4922,  # unknown_anchors
+        0.5244,  # uncovered_share
+        -0.3141,  # uncovered_rarest
+        2.5162,  # rank_share
+        13.6409,  # ablation_min
+        -0.7129,  # ablation_mean
     ),
-    answer_at=0.52,
+    answer_at=0.51,
 )
 TOPIC = TopicJudge(
-    intercept=-22.3441,
+    intercept=-17.1144,
     coef=(
-        8.9362,  # best_chunk
-        9.3582,  # best_sentence
-        9.8813,  # best_window
-        3.7778,  # best_coverage
-        -0.4576,  # best_anchors
-        -1.5920,  # unknown_anchors
-        -1.3746,  # same_language
-        2.7462,  # best_probability
+        9.7380,  # best_chunk
+        9.6388,  # best_sentence
+        2.3545,  # best_window
+        3.4735,  # best_coverage
+        -0.4025,  # best_anchors
+        -1.5041,  # unknown_anchors
+        -1.0836,  # same_language
+        2.9471,  # best_probability
     ),
-    decline_below=0.14,
+    decline_below=0.08,
 )
 
 

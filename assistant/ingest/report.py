@@ -43,7 +43,7 @@ class IndexReport:
             f"{len(self.removed)} removed",
             f"{len(self.unchanged)} unchanged",
             # the progress line counts texts, so say what a text is
-            f"{self.chunks_added} chunks embedded ({self.texts_embedded} texts: chunks, "
+            f"{self.chunks_added} chunks embedded ({self.texts_embedded} texts: chunks and "
             f"their sentences) in {self.seconds:.1f}s",
         ]
         if self.answerable_after_s is not None and self.changed:
