@@ -116,6 +116,13 @@ def test_answer_sentences_skip_fragments_and_keep_their_place():
     assert found == [(1, "Nikola Tesla kam nach Amerika."), (2, "Er wurde 1856 geboren.")]
 
 
+def test_vector_sentences_add_the_sentence_before_an_answer_sentence():
+    from assistant.ingest.chunking import vector_sentences
+
+    text = "Kapitel 3\n\nNikola Tesla kam nach Amerika. Er wurde 1856 geboren. Ende."
+    assert [j for j, _ in vector_sentences(text)] == [0, 1, 2]  # the heading, not "Ende."
+
+
 # -- text that is not prose: no sentence ends, no spaces; linear time --------------------
 
 

@@ -102,8 +102,13 @@ def test_sentence_records_one_per_answer_sentence_with_source_offsets():
     kinds = [(r.id, r.kind, t) for r, t in recs]
     assert kinds == [
         ("c-0:0s", "s", "Der erste Satz hat genug Wörter."),
+        ("c-0:1s", "s", "Kurz."),  # no answer, but the next one's window adds its vector
         ("c-0:2s", "s", "Der zweite Satz hat auch genug Wörter."),
     ]  # no window records: the answerer derives window vectors from these
+    tail = StoredChunk(
+        "c-1", "Ein Satz mit genug Wörtern. Ende.", "a.txt", "v1", 0, 33, None, "de", 1
+    )
+    assert [r.id for r, _ in sentence_records(tail)] == ["c-1:0s"]  # "Ende." precedes nothing
     second = next(r for r, _ in recs if r.id == "c-0:2s")
     assert text[second.start - 100 : second.end - 100] == "Der zweite Satz hat auch genug Wörter."
 

@@ -33,7 +33,7 @@ from assistant.answer.judge import (
 )
 from assistant.answer.kinds import answer_spans, expected_type
 from assistant.answer.types import Answer
-from assistant.ingest.chunking import answer_sentences, split_sentences
+from assistant.ingest.chunking import answer_sentences, split_sentences, vector_sentences
 from assistant.question.language import is_prose
 from assistant.retrieve.retriever import Hit, Translator
 from assistant.settings import Settings
@@ -137,27 +137,27 @@ class ExtractiveAnswerer:
         """Sentences of the hits with their stored vectors (embedded now if missing) and
         their window vectors, derived from the sentence vectors (:func:`window_vector`)."""
         stored = self.sentence_vectors([h.chunk.id for h in hits])
-        placed: list[tuple[Hit, list, dict[int, Any]]] = []
+        placed: list[tuple[Hit, list, dict[int, Any], list]] = []
         missing: list[tuple[dict[int, Any], int, str]] = []
         for hit in hits:
             c = hit.chunk
             by_span = {(v.start, v.end): v.vector for v in stored.get(c.id, []) if v.kind == "s"}
             spans = split_sentences(c.text)
-            sentences = answer_sentences(c.text, spans)
             vecs: dict[int, Any] = {}
-            for j, s in sentences:
+            for j, s in vector_sentences(c.text, spans):
                 vecs[j] = by_span.get((c.start + s.start, c.start + s.end))
                 if vecs[j] is None:  # an index from before sentence vectors, or phase 2 to come
                     missing.append((vecs, j, s.text))
-            placed.append((hit, spans, vecs))
+            placed.append((hit, spans, vecs, answer_sentences(c.text, spans)))
         if missing:  # the texts indexing embeds: the same vectors as once they are stored
             embedded = self.embedder.get_text_embedding_batch([t for _, _, t in missing])
             for (vecs, j, _), vec in zip(missing, embedded):
                 vecs[j] = vec
         out: list[Candidate] = []
-        for hit, spans, vecs in placed:
+        for hit, spans, vecs, answering in placed:
             c = hit.chunk
-            for j, vec in vecs.items():
+            for j, _ in answering:
+                vec = vecs[j]
                 where = quote_span(c.text, spans, j)
                 if where is None or not is_prose(c.text[where[0] : where[1]]):
                     continue

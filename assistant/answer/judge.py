@@ -276,58 +276,58 @@ class TopicJudge:
 # Written by bench/fit_answerability.py (fit split of bench/data/); do not edit by hand.
 RANKER = Ranker(
     coef=(
-        30.0571,  # sentence
-        17.6665,  # window
-        44.0621,  # chunk
-        -4.0258,  # same_language
-        1.0781,  # type_present
-        -0.8353,  # type_missing
-        3.4613,  # coverage_sentence
-        3.2163,  # coverage_context
-        1.0927,  # coverage_neighbours
-        2.9810,  # coverage_heading
-        -0.6642,  # anchor_sentence
-        0.6483,  # anchor_coverage
+        31.7123,  # sentence
+        16.6534,  # window
+        43.9635,  # chunk
+        -4.0376,  # same_language
+        1.0896,  # type_present
+        -0.8336,  # type_missing
+        3.3084,  # coverage_sentence
+        3.2918,  # coverage_context
+        1.0916,  # coverage_neighbours
+        2.9381,  # coverage_heading
+        -0.6808,  # anchor_sentence
+        0.6520,  # anchor_coverage
     ),
     second_within=0.0,
 )
 DECIDER = Decider(
-    intercept=-16.9364,
+    intercept=-16.0026,
     coef=(
-        9.1302,  # sentence
-        2.9432,  # window
-        4.4228,  # chunk
-        -0.8686,  # same_language
-        -0.6020,  # type_present
-        -1.8436,  # type_missing
-        1.6970,  # coverage_sentence
-        -0.2925,  # coverage_context
-        1.0183,  # coverage_neighbours
-        -3.5543,  # coverage_heading
-        0.2558,  # anchor_sentence
-        0.4933,  # anchor_coverage
-        0.4922,  # unknown_anchors
-        0.5244,  # uncovered_share
-        -0.3141,  # uncovered_rarest
-        2.5162,  # rank_share
-        13.6409,  # ablation_min
-        -0.7129,  # ablation_mean
+        9.3691,  # sentence
+        2.0079,  # window
+        3.8073,  # chunk
+        -0.8530,  # same_language
+        -0.6353,  # type_present
+        -1.8873,  # type_missing
+        1.6106,  # coverage_sentence
+        -0.2545,  # coverage_context
+        1.1902,  # coverage_neighbours
+        -3.5212,  # coverage_heading
+        0.2232,  # anchor_sentence
+        0.5604,  # anchor_coverage
+        0.4668,  # unknown_anchors
+        0.6496,  # uncovered_share
+        -0.3426,  # uncovered_rarest
+        2.6146,  # rank_share
+        14.1740,  # ablation_min
+        1.4028,  # ablation_mean
     ),
     answer_at=0.51,
 )
 TOPIC = TopicJudge(
-    intercept=-17.1144,
+    intercept=-20.9967,
     coef=(
-        9.7380,  # best_chunk
-        9.6388,  # best_sentence
-        2.3545,  # best_window
-        3.4735,  # best_coverage
-        -0.4025,  # best_anchors
-        -1.5041,  # unknown_anchors
-        -1.0836,  # same_language
-        2.9471,  # best_probability
+        11.6153,  # best_chunk
+        11.5962,  # best_sentence
+        3.3510,  # best_window
+        3.5058,  # best_coverage
+        -0.3815,  # best_anchors
+        -1.5315,  # unknown_anchors
+        -1.3536,  # same_language
+        2.8512,  # best_probability
     ),
-    decline_below=0.08,
+    decline_below=0.14,
 )
 
 

@@ -126,13 +126,21 @@ MIN_SENTENCE_WORDS = 3  # shorter "sentences" are headings or list debris, never
 def answer_sentences(text: str, spans: list[Span] | None = None) -> list[tuple[int, Span]]:
     """Sentences of a chunk that can answer: (ordinal, span).
 
-    Indexing embeds exactly these sentences and the answerer scores exactly these spans
-    (a sentence's window vector is derived from its own and the one before it).
+    Indexing embeds exactly these sentences and the answerer scores exactly these spans.
     """
     spans = split_sentences(text) if spans is None else spans
     return [
         (j, span) for j, span in enumerate(spans) if len(span.text.split()) >= MIN_SENTENCE_WORDS
     ]
+
+
+def vector_sentences(text: str, spans: list[Span] | None = None) -> list[tuple[int, Span]]:
+    """The sentences of a chunk that get a vector: each answer sentence and the one before
+    it, whose vector the answer sentence's window adds (a heading or a short "Er starb."
+    gives the next sentence its subject, as "Kapitel 3" does "Tesla kam nach Amerika.")."""
+    spans = split_sentences(text) if spans is None else spans
+    answering = {j for j, _ in answer_sentences(text, spans)}
+    return [(j, span) for j, span in enumerate(spans) if j in answering or j + 1 in answering]
 
 
 def approx_tokens(text: str) -> int:

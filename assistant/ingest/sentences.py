@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from assistant.errors import AssistantError
-from assistant.ingest.chunking import answer_sentences
+from assistant.ingest.chunking import vector_sentences
 from assistant.ingest.report import IndexReport, Progress
 from assistant.retrieve.embedding import token_counter
 from assistant.settings import Settings
@@ -22,14 +22,15 @@ logger = logging.getLogger(__name__)
 
 
 def sentence_records(chunk: StoredChunk) -> list[tuple[SentenceVector, str]]:
-    """Vectors-to-be for each answer sentence of a chunk, with the text to embed.
+    """Vectors-to-be for the sentences of a chunk that need one, with the text to embed.
 
-    One vector per sentence: the answerer derives each window vector (the sentence with
-    the one before it) from two of these (``extractive.window_vector``), which halves
-    what indexing embeds and stores beyond the chunks themselves.
+    One vector per sentence (``chunking.vector_sentences``): the answerer derives each
+    window vector (the sentence with the one before it) from two of these
+    (``extractive.window_vector``), which halves what indexing embeds and stores beyond
+    the chunks themselves.
     """
     out = []
-    for j, span in answer_sentences(chunk.text):
+    for j, span in vector_sentences(chunk.text):
         start, end = chunk.start + span.start, chunk.start + span.end
         rec = SentenceVector(
             f"{chunk.id}:{j}s", chunk.id, chunk.source, chunk.version, start, end, "s", []
