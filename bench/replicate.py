@@ -47,10 +47,11 @@ def replicate(source: ChunkStore, target: ChunkStore, n_chunks: int, embed_id: s
             meta = dict(chunks["metadatas"][i])
             src = f"copy{k:05d}/{meta['source']}"
             new_id = chunk_id(src, meta["version"], int(meta["ordinal"]))
-            node = json.loads(meta["_node_content"])
-            node["id_"] = new_id
-            node["metadata"]["source"] = src
-            meta["_node_content"] = json.dumps(node)
+            if "_node_content" in meta:  # an index written before records dropped it
+                node = json.loads(meta["_node_content"])
+                node["id_"] = new_id
+                node["metadata"]["source"] = src
+                meta["_node_content"] = json.dumps(node)
             meta["source"] = src
             ids.append(new_id)
             docs.append(chunks["documents"][i])

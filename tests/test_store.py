@@ -256,3 +256,32 @@ def test_chunks_of_tens_of_thousands_of_files_are_read_in_batches(settings_facto
         assert sorted(store.chunks(ids)) == sorted(ids)
     finally:
         store.close()
+
+
+def test_records_hold_the_chunk_once_and_llama_index_still_reads_them(settings_factory):
+    """No llama-index node JSON beside the text (Chroma would store and index it again),
+    and a llama-index user wrapping the collection still gets the text and the metadata."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.embeddings import MockEmbedding
+    from llama_index.core.schema import TextNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    meta = {"source": "a.txt", "version": "1", "ordinal": 0, "start": 0, "end": 20, "lang": "de"}
+    store = ChunkStore(settings_factory())
+    try:
+        store.collection(create=True, embed_id="test/vectors")
+        store.add(
+            [TextNode(id_="a-0", text="Die Brücke ist rot.", embedding=[1.0, 0.0], metadata=meta)]
+        )
+        got = store.collection().get(ids=["a-0"], include=["metadatas", "documents"])
+        assert got["documents"] == ["Die Brücke ist rot."]
+        assert got["metadatas"][0] == meta  # nothing but the chunk's own fields
+        vs = ChromaVectorStore(chroma_collection=store.collection())
+        index = VectorStoreIndex.from_vector_store(vs, embed_model=MockEmbedding(embed_dim=2))
+        [hit] = index.as_retriever(similarity_top_k=1).retrieve("Brücke")
+        assert (
+            hit.node.get_content() == "Die Brücke ist rot."
+            and hit.node.metadata["source"] == "a.txt"
+        )
+    finally:
+        store.close()
