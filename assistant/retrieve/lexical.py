@@ -52,7 +52,9 @@ STOPWORDS = frozenset(
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased word tokens without stopwords (stemming is the language index's job)."""
-    return [t for t in (m.group(0).lower() for m in _TOKEN.finditer(text)) if t not in STOPWORDS]
+    # each word lower-cased on its own: lower-casing the text first can split a word
+    # ("İ" lower-cases to "i" and a combining dot, which \w does not match)
+    return [t for t in map(str.lower, _TOKEN.findall(text)) if t not in STOPWORDS]
 
 
 def words_of(text: str) -> set[str]:
@@ -238,9 +240,11 @@ class LanguageIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(str(self.ids[i]), float(scores[i])) for i in top]
 
-    def coverage(self, question: str, text: str) -> float:
-        """IDF-weighted share of the question's terms that ``text`` contains."""
-        weights = self.term_weights(question)
+    def coverage(self, question: str, text: str, weights: dict[str, float] | None = None) -> float:
+        """IDF-weighted share of the question's terms that ``text`` contains; ``weights``:
+        the question's :meth:`term_weights`, when already at hand."""
+        if weights is None:
+            weights = self.term_weights(question)
         total = sum(weights.values()) or 1.0
         present = set(self.terms(text))
         return sum(w for t, w in weights.items() if t in present) / total
@@ -310,10 +314,14 @@ class Lexicon:
         """Per chunk id: the share of the question's terms its text holds, in its language
         (``texts``: chunk id -> (language, text); ``queries`` as for :meth:`search`)."""
         queries = queries or {}
-        return {
-            cid: self.for_language(lang).coverage(queries.get(lang, question), text)
-            for cid, (lang, text) in texts.items()
-        }
+        weights: dict[str, dict[str, float]] = {}  # the question's, once per language
+        out = {}
+        for cid, (lang, text) in texts.items():
+            index, query = self.for_language(lang), queries.get(lang, question)
+            if lang not in weights:
+                weights[lang] = index.term_weights(query)
+            out[cid] = index.coverage(query, text, weights[lang])
+        return out
 
 
 class ScopedLexicon(Lexicon):

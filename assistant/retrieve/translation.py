@@ -29,7 +29,6 @@ class DictionaryTranslator:
         self._path = path
         self._dictionary: Dictionary | None = dictionary
         self._lock = threading.Lock()
-        self._common: frozenset[str] | None = None
 
     @property
     def dictionary(self) -> Dictionary:
@@ -75,14 +74,14 @@ class DictionaryTranslator:
         translates ("Intelligenz", "Pakistan"), not a name only a document knows."""
         if not self.available:
             return False
-        with self._lock:
-            if self._common is None and self._dictionary is not None:
-                table = self._dictionary.table
-                self._common = table.german_words() if table is not None else frozenset()
-        common = self._common or frozenset()
+        if not self.available:
+            return False
+        table = self.dictionary.table
+        if table is None:
+            return False
         low = word.lower().strip("-").rsplit("-", 1)[-1]  # a compound by its last part
         # inflected: "Künstliche" is "künstlich", "Verträgen" is "verträge"
-        return low in common or any(
-            low.endswith(e) and low[: -len(e)] in common
+        return table.is_german(low) or any(
+            low.endswith(e) and table.is_german(low[: -len(e)])
             for e in ("e", "en", "er", "es", "em", "n", "s")
         )
