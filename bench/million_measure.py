@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import million
+import million_doc
 import run
 from report import machine_line
 
@@ -91,30 +92,71 @@ def disk_parts(index: Path) -> dict:
     }
 
 
-def measure(index: Path, questions: int, runs: int, asks: int, profile: bool) -> dict:
-    """Every figure in fresh child processes (bench/run.py's phases)."""
-    row: dict = {"disk_mb": disk_parts(index)}
-    million.log(f"disk: {row['disk_mb']}")
-    row["open_first"] = run.child("open", index=str(index))
-    million.log(f"first open: {row['open_first']}")
-    row["open_cached"] = [run.child("open", index=str(index)) for _ in range(runs)]
-    million.log(f"cached opens: {row['open_cached']}")
-    row["ask"], row["imports"] = run.ask_and_imports(index, asks)
-    million.log(f"cold asks: {row['ask']}")
-    res = [run.child("queries", index=str(index), limit=questions) for _ in range(runs)]
-    row["queries"] = res
-    row.update({k: statistics.median(r[k] for r in res) for k in res[0]})
-    million.log(f"queries: {res}")
-    if profile:
-        row["profile"] = run.child("profile", index=str(index), limit=10)
-    return row
+def measure(indexes: dict[str, Path], questions: int, runs: int, asks: int, profile: bool):
+    """Every figure in fresh child processes (bench/run.py's phases), the indexes
+    interleaved phase by phase so that a loaded machine weighs on all of them alike."""
+    rows = {
+        k: {"disk_mb": disk_parts(p), "open_cached": [], "ask": [], "imports": [], "queries": []}
+        for k, p in indexes.items()
+    }
+    for k, p in indexes.items():
+        rows[k]["open_first"] = run.child("open", index=str(p))
+        million.log(f"{k} first open: {rows[k]['open_first']}")
+    for _ in range(runs):
+        for k, p in indexes.items():
+            rows[k]["open_cached"].append(run.child("open", index=str(p)))
+            million.log(f"{k} cached open: {rows[k]['open_cached'][-1]}")
+    for _ in range(asks):
+        for k, p in indexes.items():
+            ask, imports = run.ask_and_imports(p, 1)
+            rows[k]["ask"] += ask
+            rows[k]["imports"] += imports
+            million.log(f"{k} cold ask: {ask}")
+    for _ in range(runs):
+        for k, p in indexes.items():
+            rows[k]["queries"].append(run.child("queries", index=str(p), limit=questions))
+            million.log(f"{k} queries: {rows[k]['queries'][-1]}")
+    for k, p in indexes.items():
+        res = rows[k]["queries"]
+        rows[k].update({m: statistics.median(r[m] for r in res) for m in res[0]})
+        if profile:
+            rows[k]["profile"] = run.child("profile", index=str(p), limit=10)
+            million.log(f"{k} profile: {rows[k]['profile']['wall_p50']}")
+    return rows
+
+
+def _figures(row: dict) -> list[tuple[str, str]]:
+    d = row["disk_mb"]
+    cached = [r["open_s"] for r in row["open_cached"]]
+    return [
+        ("open, first process", f"{row['open_first']['open_s']:.2f} s"),
+        (f"open, cached (median of {len(cached)})", f"{statistics.median(cached):.2f} s"),
+        (
+            "`assistant ask --json`, cold (median)",
+            f"{statistics.median(a['seconds'] for a in row['ask']):.2f} s",
+        ),
+        ("answer p50 / p95", f"{1000 * row['answer_p50']:.1f} / {1000 * row['answer_p95']:.1f} ms"),
+        (
+            "retrieval p50 / p95",
+            f"{1000 * row['retrieve_p50']:.1f} / {1000 * row['retrieve_p95']:.1f} ms",
+        ),
+        ("hit@5 de / en", f"{row['hit5_de']:.3f} / {row['hit5_en']:.3f}"),
+        ("peak RSS, answering process", f"{row['peak_mb']:.0f} MB"),
+        ("peak RSS, cold ask", f"{max(a['peak_mb'] for a in row['ask']):.0f} MB"),
+        (
+            "disk: chroma.sqlite3 / HNSW / sentences / lexical / total",
+            f"{d['chroma_sqlite']:.0f} / {d['hnsw']:.0f} / {d['sentences']:.0f} / "
+            f"{d['lexical']:.0f} / {d['total']:.0f} MB",
+        ),
+    ]
 
 
 def markdown(raw: dict) -> str:
-    """The human-readable RESULTS-1m file."""
-    row, b = raw["row"], raw["build"]
-    d = row["disk_mb"]
-    cached = [r["open_s"] for r in row["open_cached"]]
+    """The human-readable RESULTS-1m file: one column per index, measured interleaved."""
+    b = raw["build"]
+    names = ["row"] + (["reference"] if raw.get("reference") else [])
+    heads = [f"{raw[k]['chunks']:,} chunks" for k in names]
+    cols = [_figures(raw[k]) for k in names]
     lines = [
         f"# Bulk-built index of {b['chunks']:,} chunks ({raw['machine']['date']})",
         "",
@@ -122,24 +164,13 @@ def markdown(raw: dict) -> str:
         "",
         f"Built by bench/million.py in {b['seconds']:.0f} s ({b['files']:,} files, "
         f"{b['invented_words']:,} invented words, BM25 vocabulary {b['vocabulary']}).",
+        "Indexes measured interleaved, phase by phase, each figure in a fresh process.",
         "",
-        "| figure | value |",
-        "|---|---|",
-        f"| open, first process | {row['open_first']['open_s']:.2f} s |",
-        f"| open, cached (median of {len(cached)}) | {statistics.median(cached):.2f} s |",
-        f"| `assistant ask --json`, cold (median) | "
-        f"{statistics.median(a['seconds'] for a in row['ask']):.2f} s |",
-        f"| answer p50 / p95 | {1000 * row['answer_p50']:.1f} / "
-        f"{1000 * row['answer_p95']:.1f} ms |",
-        f"| retrieval p50 / p95 | {1000 * row['retrieve_p50']:.1f} / "
-        f"{1000 * row['retrieve_p95']:.1f} ms |",
-        f"| hit@5 de / en | {row['hit5_de']:.3f} / {row['hit5_en']:.3f} |",
-        f"| peak RSS, answering process | {row['peak_mb']:.0f} MB |",
-        f"| peak RSS, cold ask | {max(a['peak_mb'] for a in row['ask']):.0f} MB |",
-        f"| disk: chroma.sqlite3 / HNSW / sentences / lexical / total | "
-        f"{d['chroma_sqlite']:.0f} / {d['hnsw']:.0f} / {d['sentences']:.0f} / "
-        f"{d['lexical']:.0f} / {d['total']:.0f} MB |",
+        "| figure | " + " | ".join(heads) + " |",
+        "|---|" + "---|" * len(heads),
     ]
+    for i, (label, _) in enumerate(cols[0]):
+        lines.append(f"| {label} | " + " | ".join(c[i][1] for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -148,6 +179,8 @@ def main(parser: argparse.ArgumentParser) -> int:
     parser.add_argument("--cache", default=str(CACHE))
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--index", help="measure this built index folder (no build)")
+    parser.add_argument("--reference", help="a smaller built index, measured interleaved")
+    parser.add_argument("--render-doc", help="a RESULTS-1m json: its section into the docs")
     parser.add_argument("--deadline-min", type=float, help="stop building after this long")
     parser.add_argument("--questions", type=int, default=50, help="XQuAD rows (x2 languages)")
     parser.add_argument("--runs", type=int, default=2)
@@ -155,6 +188,13 @@ def main(parser: argparse.ArgumentParser) -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--out", default=str(run.BENCH / f"RESULTS-1m-{time.strftime('%Y-%m-%d')}"))
     args = parser.parse_args()
+    if args.render_doc:
+        million_doc.render(
+            Path(args.render_doc),
+            run.BENCH / "RESULTS.json",
+            [run.SCALING_TEMPLATE, run.SCALING_DOC],
+        )
+        return 0
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     if args.index:
@@ -166,9 +206,16 @@ def main(parser: argparse.ArgumentParser) -> int:
     if args.build_only:
         return 0
     info = run.machine()
-    row = measure(index, args.questions, args.runs, args.asks, args.profile)
+    indexes = {"row": index}
+    if args.reference:
+        indexes["reference"] = Path(args.reference)
+    rows = measure(indexes, args.questions, args.runs, args.asks, args.profile)
     info["load_end"] = list(run.os.getloadavg())
-    raw = {"command": " ".join(["python"] + sys.argv), "machine": info, "build": build, "row": row}
+    rows["row"]["chunks"] = build["chunks"]
+    if args.reference:
+        ref = json.loads((Path(args.reference).parent / "complete").read_text())
+        rows["reference"]["chunks"] = ref.get("chunks", 0)
+    raw = {"command": " ".join(["python"] + sys.argv), "machine": info, "build": build, **rows}
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(raw, indent=1))
     out.with_suffix(".md").write_text(markdown(raw))
