@@ -38,10 +38,9 @@ sys.path.insert(0, str(BENCH))
 
 from assistant.retrieve.lexical import (  # noqa: E402
     _TOKEN,
-    K1,
     STEMMERS,
-    B,
     LanguageIndex,
+    PostingsBuilder,
     language_key,
     tokenize,
 )
@@ -176,72 +175,31 @@ def perturb(matrix: np.ndarray, sigma: float, rng: np.random.Generator) -> np.nd
 
 # --------------------------------------------------------------------------- lexical
 class Postings:
-    """BM25 postings accumulated chunk by chunk, finished with numpy in one pass: the
-    same arithmetic as ``lexical.bm25_postings`` without a Python tuple per posting."""
+    """One language's lexical index, fed chunk by chunk (``lexical.PostingsBuilder``: the
+    app's own arithmetic, without holding the texts)."""
 
     def __init__(self, lang: str) -> None:
         import Stemmer
 
         self.stemmer = Stemmer.Stemmer(STEMMERS.get(lang, "english"))
         self.lang = lang
-        self.vocab: dict[str, int] = {}
+        self.builder = PostingsBuilder()
         self.ids: list[str] = []
         self.words: set[str] = set()
-        self.lengths: list[int] = []
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._term: list[int] = []
-        self._doc: list[int] = []
-        self._tf: list[int] = []
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        return self.builder.vocab
 
     def add(self, cid: str, text: str) -> None:
-        terms = self.stemmer.stemWords(tokenize(text))
-        doc = len(self.ids)
         self.ids.append(cid)
-        self.lengths.append(len(terms))
+        self.builder.add(self.stemmer.stemWords(tokenize(text)))
         self.words.update(m.group(0).lower() for m in _TOKEN.finditer(text))
-        counts: dict[int, int] = {}
-        for t in terms:
-            tid = self.vocab.setdefault(t, len(self.vocab))
-            counts[tid] = counts.get(tid, 0) + 1
-        self._term += counts
-        self._doc += [doc] * len(counts)
-        self._tf += counts.values()
-        if len(self._term) > 2_000_000:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._term:
-            self.parts.append(
-                (
-                    np.asarray(self._term, np.int64),
-                    np.asarray(self._doc, np.int32),
-                    np.asarray(self._tf, np.float32),
-                )  # fmt: skip
-            )
-        self._term, self._doc, self._tf = [], [], []
 
     def index(self) -> LanguageIndex:
-        self._flush()
-        term = np.concatenate([p[0] for p in self.parts])
-        doc = np.concatenate([p[1] for p in self.parts])
-        tf = np.concatenate([p[2] for p in self.parts])
-        self.parts = []
-        order = np.argsort(term, kind="stable")  # docs already ascend within a term
-        term, doc, tf = term[order], doc[order], tf[order]
-        del order
-        lengths = np.asarray(self.lengths, dtype=np.float32)
-        n_docs, n_terms = len(self.ids), len(self.vocab)
-        df = np.bincount(term, minlength=n_terms).astype(np.float32)
-        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        avgdl = float(lengths.mean()) or 1.0
-        norm = tf + K1 * (1.0 - B + B * lengths[doc] / avgdl)
-        weights = (idf[term] * tf / norm).astype(np.float32)
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=n_terms), out=indptr[1:])
+        vocab, indptr, doc, weights = self.builder.postings()
         ids = np.asarray(self.ids, dtype=str)
-        return LanguageIndex(
-            self.lang, ids, list(self.vocab), indptr, doc, weights, frozenset(self.words)
-        )
+        return LanguageIndex(self.lang, ids, vocab, indptr, doc, weights, frozenset(self.words))
 
 
 # --------------------------------------------------------------------------- the build
