@@ -83,6 +83,13 @@ def measurements(million: dict) -> dict[str, float | None]:
     }
 
 
+def linear(y0: float | None, x0: int, y1: float | None, x1: int, x: int) -> float | None:
+    """The value at ``x`` on the line through (x0, y0) and (x1, y1)."""
+    if y0 is None or y1 is None or x1 == x0:
+        return None
+    return y1 + (y1 - y0) / (x1 - x0) * (x - x1)
+
+
 def _f(v: float | None, unit: str) -> str:
     if v is None:
         return "-"
@@ -119,6 +126,9 @@ def section(million: dict, bench: dict) -> str:
     ref = million.get("reference")
     seen = measurements({"row": ref}) if ref else {}
     ref_head = f" {ref['chunks']:,} chunks, same run |" if ref else ""
+    lift = ref is not None and n < 10**6  # a line through both sizes, out to 1M
+    if lift:
+        ref_head += " 1M, linear through both |"
     lines = [
         START,
         f"## Measured at {n:,} chunks (bulk-built, `bench/million.py`)",
@@ -140,13 +150,15 @@ def section(million: dict, bench: dict) -> str:
         "interleaved with the large one, shows by how much.",
         "",
         "| | measured | predicted | measured / predicted |" + ref_head + " goal at 1M |",
-        "|---|---|---|---|---|" + ("---|" if ref else ""),
+        "|---|---|---|---|---|" + ("---|" if ref else "") + ("---|" if lift else ""),
     ]
     for label, key, unit, goal in LINES:
         m, p = got.get(key), want.get(key)
         ratio = f"{m / p:.2f}" if m is not None and p else "-"
         goal_text = "-" if goal is None else f"≤ {_f(goal, unit)}"
         extra = f" {_f(seen.get(key), unit)} |" if ref else ""
+        if lift:
+            extra += f" {_f(linear(seen.get(key), ref['chunks'], m, n, 10**6), unit)} |"
         lines.append(f"| {label} | {_f(m, unit)} | {_f(p, unit)} | {ratio} |{extra} {goal_text} |")
     lines += ["", END]
     return "\n".join(lines)
