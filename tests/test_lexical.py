@@ -55,6 +55,36 @@ class TestBm25Postings:
         x = vocab.index("x")
         assert indptr[x + 1] - indptr[x] == 3
 
+    def test_streamed_build_equals_the_tuple_per_posting_build(self):
+        """PostingsBuilder (flat arrays, one document at a time) gives exactly what the
+        earlier build from a (term, doc, tf) tuple per posting gave."""
+        rng = np.random.default_rng(3)
+        words = [f"w{i}" for i in range(300)]
+        docs = [
+            [words[int(z) % 300] for z in rng.zipf(1.3, int(n))] for n in rng.integers(0, 60, 400)
+        ]
+        vocab: dict[str, int] = {}
+        rows = []
+        for d, terms in enumerate(docs):
+            counts: dict[int, int] = {}
+            for t in terms:
+                tid = vocab.setdefault(t, len(vocab))
+                counts[tid] = counts.get(tid, 0) + 1
+            rows.extend((tid, d, tf) for tid, tf in counts.items())
+        table = np.asarray(rows, dtype=np.int64)
+        table = table[np.lexsort((table[:, 1], table[:, 0]))]
+        term, doc, tf = table[:, 0], table[:, 1], table[:, 2].astype(np.float32)
+        lengths = np.asarray([len(d) for d in docs], dtype=np.float32)
+        df = np.bincount(term, minlength=len(vocab)).astype(np.float32)
+        idf = np.log(1.0 + (len(docs) - df + 0.5) / (df + 0.5))
+        norm = tf + 1.5 * (1.0 - 0.75 + 0.75 * lengths[doc] / float(lengths.mean()))
+        expected = (idf[term] * tf / norm).astype(np.float32)
+        got_vocab, indptr, doc_ids, weights = bm25_postings(docs)
+        assert got_vocab == list(vocab)
+        assert np.array_equal(doc_ids, doc.astype(np.int32))
+        assert np.array_equal(weights, expected)
+        assert indptr[-1] == len(rows) and doc_ids.dtype == np.int32
+
     def test_empty(self):
         vocab, indptr, doc_ids, weights = bm25_postings([])
         assert vocab == [] and len(doc_ids) == 0 and len(weights) == 0

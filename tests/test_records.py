@@ -37,7 +37,23 @@ class TestManifestRecord:
         with pytest.raises(ValueError):
             decode_manifest(raw)
 
-    @pytest.mark.parametrize("raw", ["[1]", '{"a.txt": 5}', '{"a.txt": {"version": "v"}}'])
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "[1]",
+            '{"a.txt": 5}',
+            '{"a.txt": {"version": "v"}}',
+            '{"a.txt": {"version": "v", "size": 1, "mtime_ns": 2, "chunks": 3, "lang": "de",'
+            ' "colour": "red"}}',
+        ],
+    )
     def test_wrong_shapes_are_refused(self, raw):
+        """Missing and unknown fields alike, as ``FileEntry(**fields)`` refused them."""
         with pytest.raises(ValueError):
             decode_manifest(base64.b64encode(zlib.compress(raw.encode())).decode())
+
+
+def test_a_manifest_without_titles_reads_as_before():
+    raw = '{"a.txt": {"version": "v", "size": 1, "mtime_ns": 2, "chunks": 3, "lang": "de"}}'
+    got = decode_manifest(base64.b64encode(zlib.compress(raw.encode())).decode())
+    assert got == {"a.txt": FileEntry("v", 1, 2, 3, "de")}
