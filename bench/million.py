@@ -262,14 +262,16 @@ class Writer:
 
 
 def record(base: Base, i: int, source: str, version: str, text: str, vec_id: str) -> dict:
-    """The Chroma metadata of a generated chunk, as llama-index's ChromaVectorStore writes it."""
+    """The Chroma metadata of a generated chunk, as ``ChunkStore.add`` writes it (and the
+    llama-index node JSON too when the base index is from before records dropped it)."""
     meta = dict(base.metas[i])
     start = int(meta["start"])
-    node = json.loads(meta["_node_content"])
-    inner = dict(node["metadata"], source=source, version=version, h=text_hash(text))
-    inner["end"] = start + len(text)
-    node.update(id_=vec_id, metadata=inner, end_char_idx=inner["end"])
-    meta.update(inner, _node_content=json.dumps(node))
+    inner = {"source": source, "version": version, "h": text_hash(text), "end": start + len(text)}
+    if "_node_content" in meta:
+        node = json.loads(meta["_node_content"])
+        node.update(id_=vec_id, metadata=dict(node["metadata"], **inner), end_char_idx=inner["end"])
+        meta["_node_content"] = json.dumps(node)
+    meta.update(inner)
     return meta
 
 
