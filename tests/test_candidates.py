@@ -56,3 +56,45 @@ class TestCandidates:
         for prev, cand in pairs:
             expected = np.asarray(prev.sentence_vec) + np.asarray(cand.sentence_vec)
             assert np.allclose(cand.window_vec, expected)
+
+    def test_an_index_from_before_derived_windows_is_used_as_it_is(self, shipped_bot):
+        """Stored window vectors ("w") and no vectors for short sentences before answer
+        sentences: the stored windows are the windows, and nothing is embedded."""
+        from dataclasses import replace
+
+        from assistant.ingest.chunking import answer_sentences
+
+        hits, _ = shipped_bot.retrieve(QUESTION, "de")
+        new = shipped_bot.store.sentence_vectors([h.chunk.id for h in hits])
+        rng = np.random.default_rng(3)
+        old, windows = {}, {}
+        for h in hits:
+            c = h.chunk
+            place = {(c.start + s.start, c.start + s.end): j for j, s in answer_sentences(c.text)}
+            rows = [v for v in new[c.id] if (v.start, v.end) in place]
+            olds = [
+                replace(v, kind="w", vector=rng.normal(size=len(v.vector)).tolist())
+                for v in rows
+                if place[v.start, v.end] > 0
+            ]
+            old[c.id] = rows + olds
+            windows.update({(c.id, place[v.start, v.end]): v.vector for v in olds})
+        calls = []
+
+        class Embedder:
+            def get_text_embedding_batch(self, texts):
+                calls.append(texts)
+                return shipped_bot.embedder.get_text_embedding_batch(texts)
+
+        answerer = ExtractiveAnswerer(
+            shipped_bot.settings,
+            Embedder(),
+            lexicon=shipped_bot.lexicon(),
+            sentence_vectors=lambda ids: old,
+        )
+        cands = answerer.candidates(hits)
+        assert cands and calls == []
+        derived = [c for c in cands if (c.hit.chunk.id, c.ordinal) in windows]
+        assert derived
+        for cand in derived:
+            assert np.allclose(cand.window_vec, windows[cand.hit.chunk.id, cand.ordinal])

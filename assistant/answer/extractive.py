@@ -136,36 +136,49 @@ class ExtractiveAnswerer:
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         """Sentences of the hits with their stored vectors (embedded now if missing) and
-        their window vectors, derived from the sentence vectors (:func:`window_vector`)."""
+        their window vectors, derived from the sentence vectors (:func:`window_vector`).
+
+        An index written before windows were derived holds a window vector per sentence
+        ("w") and no vector for a short sentence before one: its windows are used as they
+        are, so upgrading needs no re-embedding.
+        """
         stored = self.sentence_vectors([h.chunk.id for h in hits])
-        placed: list[tuple[Hit, list, dict[int, Any], list]] = []
+        placed: list[tuple[Hit, list, dict[int, Any], dict[int, Any]]] = []
         missing: list[tuple[dict[int, Any], int, str]] = []
         for hit in hits:
             c = hit.chunk
-            by_span = {(v.start, v.end): v.vector for v in stored.get(c.id, []) if v.kind == "s"}
+            rows = stored.get(c.id, [])
             spans = split_sentences(c.text)
+            kept = {(v.start, v.end, v.kind): v.vector for v in rows}
+            windows = {
+                j: kept.get((c.start + s.start, c.start + s.end, "w"))
+                for j, s in answer_sentences(c.text, spans)
+            }
             vecs: dict[int, Any] = {}
             for j, s in vector_sentences(c.text, spans):
-                vecs[j] = by_span.get((c.start + s.start, c.start + s.end))
-                if vecs[j] is None:  # an index from before sentence vectors, or phase 2 to come
+                vecs[j] = kept.get((c.start + s.start, c.start + s.end, "s"))
+                # a sentence before an answer sentence whose stored window stands in for it
+                needed = j in windows or windows.get(j + 1) is None
+                if vecs[j] is None and needed:  # before sentence vectors, or phase 2 to come
                     missing.append((vecs, j, s.text))
-            placed.append((hit, spans, vecs, answer_sentences(c.text, spans)))
+            placed.append((hit, spans, vecs, windows))
         if missing:  # the texts indexing embeds: the same vectors as once they are stored
             embedded = self.embedder.get_text_embedding_batch([t for _, _, t in missing])
             for (vecs, j, _), vec in zip(missing, embedded):
                 vecs[j] = vec
         out: list[Candidate] = []
-        for hit, spans, vecs, answering in placed:
+        for hit, spans, vecs, windows in placed:
             c = hit.chunk
-            for j, _ in answering:
-                vec = vecs[j]
+            for j, window in windows.items():
                 where = quote_span(c.text, spans, j)
                 if where is None or not is_prose(c.text[where[0] : where[1]]):
                     continue
                 start, end = c.start + where[0], c.start + where[1]
                 text = c.text[where[0] : where[1]]
-                cand = Candidate(hit, start, end, text, ordinal=j, sentence_vec=vec)
-                cand.window_vec = window_vector(vecs.get(j - 1), vec)
+                cand = Candidate(hit, start, end, text, ordinal=j, sentence_vec=vecs[j])
+                cand.window_vec = (
+                    window if window is not None else window_vector(vecs.get(j - 1), vecs[j])
+                )
                 out.append(cand)
         return out
 
