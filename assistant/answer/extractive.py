@@ -228,15 +228,6 @@ class ExtractiveAnswerer:
             cand.evidence["ablation_min"], cand.evidence["ablation_mean"] = low, mean
             cand.probability = self.decider.probability(cand.evidence)
 
-    def shares_a_word(self, question: str, lang: str) -> bool:
-        """Whether any term of the question occurs in the documents, as written or through
-        the dictionary. A question none of whose words they hold ("Qqqq zzzz?") cannot be
-        about their subject, however close its vector lands: it is not in the documents."""
-        if any(self.lexicon.df(t) for t in self.lexicon.term_weights(question)):
-            return True
-        groups = self.translated_weights(question, lang)
-        return any(self.lexicon.df(t) for group in groups for t in group)
-
     def common_word(self, word: str) -> bool:
         """An ordinary German word, not a name (the dictionary's German side)."""
         return self.translator is not None and self.translator.common_word(word)
@@ -342,7 +333,7 @@ class ExtractiveAnswerer:
         )
         closest = make_citation(1, best.hit, best.start, best.end, best.probability)
         common = {"retrieved": hits, "probability": best.probability, "closest": closest}
-        if self.topic.declines(on_topic, self.shift) or not self.shares_a_word(question, lang):
+        if self.topic.declines(on_topic, self.shift):
             return Answer(
                 phrases.DECLINE[lang],
                 [],
