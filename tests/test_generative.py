@@ -151,7 +151,9 @@ def test_timeout(shipped_bot, llm):
 
 def test_decline_from_the_model_has_no_citations(shipped_bot, llm):
     bot = generative(shipped_bot, llm.base_url)
-    answer = bot.ask("Qqqq zzzz xxxx?")  # shares no word with any source: the script declines
+    answer = bot.ask(
+        "Wo brüten Flamingos?"
+    )  # no word of 4+ letters in a source: the script declines
     assert answer.declined and answer.citations == [] and "nichts" in answer.text
 
 
