@@ -1,5 +1,5 @@
-"""The chunk store: chunks in Chroma (through llama-index's ChromaVectorStore; embedded
-by default, a server by setting), the manifest of committed file versions, and the
+"""The chunk store: chunks in Chroma (records llama-index's ChromaVectorStore also reads;
+embedded by default, a server by setting), the manifest of committed file versions, and the
 sentence vectors beside them (``assistant.store.sentences``).
 
 Crash safety without copying the index: chunk ids carry the file version, and a
@@ -60,7 +60,6 @@ class ChunkStore(Connection, RebuildSteps):
         self._count: int | None = None
         self._sentences: SentenceStore | None = None
         self._manifests: Any = None
-        self._vector_store: Any = None
 
     def close(self) -> None:
         """Stop the embedded Chroma this store runs and release the sentence file."""
@@ -252,7 +251,6 @@ class ChunkStore(Connection, RebuildSteps):
         col.modify(metadata=metadata)
         self._count = None
         self._collection = self._get(self.settings.collection) or col  # fresh metadata
-        self._vector_store = None
         self._seen = commit_key(self._collection)
 
     def check_room(self, vectors: int, dim: int, text_bytes: int) -> None:
@@ -274,14 +272,6 @@ class ChunkStore(Connection, RebuildSteps):
             )
 
     # -- chunks ------------------------------------------------------------------------
-    @property
-    def vector_store(self) -> Any:
-        if self._vector_store is None:
-            from llama_index.vector_stores.chroma import ChromaVectorStore
-
-            self._vector_store = ChromaVectorStore(chroma_collection=self.collection())
-        return self._vector_store
-
     @guarded
     def add(self, nodes: list[Any]) -> None:
         """Add llama-index TextNodes carrying their embeddings: the text as the record's
